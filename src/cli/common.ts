@@ -1,0 +1,69 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { resolveDbPath } from '../config.js';
+import { openDatabase, type Db } from '../db/connection.js';
+import { isRidgerecError } from '../errors.js';
+
+/** Adds the --db flag every command that touches the database takes. */
+export function withDbOption(cmd: Command): Command {
+  return cmd.option('--db <path>', 'SQLite database file (default: $RIDGEREC_DB or ./data/ridgerec.db)');
+}
+
+export function withJsonOption(cmd: Command): Command {
+  return cmd.option('--json', 'print one JSON object on stdout');
+}
+
+/** Opens the database named by --db / RIDGEREC_DB / the default, applying pending migrations. */
+export function openFromFlags(opts: { db?: string | undefined }): Db {
+  return openDatabase(resolveDbPath(opts.db));
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/** Runs a command body; a RidgerecError becomes `ridgerec: message` and its exit code. */
+export async function runCommand(body: () => Promise<void> | void): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    if (isRidgerecError(e)) {
+      process.stderr.write(`ridgerec: ${e.message}\n`);
+      process.exitCode = e.exitCode;
+    } else {
+      process.stderr.write(`ridgerec: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    }
+  }
+}
+
+/** commander argument parsers that name the flag and the allowed range. */
+export function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (raw: string): number => {
+    const v = Number(raw);
+    if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(v) || v < min || v > max) {
+      throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max === Number.MAX_SAFE_INTEGER ? '∞' : max}, got "${raw}"`);
+    }
+    return v;
+  };
+}
+
+export function floatArg(name: string, min: number, max = Infinity, minExclusive = false) {
+  return (raw: string): number => {
+    const v = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(v) || (minExclusive ? v <= min : v < min) || v > max) {
+      const lo = minExclusive ? `> ${min}` : `>= ${min}`;
+      throw new InvalidArgumentError(`${name} must be a number ${lo}${max === Infinity ? '' : ` and <= ${max}`}, got "${raw}"`);
+    }
+    return v;
+  };
+}
+
+export function choiceArg<T extends string>(name: string, choices: readonly T[]) {
+  return (raw: string): T => {
+    if (!(choices as readonly string[]).includes(raw)) {
+      throw new InvalidArgumentError(`${name} must be one of ${choices.join(', ')}, got "${raw}"`);
+    }
+    return raw as T;
+  };
+}

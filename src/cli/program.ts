@@ -1,0 +1,17 @@
+import { Command } from 'commander';
+import { register as registerMigrate } from './migrate.js';
+
+/** Builds the `ridgerec` program; each command lives in its own file and only wires src/ pieces. */
+export function buildProgram(): Command {
+  const program = new Command('ridgerec')
+    .description('ridgerec: collaborative-filtering recommendations (ALS with L2 penalties) over SQLite')
+    .version('0.1.0')
+    .showHelpAfterError();
+  program.exitOverride((err) => {
+    // commander's own usage errors (unknown flag, bad value) are input errors: exit 2.
+    if (err.exitCode === 0) process.exit(0);
+    process.exit(2);
+  });
+  registerMigrate(program);
+  return program;
+}

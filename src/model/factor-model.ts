@@ -1,0 +1,16 @@
+import type { Csr } from '../ratings/matrix.js';
+import type { FactorModel } from '../training/params.js';
+
+export type { FactorModel, FitResult } from '../training/params.js';
+
+export type ModelStatus = 'ready' | 'active' | 'retired';
+
+/** A model as the model store keeps it. */
+export interface StoredModel extends FactorModel {
+  readonly id: number;
+  readonly createdAt: string;
+  readonly status: ModelStatus;
+  readonly metrics: Readonly<Record<string, unknown>>;
+  /** Each training user's rated items (indptr + item indices, values dropped), for exclusion at serving time. */
+  readonly userItems: Pick<Csr, 'indptr' | 'indices'>;
+}
