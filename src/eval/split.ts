@@ -1,0 +1,163 @@
+/**
+ * Held-out splits for evaluation. A split yields a train RatingMatrix (what the model is fitted
+ * on) and a TestSet whose pairs are expressed in the train matrix's dense index space, so the
+ * metrics can look factors up directly; a user or item the training data never saw is -1.
+ */
+import { invalidInput } from '../errors.js';
+import { matrixFromCoo, type RatingMatrix } from '../ratings/matrix.js';
+
+/** Test pairs in the TRAIN matrix's index space; -1 where the user/item id is unseen in training. */
+export interface TestSet {
+  /** train user index of each test pair, or -1 (user unseen in training). */
+  readonly users: Int32Array;
+  /** train item index of each test pair, or -1 (item unseen in training). */
+  readonly items: Int32Array;
+  readonly values: Float32Array;
+  /** external user id of each test pair (so unseen ones can still be named). */
+  readonly userIds: readonly string[];
+  /** external item id of each test pair. */
+  readonly itemIds: readonly string[];
+}
+
+/** mulberry32: a tiny, fast, seeded 32-bit PRNG; returns floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Seeded per-user holdout: for each user with ≥2 ratings, round(fraction·n) (at least 1, at most
+ * n−1) of their ratings go to test, chosen uniformly by a partial Fisher–Yates shuffle driven by
+ * mulberry32(seed). Same matrix + fraction + seed → same split. Users with one rating keep it in
+ * train. The train matrix is re-indexed to the users and items that still have a training rating
+ * (an item whose every rating was held out is not in it, so its test pairs carry item -1);
+ * relative order of the remaining ids is preserved.
+ */
+export function holdoutSplit(
+  matrix: RatingMatrix,
+  fraction: number,
+  seed: number,
+): { train: RatingMatrix; test: TestSet } {
+  if (!(Number.isFinite(fraction) && fraction > 0 && fraction < 1)) {
+    throw invalidInput(`holdout fraction must be a number > 0 and < 1, got ${fraction}`);
+  }
+  if (!Number.isSafeInteger(seed)) throw invalidInput(`seed must be an integer, got ${seed}`);
+  const { indptr, indices, values } = matrix.byUser;
+  const rand = mulberry32(seed);
+  const inTest = new Uint8Array(matrix.nnz);
+  let nTest = 0;
+  let perm = new Int32Array(16);
+  for (let u = 0; u < matrix.nUsers; u++) {
+    const start = indptr[u]!;
+    const n = indptr[u + 1]! - start;
+    if (n < 2) continue;
+    const m = Math.min(n - 1, Math.max(1, Math.round(fraction * n)));
+    if (perm.length < n) perm = new Int32Array(n * 2);
+    for (let j = 0; j < n; j++) perm[j] = j;
+    // Partial Fisher–Yates: positions 0..m-1 end up a uniform m-subset of 0..n-1.
+    for (let j = 0; j < m; j++) {
+      const r = j + Math.floor(rand() * (n - j));
+      const t = perm[j]!;
+      perm[j] = perm[r]!;
+      perm[r] = t;
+      inTest[start + perm[j]!] = 1;
+    }
+    nTest += m;
+  }
+
+  // Which users/items keep at least one training rating → their new dense index.
+  const userMap = new Int32Array(matrix.nUsers).fill(-1);
+  const itemMap = new Int32Array(matrix.nItems).fill(-1);
+  for (let u = 0; u < matrix.nUsers; u++) {
+    for (let e = indptr[u]!, end = indptr[u + 1]!; e < end; e++) {
+      if (inTest[e] === 0) {
+        userMap[u] = 0;
+        itemMap[indices[e]!] = 0;
+      }
+    }
+  }
+  const trainUserIds: string[] = [];
+  for (let u = 0; u < matrix.nUsers; u++) {
+    if (userMap[u] === 0) {
+      userMap[u] = trainUserIds.length;
+      trainUserIds.push(matrix.userIds[u]!);
+    }
+  }
+  const trainItemIds: string[] = [];
+  for (let i = 0; i < matrix.nItems; i++) {
+    if (itemMap[i] === 0) {
+      itemMap[i] = trainItemIds.length;
+      trainItemIds.push(matrix.itemIds[i]!);
+    }
+  }
+
+  const nTrain = matrix.nnz - nTest;
+  const tu = new Int32Array(nTrain);
+  const ti = new Int32Array(nTrain);
+  const tv = new Float32Array(nTrain);
+  const su = new Int32Array(nTest);
+  const si = new Int32Array(nTest);
+  const sv = new Float32Array(nTest);
+  const sUserIds: string[] = new Array<string>(nTest);
+  const sItemIds: string[] = new Array<string>(nTest);
+  let a = 0;
+  let b = 0;
+  for (let u = 0; u < matrix.nUsers; u++) {
+    for (let e = indptr[u]!, end = indptr[u + 1]!; e < end; e++) {
+      const i = indices[e]!;
+      if (inTest[e] === 0) {
+        tu[a] = userMap[u]!;
+        ti[a] = itemMap[i]!;
+        tv[a] = values[e]!;
+        a++;
+      } else {
+        su[b] = userMap[u]!;
+        si[b] = itemMap[i]!;
+        sv[b] = values[e]!;
+        sUserIds[b] = matrix.userIds[u]!;
+        sItemIds[b] = matrix.itemIds[i]!;
+        b++;
+      }
+    }
+  }
+  return {
+    train: matrixFromCoo(tu, ti, tv, trainUserIds, trainItemIds),
+    test: { users: su, items: si, values: sv, userIds: sUserIds, itemIds: sItemIds },
+  };
+}
+
+/**
+ * Maps external-id triples (e.g. a test file) onto a train matrix: each pair keeps its order and
+ * value, with the train index of its user and item, or -1 for an id the train matrix lacks.
+ */
+export function alignTestSet(train: RatingMatrix, triples: Iterable<readonly [string, string, number]>): TestSet {
+  const userIndex = new Map<string, number>();
+  train.userIds.forEach((id, i) => userIndex.set(id, i));
+  const itemIndex = new Map<string, number>();
+  train.itemIds.forEach((id, i) => itemIndex.set(id, i));
+  const users: number[] = [];
+  const items: number[] = [];
+  const vals: number[] = [];
+  const userIds: string[] = [];
+  const itemIds: string[] = [];
+  for (const [u, i, v] of triples) {
+    users.push(userIndex.get(u) ?? -1);
+    items.push(itemIndex.get(i) ?? -1);
+    vals.push(v);
+    userIds.push(u);
+    itemIds.push(i);
+  }
+  return {
+    users: Int32Array.from(users),
+    items: Int32Array.from(items),
+    values: Float32Array.from(vals),
+    userIds,
+    itemIds,
+  };
+}
