@@ -1,0 +1,130 @@
+/**
+ * Each known user's top-N (their training items excluded), computed in worker_threads after a model
+ * swap while the live path keeps serving. Requests then only filter a short candidate list, which
+ * is what lets a 27,000-item catalog be served at close to plain-Express rates; the live path is
+ * the fallback when exclusions eat the list, includeRated is asked or limit > N.
+ *
+ * The factors and the rated-items CSR are copied once onto SharedArrayBuffers that every worker
+ * reads; each worker writes its own user range of the output table (also shared), so nothing is
+ * copied back.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { StoredModel } from '../model/factor-model.js';
+
+export interface TopNTable {
+  /** Candidates per user. */
+  readonly n: number;
+  /** nUsers × n item indices, best first; -1 pads a user with fewer than n unrated items. */
+  readonly indices: Int32Array;
+  /** The ranking score of each candidate (p_u·q_i + b_i explicit, x_u·y_i implicit). */
+  readonly scores: Float32Array;
+}
+
+export interface PrecomputeJob {
+  /** The finished table, or null when cancelled. Rejects if a worker fails. */
+  readonly done: Promise<TopNTable | null>;
+  /** Stops the workers; `done` then resolves to null. */
+  cancel(): Promise<void>;
+}
+
+/** What a worker receives (all arrays on SharedArrayBuffer). */
+export interface PrecomputeWorkerData {
+  readonly k: number;
+  readonly n: number;
+  readonly nItems: number;
+  readonly userStart: number;
+  readonly userEnd: number;
+  readonly userFactors: Float32Array;
+  readonly itemFactors: Float32Array;
+  readonly itemBias: Float32Array | null;
+  readonly indptr: Int32Array;
+  readonly indices: Int32Array;
+  readonly outIndices: Int32Array;
+  readonly outScores: Float32Array;
+}
+
+function sharedCopy<T extends Float32Array | Int32Array>(a: T): T {
+  const buf = new SharedArrayBuffer(Math.max(1, a.length) * a.BYTES_PER_ELEMENT);
+  const out = (a instanceof Float32Array ? new Float32Array(buf, 0, a.length) : new Int32Array(buf, 0, a.length)) as T;
+  out.set(a as never);
+  return out;
+}
+
+function shared<T extends Float32Array | Int32Array>(a: T): T {
+  return a.buffer instanceof SharedArrayBuffer ? a : sharedCopy(a);
+}
+
+const WORKER_URL = new URL(
+  import.meta.url.endsWith('.ts') ? './precompute-worker.ts' : './precompute-worker.js',
+  import.meta.url,
+);
+
+export function startPrecompute(model: StoredModel, options: { n: number; threads?: number }): PrecomputeJob {
+  const nUsers = model.nUsers;
+  const n = Math.max(1, Math.min(options.n, model.nItems));
+  const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), nUsers));
+  const outIndices = new Int32Array(new SharedArrayBuffer(Math.max(1, nUsers * n) * 4), 0, nUsers * n);
+  const outScores = new Float32Array(new SharedArrayBuffer(Math.max(1, nUsers * n) * 4), 0, nUsers * n);
+  const common = {
+    k: model.factors,
+    n,
+    nItems: model.nItems,
+    userFactors: shared(model.userFactors),
+    itemFactors: shared(model.itemFactors),
+    itemBias: model.itemBias === null ? null : shared(model.itemBias),
+    indptr: shared(model.userItems.indptr),
+    indices: shared(model.userItems.indices),
+    outIndices,
+    outScores,
+  };
+  const execArgv = import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const workers: Worker[] = [];
+  let cancelled = false;
+  const parts: Promise<void>[] = [];
+  for (let t = 0; t < threads; t++) {
+    // Every user costs the same (one pass over the catalog), so equal user ranges balance the work.
+    const userStart = Math.floor((t * nUsers) / threads);
+    const userEnd = Math.floor(((t + 1) * nUsers) / threads);
+    const data: PrecomputeWorkerData = { ...common, userStart, userEnd };
+    const w = new Worker(WORKER_URL, { workerData: data, execArgv });
+    workers.push(w);
+    parts.push(
+      new Promise<void>((resolve, reject) => {
+        let finished = false;
+        w.once('message', () => {
+          finished = true;
+          resolve();
+        });
+        w.once('error', (e) => {
+          finished = true;
+          reject(e);
+        });
+        w.once('exit', (code) => {
+          if (finished) return;
+          if (cancelled) resolve();
+          else reject(new Error(`top-N precompute worker exited with code ${code}`));
+        });
+      }),
+    );
+  }
+  const done = Promise.all(parts).then(
+    async (): Promise<TopNTable | null> => {
+      await Promise.all(workers.map((w) => w.terminate()));
+      return cancelled ? null : { n, indices: outIndices, scores: outScores };
+    },
+    async (e: unknown) => {
+      cancelled = true;
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw e;
+    },
+  );
+  return {
+    done,
+    async cancel() {
+      cancelled = true;
+      await Promise.all(workers.map((w) => w.terminate()));
+      await done.catch(() => null);
+    },
+  };
+}

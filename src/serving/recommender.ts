@@ -1,0 +1,456 @@
+/**
+ * The serving core: the active model in memory, recommendations for known users, fold-in for
+ * users the model has not seen (or who rated since), the popularity fallback, similar items,
+ * real-time rating updates and atomic hot swaps of the model. The HTTP layer (src/http) and the
+ * CLI (src/cli/recommend.ts, similar.ts) call only the Recommender interface below.
+ */
+import type { Db } from '../db/connection.js';
+import { invalidInput, noModel, notFound } from '../errors.js';
+import { activeModelId, getModelSummary, loadActiveModel } from '../model/model-store.js';
+import type { StoredModel } from '../model/factor-model.js';
+import {
+  deleteUser as storeDeleteUser,
+  upsertRatings,
+  userRatings,
+  type RatingInput,
+} from '../ratings/store.js';
+import { foldRatings } from './fold-in.js';
+import { scoreAll } from './kernels.js';
+import { startPrecompute, type PrecomputeJob } from './precompute.js';
+import {
+  buildServingState,
+  infoFromModel,
+  MAX_CACHED_FOLDS,
+  type Fold,
+  type ModelInfo,
+  type ServingState,
+} from './serving-state.js';
+import { topK } from './top-k.js';
+
+export type { ModelInfo } from './serving-state.js';
+
+export interface ScoredItem {
+  readonly item: string;
+  readonly score: number;
+}
+export type Source = 'model' | 'fold-in' | 'popular';
+export interface RecommendOptions {
+  readonly limit: number;
+  readonly exclude?: readonly string[];
+  readonly includeRated?: boolean;
+}
+
+export interface Recommender {
+  /** Id of the model in use, null when none is active. */
+  modelId(): number | null;
+  /** The model in use (for GET /v1/model), null when none. */
+  modelInfo(): ModelInfo | null;
+  /** Throws noModel() (503) when no model is active. Known user → source 'model'; user unknown to the
+   *  model (or with ratings posted since) but with ratings in the db → 'fold-in'; no ratings → 'popular'. */
+  recommend(user: string, options: RecommendOptions): { user: string; model: number; source: Source; items: ScoredItem[] };
+  /** Cosine similarity of item factors, the item itself excluded. Unknown item → notFound(msg, 'unknown_item') (404). */
+  similarItems(item: string, options: { limit: number }): { item: string; model: number; items: ScoredItem[] };
+  /** Fold-in from an ad-hoc list; unknown item ids are ignored (if none is known: popular items, source 'popular'). */
+  recommendAnonymous(
+    ratings: readonly { item: string; value: number }[],
+    options: { limit: number; exclude?: readonly string[] },
+  ): { source: Source; model: number; items: ScoredItem[] };
+  /** Stores the ratings (one transaction, all or nothing) and re-folds every affected user so the
+   *  very next recommend reflects them and excludes the newly rated items. */
+  addRatings(ratings: readonly RatingInput[]): { accepted: number };
+  /** Deletes the user's ratings and forgets any folded-in vector; false if the user had none. */
+  deleteUser(user: string): boolean;
+  /** Reloads the active model now (swap is atomic); returns its id or null. */
+  reload(): number | null;
+  /** Checks the model store for a newly activated model and swaps it in; true if it swapped. */
+  poll(): boolean;
+  /** Polls every intervalMs (default 2000) until close(). */
+  startPolling(intervalMs?: number): void;
+  /** Stops polling and any background work (workers). */
+  close(): Promise<void>;
+}
+
+export interface RecommenderOptions {
+  readonly db: Db;
+  readonly onSwap?: (from: number | null, to: number | null) => void;
+}
+
+/** Optional tuning on top of the contract (tests and the benchmark use it; defaults suit a server). */
+export interface ServingTuning {
+  /**
+   * Precompute each known user's top-N in worker threads after every swap: 'auto' (default) when
+   * one live scoring pass costs ≥ PRECOMPUTE_MIN_WORK multiply-adds (nItems·k), true/false to force.
+   */
+  readonly precompute?: boolean | 'auto';
+  /** Candidates kept per user by the precomputation (default 50). */
+  readonly precomputeN?: number;
+  /** Worker threads for the precomputation (default: available cores). */
+  readonly precomputeThreads?: number;
+  /** Called when a precomputation finishes (or fails), with the model id and seconds taken. */
+  readonly onPrecomputed?: (modelId: number, seconds: number, error?: Error) => void;
+  /** Users re-folded eagerly by addRatings (more are re-folded lazily on their next request). Default 256. */
+  readonly eagerRefoldLimit?: number;
+}
+
+/** nItems·k at or above which 'auto' precomputes (≈ 0.25 ms of live scoring per request). */
+export const PRECOMPUTE_MIN_WORK = 1 << 18;
+
+const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
+
+function checkLimit(limit: unknown): number {
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
+    throw invalidInput(`limit must be an integer >= 1, got ${String(limit)}`, { field: 'limit' });
+  }
+  return limit;
+}
+
+/** Dense indices of the excluded ids the model knows (unknown ids are ignored). */
+function excludedIndices(state: ServingState, exclude: readonly string[] | undefined): number[] {
+  const out: number[] = [];
+  if (exclude === undefined) return out;
+  for (const id of exclude) {
+    const i = state.itemIndex.get(id);
+    if (i !== undefined) out.push(i);
+  }
+  return out;
+}
+
+/**
+ * The live path: score the whole catalog for one vector, mask out rated and excluded items, keep
+ * the best `limit` with the bounded heap. offset = μ + b_u (explicit) turns the ranking score
+ * p_u·q_i + b_i into the predicted rating.
+ */
+function scoreLive(
+  state: ServingState,
+  vector: Float32Array,
+  offset: number,
+  limit: number,
+  rated: ArrayLike<number> | null,
+  exclude: readonly number[],
+): ScoredItem[] {
+  const m = state.model;
+  const scores = state.scratchScores;
+  const mask = state.scratchMask;
+  scoreAll(vector, m.itemFactors, m.itemBias, state.k, scores, m.nItems);
+  if (rated !== null) for (let j = 0; j < rated.length; j++) mask[rated[j]!] = 1;
+  for (const i of exclude) mask[i] = 1;
+  try {
+    const top = topK(scores, limit, (i) => mask[i] === 1);
+    const items: ScoredItem[] = new Array(top.indices.length);
+    for (let j = 0; j < top.indices.length; j++) {
+      items[j] = { item: m.itemIds[top.indices[j]!]!, score: round4(top.scores[j]! + offset) };
+    }
+    return items;
+  } finally {
+    if (rated !== null) for (let j = 0; j < rated.length; j++) mask[rated[j]!] = 0;
+    for (const i of exclude) mask[i] = 0;
+  }
+}
+
+/** Known user, nothing rated since training: precomputed candidates when they suffice, else live. */
+function recommendKnown(
+  state: ServingState,
+  u: number,
+  limit: number,
+  exclude: readonly number[],
+  includeRated: boolean,
+): ScoredItem[] {
+  const m = state.model;
+  const k = state.k;
+  const offset = state.explicit ? m.globalMean + (m.userBias?.[u] ?? 0) : 0;
+  const table = state.topN;
+  if (table !== null && !includeRated && limit <= table.n) {
+    const base = u * table.n;
+    const items: ScoredItem[] = [];
+    let exhausted = true;
+    for (let j = 0; j < table.n; j++) {
+      const i = table.indices[base + j]!;
+      if (i < 0) break; // fewer unrated items than n: the list is the whole remaining catalog
+      if (exclude.length > 0 && exclude.includes(i)) continue;
+      items.push({ item: m.itemIds[i]!, score: round4(table.scores[base + j]! + offset) });
+      if (items.length === limit) return items;
+      if (j === table.n - 1) exhausted = false;
+    }
+    if (exhausted) return items;
+    // The exclusions ate into a truncated list: fall through to live scoring.
+  }
+  const row = m.userItems;
+  const rated = includeRated ? null : row.indices.subarray(row.indptr[u]!, row.indptr[u + 1]!);
+  return scoreLive(state, m.userFactors.subarray(u * k, (u + 1) * k), offset, limit, rated, exclude);
+}
+
+function recommendPopular(state: ServingState, limit: number, exclude: readonly number[]): ScoredItem[] {
+  const { order, counts } = state.popularOrder();
+  const ids = state.model.itemIds;
+  const items: ScoredItem[] = [];
+  for (let j = 0; j < order.length && items.length < limit; j++) {
+    const i = order[j]!;
+    if (exclude.length > 0 && exclude.includes(i)) continue;
+    items.push({ item: ids[i]!, score: counts[i]! });
+  }
+  return items;
+}
+
+function recommendFold(
+  state: ServingState,
+  fold: Fold,
+  limit: number,
+  exclude: readonly number[],
+  includeRated: boolean,
+): ScoredItem[] {
+  const offset = state.explicit ? state.model.globalMean + fold.bias : 0;
+  return scoreLive(state, fold.factors, offset, limit, includeRated ? null : fold.rated, exclude);
+}
+
+/** True when model row u holds exactly the items of `items` (the user's current db ratings). */
+function sameItemSet(state: ServingState, u: number, items: readonly { item: string }[]): boolean {
+  const row = state.model.userItems;
+  const start = row.indptr[u]!;
+  const end = row.indptr[u + 1]!;
+  if (end - start !== items.length) return false;
+  const have = new Set<number>();
+  for (let e = start; e < end; e++) have.add(row.indices[e]!);
+  for (const r of items) {
+    const i = state.itemIndex.get(r.item);
+    if (i === undefined || !have.has(i)) return false;
+  }
+  return true;
+}
+
+export function createRecommender(options: RecommenderOptions & ServingTuning): Recommender {
+  const { db, onSwap } = options;
+  const eagerRefoldLimit = options.eagerRefoldLimit ?? 256;
+  /** The one reference to the serving state; every request reads it once. */
+  let current: ServingState | null = null;
+  let job: PrecomputeJob | null = null;
+  /** Users whose ratings changed through this recommender, and when (ms): served by fold-in. */
+  const touched = new Map<string, number>();
+  let timer: NodeJS.Timeout | null = null;
+  /** A model id whose load failed while polling: not retried until the active id changes. */
+  let failedId: number | null = null;
+  let closed = false;
+
+  function wantsPrecompute(model: StoredModel): boolean {
+    const p = options.precompute ?? 'auto';
+    if (p === 'auto') return model.nUsers > 0 && model.nItems * model.factors >= PRECOMPUTE_MIN_WORK;
+    return p && model.nUsers > 0;
+  }
+
+  function getFold(state: ServingState, user: string): Fold | null {
+    const cached = state.folds.get(user);
+    if (cached !== undefined) return cached;
+    const ratings = userRatings(db, user);
+    if (ratings.length === 0) return null;
+    const fold = foldRatings(state, ratings, `user "${user}"`);
+    if (fold === null) return null;
+    state.folds.set(user, fold);
+    if (state.folds.size > MAX_CACHED_FOLDS) {
+      const oldest = state.folds.keys().next().value;
+      if (oldest !== undefined) state.folds.delete(oldest);
+    }
+    return fold;
+  }
+
+  /**
+   * A touched user stays on fold-in after a swap unless the new model was created after the
+   * change AND was trained on exactly the items the database now holds for that user.
+   */
+  function pruneTouched(state: ServingState): void {
+    const created = Date.parse(state.info.createdAt);
+    if (!Number.isFinite(created)) return;
+    for (const [user, at] of touched) {
+      if (at >= created) continue;
+      const u = state.userIndex.get(user);
+      const ratings = userRatings(db, user);
+      if (u === undefined ? ratings.length === 0 : sameItemSet(state, u, ratings)) touched.delete(user);
+    }
+  }
+
+  function swapTo(model: StoredModel | null): number | null {
+    const from = current?.info.id ?? null;
+    let next: ServingState | null = null;
+    if (model !== null) {
+      let activatedAt: string | null = null;
+      try {
+        activatedAt = getModelSummary(db, model.id).activatedAt;
+      } catch {
+        activatedAt = null;
+      }
+      next = buildServingState(model, infoFromModel(model, activatedAt));
+      pruneTouched(next);
+    }
+    const previousJob = job;
+    job = null;
+    current = next; // the swap: one assignment
+    if (previousJob !== null) void previousJob.cancel();
+    if (next !== null && wantsPrecompute(next.model)) {
+      const state = next;
+      const started = performance.now();
+      const j = startPrecompute(state.model, {
+        n: options.precomputeN ?? 50,
+        ...(options.precomputeThreads === undefined ? {} : { threads: options.precomputeThreads }),
+      });
+      job = j;
+      j.done.then(
+        (table) => {
+          if (table !== null) state.topN = table;
+          if (job === j) job = null;
+          options.onPrecomputed?.(state.info.id, (performance.now() - started) / 1000);
+        },
+        (e: unknown) => {
+          if (job === j) job = null;
+          options.onPrecomputed?.(state.info.id, (performance.now() - started) / 1000, e as Error);
+        },
+      );
+    }
+    const to = next?.info.id ?? null;
+    onSwap?.(from, to);
+    return to;
+  }
+
+  function reload(): number | null {
+    const model = loadActiveModel(db);
+    failedId = null;
+    return swapTo(model);
+  }
+
+  function poll(): boolean {
+    const id = activeModelId(db);
+    if (id === (current?.info.id ?? null)) return false;
+    if (id !== null && id === failedId) return false;
+    try {
+      reload();
+    } catch (e) {
+      failedId = id;
+      throw e;
+    }
+    return true;
+  }
+
+  function requireState(): ServingState {
+    const s = current;
+    if (s === null) throw noModel();
+    return s;
+  }
+
+  // Load whatever is active right now, so the first request is served without waiting for a poll.
+  reload();
+
+  return {
+    modelId: () => current?.info.id ?? null,
+    modelInfo: () => current?.info ?? null,
+
+    recommend(user, opts) {
+      const state = requireState();
+      const limit = checkLimit(opts.limit);
+      const exclude = excludedIndices(state, opts.exclude);
+      const includeRated = opts.includeRated ?? false;
+      const model = state.info.id;
+      const u = state.userIndex.get(user);
+      if (u !== undefined && !touched.has(user)) {
+        return { user, model, source: 'model', items: recommendKnown(state, u, limit, exclude, includeRated) };
+      }
+      const fold = getFold(state, user);
+      if (fold !== null) {
+        return { user, model, source: 'fold-in', items: recommendFold(state, fold, limit, exclude, includeRated) };
+      }
+      return { user, model, source: 'popular', items: recommendPopular(state, limit, exclude) };
+    },
+
+    similarItems(item, opts) {
+      const state = requireState();
+      const limit = checkLimit(opts.limit);
+      const i = state.itemIndex.get(item);
+      if (i === undefined) {
+        throw notFound(`item "${item}" is not in model ${state.info.id}`, 'unknown_item', { item });
+      }
+      const m = state.model;
+      const k = state.k;
+      const norms = state.itemNorms;
+      const scores = state.scratchScores;
+      // cos(i, j) = q_i·q_j / (‖q_i‖ ‖q_j‖); 0 when either vector is zero.
+      scoreAll(m.itemFactors.subarray(i * k, (i + 1) * k), m.itemFactors, null, k, scores, m.nItems);
+      const ni = norms[i]!;
+      for (let j = 0; j < scores.length; j++) {
+        const d = ni * norms[j]!;
+        scores[j] = d > 0 ? Math.max(-1, Math.min(1, scores[j]! / d)) : 0;
+      }
+      const top = topK(scores, limit, (j) => j === i);
+      const items: ScoredItem[] = new Array(top.indices.length);
+      for (let j = 0; j < top.indices.length; j++) {
+        items[j] = { item: m.itemIds[top.indices[j]!]!, score: round4(top.scores[j]!) };
+      }
+      return { item, model: state.info.id, items };
+    },
+
+    recommendAnonymous(ratings, opts) {
+      const state = requireState();
+      const limit = checkLimit(opts.limit);
+      ratings.forEach((r, j) => {
+        if (typeof r.value !== 'number' || !Number.isFinite(r.value)) {
+          throw invalidInput(`ratings[${j}].value must be a finite number`, { field: `ratings[${j}].value` });
+        }
+      });
+      const exclude = excludedIndices(state, opts.exclude);
+      const model = state.info.id;
+      const fold = foldRatings(state, ratings, 'the posted ratings');
+      if (fold === null) return { source: 'popular', model, items: recommendPopular(state, limit, exclude) };
+      return { source: 'fold-in', model, items: recommendFold(state, fold, limit, exclude, false) };
+    },
+
+    addRatings(ratings) {
+      upsertRatings(db, ratings); // one transaction: all or nothing (throws on bad input)
+      const now = Date.now();
+      const users = new Set<string>();
+      for (const r of ratings) users.add(r.user);
+      const state = current;
+      for (const user of users) {
+        touched.set(user, now);
+        state?.folds.delete(user);
+      }
+      // Re-fold now so the next request is cheap; a failure here only postpones it to that request.
+      if (state !== null && users.size <= eagerRefoldLimit) {
+        for (const user of users) {
+          try {
+            getFold(state, user);
+          } catch {
+            state.folds.delete(user);
+          }
+        }
+      }
+      return { accepted: ratings.length };
+    },
+
+    deleteUser(user) {
+      const had = storeDeleteUser(db, user);
+      touched.set(user, Date.now());
+      current?.folds.delete(user);
+      return had;
+    },
+
+    reload,
+    poll,
+
+    startPolling(intervalMs = 2000) {
+      if (closed) return;
+      if (timer !== null) clearInterval(timer);
+      timer = setInterval(() => {
+        try {
+          poll();
+        } catch (e) {
+          process.emitWarning(`ridgerec: loading the newly activated model failed; keeping model ${current?.info.id ?? 'none'}: ${(e as Error).message}`);
+        }
+      }, intervalMs);
+      timer.unref();
+    },
+
+    async close() {
+      closed = true;
+      if (timer !== null) clearInterval(timer);
+      timer = null;
+      const j = job;
+      job = null;
+      if (j !== null) await j.cancel();
+    },
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * Everything one model needs to answer requests, built once per activated model and then only
+ * read: the StoredModel (factors, biases, id maps, each training user's rated items as CSR), the
+ * external-id → dense-index maps, item norms for cosine similarity, the popularity order, the
+ * per-user fold-in cache and (once the workers finish) the precomputed top-N table.
+ *
+ * The recommender keeps exactly one reference to the current ServingState and each request reads
+ * that reference once, so a swap is atomic: a request that started on the old model finishes on
+ * it. The two mutable parts (the fold-in cache and the top-N slot) belong to this model only and
+ * die with it.
+ */
+import type { StoredModel } from '../model/factor-model.js';
+import { createFoldIn } from '../training/fold-in.js';
+import { rowNorms } from './kernels.js';
+import type { TopNTable } from './precompute.js';
+import { topK } from './top-k.js';
+
+export interface ModelInfo {
+  readonly id: number;
+  readonly createdAt: string;
+  readonly activatedAt: string | null;
+  readonly feedback: 'explicit' | 'implicit';
+  readonly params: Record<string, unknown>;
+  readonly metrics: Record<string, unknown>;
+  readonly users: number;
+  readonly items: number;
+}
+
+/** A user's vector solved against this model's fixed item factors, and the items it was solved from. */
+export interface Fold {
+  readonly factors: Float32Array;
+  /** b_u for explicit models, 0 for implicit. */
+  readonly bias: number;
+  /** dense item indices the user has rated (and this model knows), ascending. */
+  readonly rated: Int32Array;
+}
+
+export type FoldInFn = (items: Int32Array, values: Float32Array) => { factors: Float32Array; bias: number };
+
+export interface ServingState {
+  readonly model: StoredModel;
+  readonly info: ModelInfo;
+  readonly k: number;
+  readonly explicit: boolean;
+  readonly userIndex: ReadonlyMap<string, number>;
+  readonly itemIndex: ReadonlyMap<string, number>;
+  /** ‖q_i‖ per item, for cosine similarity. */
+  readonly itemNorms: Float32Array;
+  /** The exact ridge solve of one row against the fixed item factors (engineer B's createFoldIn). */
+  readonly foldIn: FoldInFn;
+  /** Folded-in users of this model (unknown users with db ratings, users who rated since). */
+  readonly folds: Map<string, Fold>;
+  /** Filled by the precompute workers when they finish; null until then (live scoring serves). */
+  topN: TopNTable | null;
+  /** Per-request scratch: a score per item and an exclusion mask (requests are synchronous). */
+  readonly scratchScores: Float32Array;
+  readonly scratchMask: Uint8Array;
+  /** Items by descending rating count in the training data (ties: lower index); built on first use. */
+  popularOrder(): { readonly order: Int32Array; readonly counts: Int32Array };
+}
+
+/** Cap on cached folded-in users per model; the oldest entry is dropped past it. */
+export const MAX_CACHED_FOLDS = 100_000;
+
+function indexOf(ids: readonly string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (let i = 0; i < ids.length; i++) m.set(ids[i]!, i);
+  return m;
+}
+
+export function buildServingState(model: StoredModel, info: ModelInfo): ServingState {
+  const k = model.factors;
+  const nItems = model.nItems;
+  let popular: { order: Int32Array; counts: Int32Array } | null = null;
+  return {
+    model,
+    info,
+    k,
+    explicit: model.params.feedback === 'explicit',
+    userIndex: indexOf(model.userIds),
+    itemIndex: indexOf(model.itemIds),
+    itemNorms: rowNorms(model.itemFactors, k, nItems),
+    foldIn: createFoldIn(model),
+    folds: new Map(),
+    topN: null,
+    scratchScores: new Float32Array(nItems),
+    scratchMask: new Uint8Array(nItems),
+    popularOrder() {
+      if (popular === null) {
+        // count_i = |{u : i ∈ I_u}| over the training users' rated items.
+        const counts = new Int32Array(nItems);
+        const idx = model.userItems.indices;
+        for (let e = 0; e < idx.length; e++) counts[idx[e]!]!++;
+        popular = { order: topK(counts.length > 0 ? Float64Array.from(counts) : new Float64Array(0), nItems).indices, counts };
+      }
+      return popular;
+    },
+  };
+}
+
+export function infoFromModel(model: StoredModel, activatedAt: string | null): ModelInfo {
+  return {
+    id: model.id,
+    createdAt: model.createdAt,
+    activatedAt,
+    feedback: model.params.feedback,
+    params: { ...model.params },
+    metrics: { ...model.metrics },
+    users: model.nUsers,
+    items: model.nItems,
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * The per-user top-N computation the precompute workers run (kept apart from the worker entry so
+ * tests can call it in-process).
+ */
+import { scoreAll, scoreAll4 } from './kernels.js';
+import type { PrecomputeWorkerData } from './precompute.js';
+import { topK } from './top-k.js';
+
+/**
+ * For every user u in [userStart, userEnd): s_ui = p_u·q_i + b_i over the catalog, the user's
+ * training items set to NaN (topK never selects NaN), and the best n written to row u of the
+ * output table (-1 / NaN padding when fewer than n items remain).
+ */
+export function computeTopNRange(d: PrecomputeWorkerData): void {
+  const { k, n, nItems, userFactors, itemFactors, itemBias, indptr, indices, outIndices, outScores } = d;
+  const block = new Float32Array(4 * nItems);
+  const finish = (u: number, scores: Float32Array): void => {
+    for (let e = indptr[u]!, end = indptr[u + 1]!; e < end; e++) scores[indices[e]!] = NaN;
+    const top = topK(scores, n);
+    const base = u * n;
+    const m = top.indices.length;
+    outIndices.set(top.indices, base);
+    for (let j = 0; j < m; j++) outScores[base + j] = top.scores[j]!;
+    for (let j = m; j < n; j++) {
+      outIndices[base + j] = -1;
+      outScores[base + j] = NaN;
+    }
+  };
+  let u = d.userStart;
+  for (; u + 4 <= d.userEnd; u += 4) {
+    scoreAll4(userFactors, [u, u + 1, u + 2, u + 3], itemFactors, itemBias, k, nItems, block);
+    for (let j = 0; j < 4; j++) finish(u + j, block.subarray(j * nItems, (j + 1) * nItems));
+  }
+  const one = block.subarray(0, nItems);
+  for (; u < d.userEnd; u++) {
+    scoreAll(userFactors.subarray(u * k, (u + 1) * k), itemFactors, itemBias, k, one, nItems);
+    finish(u, one);
+  }
+}
