@@ -1,0 +1,35 @@
+/**
+ * Writes the generated demo shop into a database through the ratings store: the catalogue
+ * (titles + category metadata) first, then the purchases, each in one transaction.
+ */
+import type { Db } from '../db/connection.js';
+import { upsertItems, upsertRatings } from '../ratings/store.js';
+import { generateDemoShop, type DemoShop } from './shop.js';
+
+export interface DemoLoadResult {
+  readonly items: number;
+  readonly users: number;
+  /** (user, item) rows written. */
+  readonly ratings: number;
+  /** Purchases those rows add up to (Σ counts). */
+  readonly purchases: number;
+  readonly seconds: number;
+}
+
+export function loadDemoShop(db: Db, shop: DemoShop = generateDemoShop()): DemoLoadResult {
+  const t0 = performance.now();
+  upsertItems(
+    db,
+    shop.items.map((it) => ({ id: it.id, title: it.title, metadata: it.metadata })),
+  );
+  upsertRatings(db, shop.purchases);
+  let purchases = 0;
+  for (const p of shop.purchases) purchases += p.value;
+  return {
+    items: shop.items.length,
+    users: shop.users.length,
+    ratings: shop.purchases.length,
+    purchases,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}

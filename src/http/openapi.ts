@@ -1,0 +1,279 @@
+/**
+ * The OpenAPI 3.1 document served at GET /openapi.json. Written by hand next to the routes; a
+ * test checks that every route the app registers is described here and nothing else is.
+ */
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+});
+
+const limitParam = {
+  name: 'limit',
+  in: 'query',
+  required: false,
+  description: 'How many items to return (integer 1..1000).',
+  schema: { type: 'integer', minimum: 1, maximum: 1000, default: 10 },
+};
+
+const bearer = [{ bearerAuth: [] }];
+
+const json = (schema: unknown) => ({ 'application/json': { schema } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+export function openApiDocument(): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'ridgerec',
+      version: '0.1.0',
+      description:
+        'Collaborative-filtering recommendations (ALS with L2 penalties). JSON everywhere; errors are ' +
+        '{"error":{"code","message","details"}}. When the server has RIDGEREC_API_KEY set, every POST and DELETE ' +
+        'route except POST /v1/recommendations needs "Authorization: Bearer <key>".',
+    },
+    components: {
+      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: {
+            error: {
+              type: 'object',
+              required: ['code', 'message'],
+              properties: {
+                code: { type: 'string', examples: ['invalid_input'] },
+                message: { type: 'string' },
+                details: {},
+              },
+            },
+          },
+        },
+        ScoredItem: {
+          type: 'object',
+          required: ['item', 'score'],
+          properties: {
+            item: { type: 'string' },
+            score: { type: 'number' },
+            title: { type: 'string', description: 'The item title, when the items table has one.' },
+          },
+        },
+        Source: { type: 'string', enum: ['model', 'fold-in', 'popular'] },
+        Rating: {
+          type: 'object',
+          required: ['user', 'item', 'value'],
+          properties: {
+            user: { type: 'string', minLength: 1, maxLength: 256 },
+            item: { type: 'string', minLength: 1, maxLength: 256 },
+            value: { type: 'number', description: 'A finite number: a star rating or an implicit count.' },
+          },
+        },
+      },
+    },
+    paths: {
+      '/health': {
+        get: {
+          summary: 'Liveness and the id of the model in use',
+          responses: {
+            200: {
+              description: 'Serving',
+              content: json({
+                type: 'object',
+                required: ['status', 'model'],
+                properties: { status: { const: 'ok' }, model: { type: ['integer', 'null'] } },
+              }),
+            },
+          },
+        },
+      },
+      '/v1/users/{user}/recommendations': {
+        get: {
+          summary: "Top-N items for a user (model factors, a fold-in of the user's ratings, or popular items)",
+          parameters: [
+            { name: 'user', in: 'path', required: true, schema: { type: 'string', maxLength: 256 } },
+            limitParam,
+            {
+              name: 'exclude',
+              in: 'query',
+              required: false,
+              description: 'Comma-separated item ids to leave out.',
+              schema: { type: 'string' },
+            },
+            {
+              name: 'includeRated',
+              in: 'query',
+              required: false,
+              description: 'Also return items the user already rated.',
+              schema: { type: 'boolean', default: false },
+            },
+          ],
+          responses: {
+            200: {
+              description: 'Recommendations',
+              content: json({
+                type: 'object',
+                required: ['user', 'model', 'source', 'items'],
+                properties: {
+                  user: { type: 'string' },
+                  model: { type: 'integer' },
+                  source: ref('Source'),
+                  items: { type: 'array', items: ref('ScoredItem') },
+                },
+              }),
+            },
+            400: errorResponse('Bad limit, exclude or includeRated (code invalid_input)'),
+            503: errorResponse('No model is active yet (code no_model)'),
+          },
+        },
+      },
+      '/v1/users/{user}': {
+        delete: {
+          summary: "Delete a user's ratings and forget any folded-in vector",
+          security: bearer,
+          parameters: [{ name: 'user', in: 'path', required: true, schema: { type: 'string', maxLength: 256 } }],
+          responses: {
+            204: { description: 'Deleted (also when the user had no ratings)' },
+            401: errorResponse('Missing or wrong API key (code unauthorized)'),
+          },
+        },
+      },
+      '/v1/items/{item}/similar': {
+        get: {
+          summary: 'Items whose factors are closest to this one (cosine similarity in [-1, 1])',
+          parameters: [{ name: 'item', in: 'path', required: true, schema: { type: 'string', maxLength: 256 } }, limitParam],
+          responses: {
+            200: {
+              description: 'Similar items',
+              content: json({
+                type: 'object',
+                required: ['item', 'model', 'items'],
+                properties: { item: { type: 'string' }, model: { type: 'integer' }, items: { type: 'array', items: ref('ScoredItem') } },
+              }),
+            },
+            400: errorResponse('Bad limit (code invalid_input)'),
+            404: errorResponse('The model does not know this item (code unknown_item)'),
+            503: errorResponse('No model is active yet (code no_model)'),
+          },
+        },
+      },
+      '/v1/recommendations': {
+        post: {
+          summary: 'Recommendations for an anonymous visitor from an ad-hoc list of ratings (fold-in)',
+          requestBody: {
+            required: true,
+            content: json({
+              type: 'object',
+              required: ['ratings'],
+              properties: {
+                ratings: {
+                  type: 'array',
+                  maxItems: 10000,
+                  items: {
+                    type: 'object',
+                    required: ['item', 'value'],
+                    properties: { item: { type: 'string', minLength: 1, maxLength: 256 }, value: { type: 'number' } },
+                  },
+                },
+                limit: { type: 'integer', minimum: 1, maximum: 1000, default: 10 },
+                exclude: { type: 'array', items: { type: 'string' } },
+              },
+            }),
+          },
+          responses: {
+            200: {
+              description: 'Recommendations (unknown item ids are ignored; none known → popular items)',
+              content: json({
+                type: 'object',
+                required: ['source', 'model', 'items'],
+                properties: { source: ref('Source'), model: { type: 'integer' }, items: { type: 'array', items: ref('ScoredItem') } },
+              }),
+            },
+            400: errorResponse('Invalid body (codes invalid_input, invalid_json)'),
+            413: errorResponse('Body over 1 MB (code payload_too_large)'),
+            503: errorResponse('No model is active yet (code no_model)'),
+          },
+        },
+      },
+      '/v1/ratings': {
+        post: {
+          summary: 'Store ratings (one, or up to 10,000 at once, all or nothing); affected users are re-folded at once',
+          security: bearer,
+          requestBody: {
+            required: true,
+            content: json({
+              oneOf: [
+                ref('Rating'),
+                {
+                  type: 'object',
+                  required: ['ratings'],
+                  properties: { ratings: { type: 'array', minItems: 1, maxItems: 10000, items: ref('Rating') } },
+                },
+              ],
+            }),
+          },
+          responses: {
+            201: {
+              description: 'Stored',
+              content: json({ type: 'object', required: ['accepted'], properties: { accepted: { type: 'integer' } } }),
+            },
+            400: errorResponse('An invalid element (the message names its index and field); nothing was stored'),
+            401: errorResponse('Missing or wrong API key (code unauthorized)'),
+            413: errorResponse('Body over 1 MB (code payload_too_large)'),
+          },
+        },
+      },
+      '/v1/model': {
+        get: {
+          summary: 'The model in use',
+          responses: {
+            200: {
+              description: 'The active model',
+              content: json({
+                type: 'object',
+                required: ['id', 'createdAt', 'feedback', 'params', 'metrics', 'users', 'items'],
+                properties: {
+                  id: { type: 'integer' },
+                  createdAt: { type: 'string' },
+                  activatedAt: { type: ['string', 'null'] },
+                  feedback: { type: 'string', enum: ['explicit', 'implicit'] },
+                  params: { type: 'object' },
+                  metrics: { type: 'object' },
+                  users: { type: 'integer' },
+                  items: { type: 'integer' },
+                },
+              }),
+            },
+            503: errorResponse('No model is active yet (code no_model)'),
+          },
+        },
+      },
+      '/v1/admin/reload': {
+        post: {
+          summary: 'Reload the active model now (the server also polls for a new one every 2 s)',
+          security: bearer,
+          responses: {
+            200: {
+              description: 'Reloaded',
+              content: json({ type: 'object', required: ['model'], properties: { model: { type: 'integer' } } }),
+            },
+            401: errorResponse('Missing or wrong API key (code unauthorized)'),
+            503: errorResponse('No model is active (code no_model)'),
+          },
+        },
+      },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics: requests by route and status, latency histograms, active model id and age',
+          responses: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+        },
+      },
+      '/openapi.json': {
+        get: {
+          summary: 'This document',
+          responses: { 200: { description: 'OpenAPI 3.1 document', content: json({ type: 'object' }) } },
+        },
+      },
+    },
+  };
+}

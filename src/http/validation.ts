@@ -1,0 +1,193 @@
+/**
+ * Request validation for the HTTP API: zod schemas for the JSON bodies and small parsers for the
+ * query strings. Everything that fails here becomes a RidgerecError `invalid_input` (400) whose
+ * message names the field (and the index inside a batch), e.g. "ratings[3].value: must be a finite
+ * number", and whose details list every problem found. Nothing is stored when validation fails:
+ * the handlers validate the whole request before calling the recommender.
+ */
+import { z } from 'zod';
+import { invalidInput, type RidgerecError } from '../errors.js';
+
+export const MAX_ID_LENGTH = 256;
+export const MAX_LIMIT = 1000;
+export const DEFAULT_LIMIT = 10;
+/** At most this many ratings in one POST /v1/ratings (and in one anonymous fold-in). */
+export const MAX_BATCH = 10_000;
+/** At most this many ids in an exclude list. */
+export const MAX_EXCLUDE = 10_000;
+
+export interface Issue {
+  /** Where the problem is, e.g. "ratings[3].value" or "limit". */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** ["ratings", 3, "value"] → "ratings[3].value". */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out === '' ? String(p) : `.${String(p)}`;
+  }
+  return out === '' ? 'body' : out;
+}
+
+/** One 400 for a list of issues: the message names the first one, details list them all. */
+export function issuesError(issues: readonly Issue[]): RidgerecError {
+  const first = issues[0] ?? { path: 'body', message: 'is invalid' };
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
+  return invalidInput(`${first.path}: ${first.message}${more}`, { issues });
+}
+
+/** Converts a ZodError into our 400, paths formatted as "ratings[3].value". */
+export function zodError(error: z.ZodError): RidgerecError {
+  // Keep the details bounded: a 10,000-element batch with every element wrong is still one answer.
+  const issues = error.issues.slice(0, 100).map((i) => ({ path: formatPath(i.path), message: i.message }));
+  const err = issuesError(issues);
+  if (error.issues.length > issues.length) {
+    (err.details as { truncated?: number }).truncated = error.issues.length - issues.length;
+  }
+  return err;
+}
+
+/** "is required" for a missing field, else the type message. */
+const required = (message: string) => (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : message);
+
+const id = () =>
+  z
+    .string({ error: required('must be a string') })
+    .min(1, { error: 'must be a non-empty string' })
+    .max(MAX_ID_LENGTH, { error: `must be at most ${MAX_ID_LENGTH} characters` });
+
+// z.number() in zod 4 rejects NaN and ±Infinity (JSON.parse turns 1e400 into Infinity).
+const finite = z.number({ error: required('must be a finite number') }).refine(Number.isFinite, { error: 'must be a finite number' });
+
+const limitField = z
+  .number({ error: `must be an integer in 1..${MAX_LIMIT}` })
+  .int({ error: `must be an integer in 1..${MAX_LIMIT}` })
+  .min(1, { error: `must be an integer in 1..${MAX_LIMIT}` })
+  .max(MAX_LIMIT, { error: `must be an integer in 1..${MAX_LIMIT}` });
+
+const excludeField = z
+  .array(id(), { error: 'must be an array of item ids' })
+  .max(MAX_EXCLUDE, { error: `must hold at most ${MAX_EXCLUDE} item ids` });
+
+export const ratingSchema = z.object(
+  {
+    user: id(),
+    item: id(),
+    value: finite,
+  },
+  { error: 'must be an object {"user","item","value"}' },
+);
+
+export const ratingsBatchSchema = z.object({
+  ratings: z
+    .array(ratingSchema, { error: required('must be an array of {"user","item","value"}') })
+    .min(1, { error: 'must hold at least one rating' })
+    .max(MAX_BATCH, { error: `must hold at most ${MAX_BATCH} ratings per request; split the batch` }),
+});
+
+export const anonymousSchema = z.object({
+  ratings: z
+    .array(
+      z.object({ item: id(), value: finite }, { error: 'must be an object {"item","value"}' }),
+      { error: required('must be an array of {"item","value"}') },
+    )
+    .max(MAX_BATCH, { error: `must hold at most ${MAX_BATCH} ratings` }),
+  limit: limitField.optional(),
+  exclude: excludeField.optional(),
+});
+
+export interface RatingBody {
+  readonly user: string;
+  readonly item: string;
+  readonly value: number;
+}
+
+function requireObject(body: unknown): Record<string, unknown> {
+  if (body === undefined) {
+    throw invalidInput('the request needs a JSON body (Content-Type: application/json)', {
+      issues: [{ path: 'body', message: 'is missing' }],
+    });
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw invalidInput('the request body must be a JSON object', { issues: [{ path: 'body', message: 'must be a JSON object' }] });
+  }
+  return body as Record<string, unknown>;
+}
+
+/** POST /v1/ratings: one {"user","item","value"} or {"ratings":[…]}; returns the list. */
+export function parseRatingsBody(body: unknown): RatingBody[] {
+  const obj = requireObject(body);
+  if ('ratings' in obj) {
+    const r = ratingsBatchSchema.safeParse(obj);
+    if (!r.success) throw zodError(r.error);
+    return r.data.ratings;
+  }
+  const r = ratingSchema.safeParse(obj);
+  if (!r.success) throw zodError(r.error);
+  return [r.data];
+}
+
+export interface AnonymousBody {
+  readonly ratings: { item: string; value: number }[];
+  readonly limit: number;
+  readonly exclude: string[];
+}
+
+/** POST /v1/recommendations. */
+export function parseAnonymousBody(body: unknown): AnonymousBody {
+  const r = anonymousSchema.safeParse(requireObject(body));
+  if (!r.success) throw zodError(r.error);
+  return { ratings: r.data.ratings, limit: r.data.limit ?? DEFAULT_LIMIT, exclude: r.data.exclude ?? [] };
+}
+
+type QueryValue = string | readonly unknown[] | Record<string, unknown> | undefined;
+
+function single(name: string, raw: QueryValue): string | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string') throw issuesError([{ path: name, message: 'must be given once, as a plain value' }]);
+  return raw;
+}
+
+/** ?limit=: an integer in 1..1000, default 10. */
+export function parseLimit(raw: QueryValue): number {
+  const s = single('limit', raw);
+  if (s === undefined) return DEFAULT_LIMIT;
+  const v = Number(s);
+  if (!/^\d{1,7}$/.test(s) || v < 1 || v > MAX_LIMIT) {
+    throw issuesError([{ path: 'limit', message: `must be an integer in 1..${MAX_LIMIT}, got "${s.slice(0, 40)}"` }]);
+  }
+  return v;
+}
+
+/** ?exclude=a,b: comma-separated item ids (empty segments ignored). */
+export function parseExclude(raw: QueryValue): string[] {
+  const s = single('exclude', raw);
+  if (s === undefined) return [];
+  const ids = s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+  if (ids.length > MAX_EXCLUDE) throw issuesError([{ path: 'exclude', message: `must hold at most ${MAX_EXCLUDE} item ids` }]);
+  const long = ids.findIndex((x) => x.length > MAX_ID_LENGTH);
+  if (long >= 0) throw issuesError([{ path: `exclude[${long}]`, message: `must be at most ${MAX_ID_LENGTH} characters` }]);
+  return ids;
+}
+
+/** ?includeRated=true|false, default false. */
+export function parseBool(name: string, raw: QueryValue, fallback = false): boolean {
+  const s = single(name, raw);
+  if (s === undefined) return fallback;
+  if (s === 'true') return true;
+  if (s === 'false') return false;
+  throw issuesError([{ path: name, message: `must be true or false, got "${s.slice(0, 40)}"` }]);
+}
+
+/** A :user or :item path segment: at most 256 characters (non-empty by routing). */
+export function parseIdParam(name: string, raw: unknown): string {
+  if (typeof raw !== 'string' || raw === '') throw issuesError([{ path: name, message: 'must be a non-empty string' }]);
+  if (raw.length > MAX_ID_LENGTH) throw issuesError([{ path: name, message: `must be at most ${MAX_ID_LENGTH} characters` }]);
+  return raw;
+}
