@@ -1,0 +1,320 @@
+import type Database from 'better-sqlite3';
+import type { Db } from '../db/connection.js';
+import { invalidInput } from '../errors.js';
+import { IdIndex } from './id-index.js';
+import { sharedFloat32, sharedInt32, transposeCsr, type RatingMatrix } from './matrix.js';
+
+/**
+ * The ratings store: every read and write of `users`, `items` and `ratings` goes through here.
+ * Writes are upserts (the last value written for a (user, item) pair wins) inside one
+ * transaction each; dense ids are created on first sight by IdIndex and never leave the process.
+ */
+
+export interface RatingInput {
+  readonly user: string;
+  readonly item: string;
+  readonly value: number;
+  /** Unix seconds; the rating's updated_at. Default: now. */
+  readonly timestamp?: number;
+}
+
+export interface UpsertCounts {
+  /** New (user, item) pairs. */
+  inserted: number;
+  /** Rows that overwrote an existing pair (including a pair repeated in the same batch). */
+  updated: number;
+}
+
+/** Rows per multi-row INSERT: 4 parameters each, far below SQLite's 32766-variable limit. */
+export const UPSERT_BATCH_ROWS = 512;
+
+// Upsert counting: SQLite's changes() counts an insert and an upsert-update alike, so the
+// DO UPDATE branch passes the new value through this function, which counts how often it runs.
+// Statements run synchronously on this thread, so the difference around one run() is exact.
+const UPDATE_COUNTER_FN = 'ridgerec_count_update';
+let updateHits = 0;
+const withCounter = new WeakSet<Db>();
+function registerCounter(db: Db): void {
+  if (withCounter.has(db)) return;
+  db.function(UPDATE_COUNTER_FN, { deterministic: false, directOnly: true }, (v: unknown) => {
+    updateHits++;
+    return v;
+  });
+  withCounter.add(db);
+}
+
+function upsertSql(rows: number): string {
+  const tuples = new Array<string>(rows).fill('(?,?,?,?)').join(',');
+  return (
+    `INSERT INTO ratings (user_id, item_id, value, updated_at) VALUES ${tuples} ` +
+    `ON CONFLICT (user_id, item_id) DO UPDATE SET value = ${UPDATE_COUNTER_FN}(excluded.value), ` +
+    'updated_at = excluded.updated_at'
+  );
+}
+
+/**
+ * Buffers ratings (by dense id) and writes them with multi-row upserts through two prepared
+ * statements (one full batch, one single row for the tail), counting inserts vs updates.
+ * Only use it inside a transaction the caller owns; call flush() before committing.
+ */
+export class RatingWriter {
+  readonly users: IdIndex;
+  readonly items: IdIndex;
+  private readonly batch: Database.Statement<unknown[]>;
+  private readonly single: Database.Statement<unknown[]>;
+  private readonly params: number[];
+  private pending = 0;
+  private written = 0;
+  private updates = 0;
+
+  constructor(
+    db: Db,
+    private readonly batchRows = UPSERT_BATCH_ROWS,
+  ) {
+    registerCounter(db);
+    this.users = new IdIndex(db, 'users');
+    this.items = new IdIndex(db, 'items');
+    this.batch = db.prepare(upsertSql(batchRows));
+    this.single = db.prepare(upsertSql(1));
+    this.params = new Array<number>(batchRows * 4).fill(0);
+  }
+
+  /** Queues one rating by external ids (creating users/items as needed). */
+  add(user: string, item: string, value: number, updatedAt: number): void {
+    this.addDense(this.users.idOf(user), this.items.idOf(item), value, updatedAt);
+  }
+
+  /** Queues one rating by dense ids, which must exist. */
+  addDense(userId: number, itemId: number, value: number, updatedAt: number): void {
+    const p = this.params;
+    const o = this.pending * 4;
+    p[o] = userId;
+    p[o + 1] = itemId;
+    p[o + 2] = value;
+    p[o + 3] = updatedAt;
+    if (++this.pending === this.batchRows) {
+      const before = updateHits;
+      this.batch.run(p);
+      this.updates += updateHits - before;
+      this.written += this.batchRows;
+      this.pending = 0;
+    }
+  }
+
+  /** Writes the queued tail. */
+  flush(): void {
+    const p = this.params;
+    const before = updateHits;
+    for (let r = 0; r < this.pending; r++) {
+      const o = r * 4;
+      this.single.run(p[o], p[o + 1], p[o + 2], p[o + 3]);
+    }
+    this.updates += updateHits - before;
+    this.written += this.pending;
+    this.pending = 0;
+  }
+
+  /** Counts for everything flushed so far. */
+  counts(): UpsertCounts {
+    return { inserted: this.written - this.updates, updated: this.updates };
+  }
+}
+
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+function checkRating(r: RatingInput, i: number): void {
+  const at = `ratings[${i}]`;
+  if (typeof r !== 'object' || r === null) throw invalidInput(`${at} must be an object with user, item and value`);
+  if (typeof r.user !== 'string' || r.user.length === 0) throw invalidInput(`${at}.user must be a non-empty string`);
+  if (typeof r.item !== 'string' || r.item.length === 0) throw invalidInput(`${at}.item must be a non-empty string`);
+  if (typeof r.value !== 'number' || !Number.isFinite(r.value)) {
+    throw invalidInput(`${at}.value must be a finite number, got ${JSON.stringify(r.value) ?? String(r.value)}`);
+  }
+  if (r.timestamp !== undefined && !Number.isSafeInteger(r.timestamp)) {
+    throw invalidInput(`${at}.timestamp must be an integer (unix seconds), got ${String(r.timestamp)}`);
+  }
+}
+
+/**
+ * Upserts in one transaction (creating users/items as needed); all or nothing. Every rating is
+ * validated before anything is written: a bad one throws invalidInput naming `ratings[i].field`.
+ */
+export function upsertRatings(db: Db, ratings: readonly RatingInput[]): { inserted: number; updated: number } {
+  ratings.forEach(checkRating);
+  const now = nowSeconds();
+  const write = db.transaction(() => {
+    const w = new RatingWriter(db, ratings.length >= UPSERT_BATCH_ROWS ? UPSERT_BATCH_ROWS : 1);
+    for (const r of ratings) w.add(r.user, r.item, r.value, r.timestamp ?? now);
+    w.flush();
+    return w.counts();
+  });
+  return write.immediate();
+}
+
+/** A user's ratings by external id ([] for an unknown user), item external ids, in item-id order. */
+export function userRatings(db: Db, user: string): { item: string; value: number }[] {
+  return db
+    .prepare<[string], { item: string; value: number }>(
+      `SELECT i.external_id AS item, r.value AS value
+         FROM ratings r JOIN items i ON i.id = r.item_id
+        WHERE r.user_id = (SELECT id FROM users WHERE external_id = ?)
+        ORDER BY r.item_id`,
+    )
+    .all(user);
+}
+
+/** Deletes the user's ratings (and the user row); false when the user did not exist. */
+export function deleteUser(db: Db, user: string): boolean {
+  const del = db.transaction(() => {
+    const id = db.prepare<[string], number>('SELECT id FROM users WHERE external_id = ?').pluck().get(user);
+    if (id === undefined) return false;
+    // Explicit rather than relying on ON DELETE CASCADE, which needs foreign_keys=ON.
+    db.prepare('DELETE FROM ratings WHERE user_id = ?').run(id);
+    db.prepare('DELETE FROM users WHERE id = ?').run(id);
+    return true;
+  });
+  return del.immediate();
+}
+
+/**
+ * Most-rated items, most first (ties by external item id, ascending), for the popularity
+ * fallback. A full scan of the ratings table (O(ratings)): callers should cache the answer.
+ */
+export function popularItems(db: Db, limit: number): { item: string; count: number }[] {
+  if (!Number.isSafeInteger(limit) || limit < 0) throw invalidInput(`limit must be a non-negative integer, got ${limit}`);
+  if (limit === 0) return [];
+  return db
+    .prepare<[number], { item: string; count: number }>(
+      `SELECT i.external_id AS item, c.n AS count
+         FROM (SELECT item_id, count(*) AS n FROM ratings GROUP BY item_id) c
+         JOIN items i ON i.id = c.item_id
+        ORDER BY c.n DESC, i.external_id
+        LIMIT ?`,
+    )
+    .all(limit);
+}
+
+export interface RatingStats {
+  users: number;
+  items: number;
+  ratings: number;
+  minValue: number | null;
+  maxValue: number | null;
+  meanValue: number | null;
+}
+
+/** Counts (users and items known to the database, ratings) and the value range; nulls when empty. */
+export function ratingStats(db: Db): RatingStats {
+  const row = db
+    .prepare<[], [number, number, number, number | null, number | null, number | null]>(
+      `SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM items),
+              count(*), min(value), max(value), avg(value)
+         FROM ratings`,
+    )
+    .raw(true)
+    .get()!;
+  const [users, items, ratings, minValue, maxValue, meanValue] = row;
+  return { users, items, ratings, minValue, maxValue, meanValue };
+}
+
+/**
+ * Streams the whole ratings table (in PK = user order, no sort) into a RatingMatrix; only users
+ * and items that have at least one rating get a dense index, in ascending database-id order (so
+ * column indices stay ascending within each row). Big arrays on SharedArrayBuffer. Everything is
+ * read inside ONE read transaction, so a concurrent writer cannot tear it.
+ */
+export function loadMatrix(db: Db): RatingMatrix {
+  const read = db.transaction((): RatingMatrix => {
+    const maxUser = db.prepare<[], number>('SELECT coalesce(max(id), 0) FROM users').pluck().get()!;
+    const maxItem = db.prepare<[], number>('SELECT coalesce(max(id), 0) FROM items').pluck().get()!;
+
+    // Pass 1: ratings per user. GROUP BY the PK prefix walks the table in order, no sort.
+    const userDense = new Int32Array(maxUser + 1).fill(-1);
+    const rowUserIds: number[] = [];
+    const rowCounts: number[] = [];
+    const counts = db.prepare<[], [number, number]>('SELECT user_id, count(*) FROM ratings GROUP BY user_id ORDER BY user_id').raw(true);
+    for (const [uid, n] of counts.iterate()) {
+      userDense[uid] = rowUserIds.length;
+      rowUserIds.push(uid);
+      rowCounts.push(n);
+    }
+    const nUsers = rowUserIds.length;
+    const indptr = sharedInt32(nUsers + 1);
+    for (let u = 0; u < nUsers; u++) indptr[u + 1] = indptr[u]! + rowCounts[u]!;
+    const nnz = indptr[nUsers]!;
+
+    // Pass 2: the entries in (user, item) order; indices hold database item ids for now.
+    const indices = sharedInt32(nnz);
+    const values = sharedFloat32(nnz);
+    const itemSeen = new Uint8Array(maxItem + 1);
+    let e = 0;
+    const scan = db.prepare<[], [number, number]>('SELECT item_id, value FROM ratings ORDER BY user_id, item_id').raw(true);
+    for (const [iid, v] of scan.iterate()) {
+      indices[e] = iid;
+      values[e] = v;
+      itemSeen[iid] = 1;
+      e++;
+    }
+    if (e !== nnz) throw new Error(`ratings changed during loadMatrix (${e} rows scanned, ${nnz} counted)`);
+
+    // Items with ratings get dense indices in ascending id order: a monotone remap keeps each
+    // row's column indices ascending.
+    const itemDense = new Int32Array(maxItem + 1).fill(-1);
+    let nItems = 0;
+    for (let id = 0; id <= maxItem; id++) if (itemSeen[id]) itemDense[id] = nItems++;
+    for (let k = 0; k < nnz; k++) indices[k] = itemDense[indices[k]!]!;
+
+    const userIds = new Array<string>(nUsers);
+    for (const [id, ext] of db.prepare<[], [number, string]>('SELECT id, external_id FROM users').raw(true).iterate()) {
+      const u = userDense[id] ?? -1;
+      if (u >= 0) userIds[u] = ext;
+    }
+    const itemIds = new Array<string>(nItems);
+    for (const [id, ext] of db.prepare<[], [number, string]>('SELECT id, external_id FROM items').raw(true).iterate()) {
+      const i = itemDense[id] ?? -1;
+      if (i >= 0) itemIds[i] = ext;
+    }
+    const byUser = { indptr, indices, values };
+    return { nUsers, nItems, nnz, byUser, byItem: transposeCsr(byUser, nItems), userIds, itemIds };
+  });
+  return read();
+}
+
+/**
+ * Item metadata upsert (the demo data set, catalogue sync): creates missing items, and for
+ * existing ones sets the fields given (`undefined` leaves a field as it is, `null` clears it).
+ * One transaction; returns the number of items written.
+ */
+export function upsertItems(
+  db: Db,
+  items: readonly { id: string; title?: string | null; metadata?: unknown }[],
+): number {
+  items.forEach((it, i) => {
+    if (typeof it?.id !== 'string' || it.id.length === 0) throw invalidInput(`items[${i}].id must be a non-empty string`);
+    if (it.title !== undefined && it.title !== null && typeof it.title !== 'string') {
+      throw invalidInput(`items[${i}].title must be a string or null`);
+    }
+  });
+  const stmt = db.prepare<{ id: string; title: string | null; setTitle: number; metadata: string | null; setMetadata: number }>(
+    `INSERT INTO items (external_id, title, metadata) VALUES (@id, @title, @metadata)
+     ON CONFLICT (external_id) DO UPDATE SET
+       title    = CASE WHEN @setTitle THEN excluded.title ELSE title END,
+       metadata = CASE WHEN @setMetadata THEN excluded.metadata ELSE metadata END`,
+  );
+  const write = db.transaction(() => {
+    for (const it of items) {
+      const metadata = it.metadata === undefined || it.metadata === null ? null : JSON.stringify(it.metadata);
+      stmt.run({
+        id: it.id,
+        title: it.title ?? null,
+        setTitle: it.title === undefined ? 0 : 1,
+        metadata: metadata ?? null,
+        setMetadata: it.metadata === undefined ? 0 : 1,
+      });
+    }
+    return items.length;
+  });
+  return write.immediate();
+}
