@@ -1,3 +1,6 @@
+import { availableParallelism } from 'node:os';
+import { invalidInput } from '../errors.js';
+
 /**
  * Hyperparameters: one type, defaults in one place, validated once. Saved with every model
  * (as JSON) so a model can be re-fitted or folded into exactly as it was trained.
@@ -65,4 +68,111 @@ export interface FactorModel {
 export interface FitResult extends FactorModel {
   readonly history: readonly IterationStats[];
   readonly seconds: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Defaults and validation (one place). The λ/α/solver defaults are the measured best: see the
+// `## Training` section of README.md for the λ curve and the timings behind them.
+
+
+const SHARED_DEFAULTS = {
+  factors: 64,
+  iterations: 15,
+  cgSteps: 3,
+  seed: 0,
+} as const;
+
+function defaultThreads(): number {
+  return Math.max(1, availableParallelism());
+}
+
+export const DEFAULT_PARAMS: { explicit: TrainParams; implicit: TrainParams } = {
+  explicit: Object.freeze({
+    feedback: 'explicit',
+    ...SHARED_DEFAULTS,
+    lambda: 0.05,
+    lambdaScaling: 'count',
+    alpha: 0,
+    solver: 'cholesky',
+    threads: defaultThreads(),
+  }),
+  implicit: Object.freeze({
+    feedback: 'implicit',
+    ...SHARED_DEFAULTS,
+    lambda: 0.05,
+    lambdaScaling: 'none',
+    alpha: 1,
+    solver: 'cg',
+    threads: defaultThreads(),
+  }),
+};
+
+/** Allowed ranges, shared by resolveParams and its error messages. */
+export const PARAM_LIMITS = {
+  factors: { min: 1, max: 1024 },
+  iterations: { min: 1, max: 10_000 },
+  cgSteps: { min: 1, max: 1_000 },
+  threads: { min: 1, max: 256 },
+  seed: { min: 0, max: 0xffff_ffff },
+} as const;
+
+function checkInt(flag: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw invalidInput(`${flag} must be an integer in ${min}..${max}, got ${String(v)}`, { flag });
+  }
+  return v;
+}
+
+function checkNonNegative(flag: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+    throw invalidInput(`${flag} must be a number >= 0, got ${String(v)}`, { flag });
+  }
+  return v;
+}
+
+function checkChoice<T extends string>(flag: string, v: unknown, choices: readonly T[]): T {
+  if (typeof v !== 'string' || !(choices as readonly string[]).includes(v)) {
+    throw invalidInput(`${flag} must be one of ${choices.join(', ')}, got ${String(v)}`, { flag });
+  }
+  return v as T;
+}
+
+/**
+ * Fills the defaults of the given feedback (explicit: weighted λ; implicit: plain λ; threads: the
+ * number of cores) and validates every field, throwing invalidInput that names the flag and the
+ * allowed range. The result is frozen.
+ */
+export function resolveParams(partial: Partial<TrainParams> & { readonly feedback: Feedback }): TrainParams {
+  const feedback = checkChoice('--feedback', partial.feedback, ['explicit', 'implicit'] as const);
+  const d = DEFAULT_PARAMS[feedback];
+  const pick = <K extends keyof TrainParams>(key: K): TrainParams[K] =>
+    partial[key] === undefined ? d[key] : (partial[key] as TrainParams[K]);
+  const L = PARAM_LIMITS;
+  return Object.freeze({
+    feedback,
+    factors: checkInt('--factors', pick('factors'), L.factors.min, L.factors.max),
+    lambda: checkNonNegative('--lambda', pick('lambda')),
+    lambdaScaling: checkChoice('--lambda-scaling', pick('lambdaScaling'), ['count', 'none'] as const),
+    alpha: checkNonNegative('--alpha', pick('alpha')),
+    iterations: checkInt('--iterations', pick('iterations'), L.iterations.min, L.iterations.max),
+    solver: checkChoice('--solver', pick('solver'), ['cg', 'cholesky'] as const),
+    cgSteps: checkInt('--cg-steps', pick('cgSteps'), L.cgSteps.min, L.cgSteps.max),
+    threads: checkInt('--threads', pick('threads'), L.threads.min, L.threads.max),
+    seed: checkInt('--seed', pick('seed'), L.seed.min, L.seed.max),
+  });
+}
+
+/**
+ * Guesses the feedback kind from the values: explicit when they look like star ratings — every
+ * value finite and within 0..10, at least 2 and at most 21 distinct values (half stars on a 0..10
+ * scale) — else implicit (counts, durations, or all-ones "seen" flags).
+ */
+export function detectFeedback(values: Float32Array): Feedback {
+  const distinct = new Set<number>();
+  for (let e = 0; e < values.length; e++) {
+    const v = values[e]!;
+    if (!(v >= 0 && v <= 10)) return 'implicit';
+    if (distinct.size <= 21) distinct.add(v);
+  }
+  return distinct.size >= 2 && distinct.size <= 21 ? 'explicit' : 'implicit';
 }

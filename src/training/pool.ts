@@ -1,0 +1,141 @@
+/**
+ * A pool of worker_threads created once per fit. Each half-sweep is split into chunks of rows of
+ * about equal cost (ratings + a per-row constant); workers claim chunks through a shared atomic
+ * counter, so a busy core never holds up the sweep. Every row's solution depends only on the
+ * fixed side and its own previous factors, so the result does not depend on which thread solved
+ * it: 1 and N threads give the same factors.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Csr } from '../ratings/matrix.js';
+import type { SharedState, Side, SolveConfig } from './solve-side.js';
+
+export interface PoolInit {
+  readonly state: SharedState;
+  readonly cfg: SolveConfig;
+  /** chunk c of a side covers rows [chunks[c], chunks[c+1]). */
+  readonly userChunks: Int32Array;
+  readonly itemChunks: Int32Array;
+  /** shared Int32Array(1): the next chunk to claim; reset to 0 before each task. */
+  readonly counter: Int32Array;
+}
+
+export interface PoolTask {
+  readonly side: Side;
+  readonly computeLoss: boolean;
+}
+
+export interface PoolReply {
+  readonly failedRow: number;
+  readonly error?: string;
+}
+
+/**
+ * Splits rows into about `nChunks` contiguous ranges of equal cost, cost(row) = nnz + rowCost
+ * (rowCost: the per-row work, d×d products, in units of one rating's work).
+ */
+export function balancedChunks(csr: Csr, nChunks: number, rowCost: number): Int32Array {
+  const nRows = csr.indptr.length - 1;
+  const total = csr.indptr[nRows]! + rowCost * nRows;
+  const bounds: number[] = [0];
+  let next = total / nChunks;
+  for (let r = 0; r < nRows; r++) {
+    const done = csr.indptr[r + 1]! + rowCost * (r + 1);
+    if (done >= next && r + 1 < nRows) {
+      bounds.push(r + 1);
+      while (next <= done) next += total / nChunks;
+    }
+  }
+  bounds.push(nRows);
+  return Int32Array.from(bounds);
+}
+
+function workerEntry(): { url: URL; execArgv: string[] | undefined } {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const url = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);
+  if (!fromSource) return { url, execArgv: undefined };
+  // Under vitest/tsx the worker is TypeScript. Node 20 does not apply `--import` hooks to a
+  // worker's entry, so the entry is a tiny ESM bootstrap that registers tsx (a devDependency)
+  // and then imports worker.ts.
+  const tsxApi = tsxEsmApiUrl();
+  const boot = `(await import(${JSON.stringify(tsxApi)})).register(); await import(${JSON.stringify(url.href)});`;
+  return { url: new URL(`data:text/javascript,${encodeURIComponent(boot)}`), execArgv: [] };
+}
+
+/** The ESM build of `tsx/esm/api` (its `import` export condition), as a file: URL. */
+function tsxEsmApiUrl(): string {
+  const pkgPath = createRequire(import.meta.url).resolve('tsx/package.json');
+  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as {
+    exports: Record<string, { import?: { default?: string } } | string>;
+  };
+  const entry = pkg.exports['./esm/api'];
+  const rel = typeof entry === 'object' ? entry.import?.default : undefined;
+  if (!rel) throw new Error('tsx/esm/api has no ESM entry: cannot start TypeScript training workers');
+  return pathToFileURL(join(dirname(pkgPath), rel)).href;
+}
+
+export class SolvePool {
+  private closed = false;
+
+  private constructor(
+    private readonly workers: readonly Worker[],
+    private readonly counter: Int32Array,
+  ) {}
+
+  static create(threads: number, init: PoolInit): SolvePool {
+    const { url, execArgv } = workerEntry();
+    const workers: Worker[] = [];
+    for (let t = 0; t < threads; t++) {
+      workers.push(new Worker(url, { workerData: init, ...(execArgv ? { execArgv } : {}) }));
+    }
+    return new SolvePool(workers, init.counter);
+  }
+
+  /** Runs one half-sweep on every worker; resolves to the first failed row (or −1). */
+  async run(task: PoolTask): Promise<number> {
+    if (this.closed) throw new Error('training pool is closed');
+    Atomics.store(this.counter, 0, 0);
+    const replies = await Promise.all(this.workers.map((w) => ask(w, task)));
+    let failed = -1;
+    for (const r of replies) {
+      if (r.error !== undefined) throw new Error(`training worker failed: ${r.error}`);
+      if (r.failedRow >= 0 && (failed < 0 || r.failedRow < failed)) failed = r.failedRow;
+    }
+    return failed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+function ask(w: Worker, task: PoolTask): Promise<PoolReply> {
+  return new Promise<PoolReply>((resolve, reject) => {
+    const onMessage = (m: PoolReply) => {
+      cleanup();
+      resolve(m);
+    };
+    const onError = (e: Error) => {
+      cleanup();
+      reject(e);
+    };
+    const onExit = (code: number) => {
+      cleanup();
+      reject(new Error(`training worker exited with code ${code}`));
+    };
+    const cleanup = () => {
+      w.off('message', onMessage);
+      w.off('error', onError);
+      w.off('exit', onExit);
+    };
+    w.on('message', onMessage);
+    w.on('error', onError);
+    w.on('exit', onExit);
+    w.postMessage(task);
+  });
+}

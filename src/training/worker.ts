@@ -1,0 +1,37 @@
+/**
+ * Worker entry of the training pool (see pool.ts). It receives the shared arrays once, then for
+ * each half-sweep claims chunks of rows through an atomic counter and solves them in place.
+ * No I/O besides the messages to its parent.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { PoolInit, PoolReply, PoolTask } from './pool.js';
+import { createScratch, sideArrays, solveRows } from './solve-side.js';
+
+const init = workerData as PoolInit;
+const scratch = createScratch(init.cfg.d);
+const port = parentPort;
+if (!port) throw new Error('training worker started outside a worker thread');
+
+port.on('message', (task: PoolTask) => {
+  let reply: PoolReply;
+  try {
+    reply = { failedRow: runTask(task) };
+  } catch (e) {
+    reply = { failedRow: -1, error: (e as Error)?.stack ?? String(e) };
+  }
+  port.postMessage(reply);
+});
+
+function runTask(task: PoolTask): number {
+  const side = sideArrays(init.state, task.side, init.cfg.explicit);
+  const bounds = task.side === 'users' ? init.userChunks : init.itemChunks;
+  const nChunks = bounds.length - 1;
+  let failed = -1;
+  for (;;) {
+    const c = Atomics.add(init.counter, 0, 1);
+    if (c >= nChunks) break;
+    const f = solveRows(side, init.cfg, bounds[c]!, bounds[c + 1]!, task.computeLoss, scratch);
+    if (f >= 0 && (failed < 0 || f < failed)) failed = f;
+  }
+  return failed;
+}
