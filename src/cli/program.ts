@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import { register as registerMigrate } from './migrate.js';
+import { register as registerImport } from './import.js';
+import { register as registerStats } from './stats.js';
 
 /** Builds the `ridgerec` program; each command lives in its own file and only wires src/ pieces. */
 export function buildProgram(): Command {
@@ -13,5 +15,7 @@ export function buildProgram(): Command {
     process.exit(2);
   });
   registerMigrate(program);
+  registerImport(program);
+  registerStats(program);
   return program;
 }

@@ -309,7 +309,8 @@ class LineParser {
 /** Bytes read so far / file size, for progress bars. */
 export type ProgressFn = (bytesRead: number, totalBytes: number) => void;
 
-function fileSize(path: string): number {
+/** The size of a readable regular file; invalidInput naming the file otherwise (missing, a directory, …). */
+export function ratingFileSize(path: string): number {
   let st;
   try {
     st = statSync(path);
@@ -409,7 +410,7 @@ export async function scanRatingsFile(
   onProgress?: ProgressFn,
 ): Promise<ParseSummary> {
   checkFormatOption(options);
-  const total = fileSize(path);
+  const total = ratingFileSize(path);
   const decoder = new StringDecoder('utf8');
   const scanner = new Scanner(path, options);
   let bytes = 0;
@@ -431,7 +432,7 @@ export async function* readRatingsFile(
   options: ParseOptions = {},
 ): AsyncGenerator<ParsedRating, ParseSummary, undefined> {
   checkFormatOption(options);
-  fileSize(path);
+  ratingFileSize(path);
   const decoder = new StringDecoder('utf8');
   const scanner = new Scanner(path, options);
   let rows: ParsedRating[] = [];
@@ -490,7 +491,7 @@ export interface ImportResult {
  */
 export async function importRatingsFile(db: Db, path: string, options: ImportOptions = {}): Promise<ImportResult> {
   const started = performance.now();
-  fileSize(path); // fail on a missing file before taking the write lock
+  ratingFileSize(path); // fail on a missing file before taking the write lock
   const now = options.now ?? nowSeconds();
   db.exec('BEGIN IMMEDIATE');
   try {

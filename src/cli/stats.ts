@@ -1,0 +1,28 @@
+import type { Command } from 'commander';
+import { ratingStats } from '../ratings/store.js';
+import { openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+
+/** `ridgerec stats`: what the database holds. */
+export function register(program: Command): void {
+  const cmd = program.command('stats').description('count users, items and ratings, and the rating range');
+  withJsonOption(withDbOption(cmd)).action((opts: { db?: string; json?: boolean }) =>
+    runCommand(() => {
+      const db = openFromFlags(opts);
+      let stats;
+      try {
+        stats = ratingStats(db);
+      } finally {
+        db.close();
+      }
+      if (opts.json) {
+        printJson(stats);
+        return;
+      }
+      const num = (v: number | null) => (v === null ? '-' : String(Math.round(v * 10000) / 10000));
+      process.stdout.write(
+        `users    ${stats.users}\nitems    ${stats.items}\nratings  ${stats.ratings}\n` +
+          `values   min ${num(stats.minValue)}, max ${num(stats.maxValue)}, mean ${num(stats.meanValue)}\n`,
+      );
+    }),
+  );
+}
