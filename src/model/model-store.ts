@@ -7,7 +7,10 @@
  *
  * Typed arrays are stored as their raw bytes (Buffer views over the same memory, no per-element
  * loop) and loaded as views over the Buffer SQLite hands back (no second copy). Id maps are JSON
- * arrays, so any string round-trips exactly.
+ * arrays, so any string round-trips exactly. userItems.indices, the biggest array (one entry per
+ * training rating), is stored as Uint16 when the catalog has at most 65,536 items (half the bytes
+ * to read back; widened to Int32 with one native typed-array conversion on load), else as Int32;
+ * the blob's length tells which (2 or 4 bytes per entry, entries = indptr[nUsers]).
  */
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/connection.js';
@@ -80,7 +83,7 @@ function stmt(db: Db, sql: string): Statement {
   return s;
 }
 
-function bytes(a: Float32Array | Int32Array): Buffer {
+function bytes(a: Float32Array | Int32Array | Uint16Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 }
 
@@ -130,6 +133,11 @@ function validate(model: FactorModel, userItems: Pick<Csr, 'indptr' | 'indices'>
   if (model.itemBias && model.itemBias.length !== nItems) throw bad(`itemBias has ${model.itemBias.length} entries for ${nItems} items`);
   if (userItems.indptr.length !== nUsers + 1) throw bad(`userItems.indptr has ${userItems.indptr.length} entries, expected ${nUsers + 1}`);
   if (userItems.indptr[nUsers] !== userItems.indices.length) throw bad('userItems.indptr does not end at indices.length');
+  const ix = userItems.indices;
+  for (let e = 0; e < ix.length; e++) {
+    const i = ix[e]!;
+    if (!(i >= 0 && i < nItems)) throw bad(`userItems.indices[${e}] = ${i} is outside 0..${nItems - 1}`);
+  }
   if (!Number.isFinite(model.globalMean)) throw new ModelFitError('refusing to save a model whose global mean is not finite; check the input values');
   checkFinite(model.userFactors, 'user factors');
   checkFinite(model.itemFactors, 'item factors');
@@ -190,7 +198,7 @@ export function saveModel(db: Db, model: FitResult | FactorModel, options: SaveO
       model.userBias ? bytes(model.userBias) : null,
       model.itemBias ? bytes(model.itemBias) : null,
       bytes(options.userItems.indptr),
-      bytes(options.userItems.indices),
+      bytes(model.nItems <= 0x10000 ? new Uint16Array(options.userItems.indices) : options.userItems.indices),
     );
     if (options.activate) activateInTx(db, id, 'activate');
     return id;
@@ -325,12 +333,21 @@ export function loadModel(db: Db, id: number): StoredModel {
       userBias: b.user_bias ? view(Float32Array, b.user_bias, 'userBias', nUsers) : null,
       itemBias: b.item_bias ? view(Float32Array, b.item_bias, 'itemBias', nItems) : null,
       globalMean: row.global_mean,
-      userItems: {
-        indptr,
-        indices: view(Int32Array, b.user_items_indices, 'userItems.indices', indptr[nUsers] ?? 0),
-      },
+      userItems: { indptr, indices: userItemIndices(b.user_items_indices, indptr[nUsers] ?? 0) },
     };
   })();
+}
+
+/** userItems.indices from its blob: Uint16 (2 bytes an entry) or Int32 (4 bytes). */
+function userItemIndices(buf: Buffer, nnz: number): Int32Array {
+  if (nnz > 0 && buf.byteLength === nnz * 2) {
+    const u16 =
+      buf.byteOffset % 2 === 0
+        ? new Uint16Array(buf.buffer, buf.byteOffset, nnz)
+        : new Uint16Array(Uint8Array.from(buf).buffer, 0, nnz);
+    return new Int32Array(u16);
+  }
+  return view(Int32Array, buf, 'userItems.indices', nnz);
 }
 
 /** The active model with its arrays, or null when none is active. */

@@ -224,3 +224,37 @@ describe('model store', () => {
     expect(db.prepare('SELECT count(*) AS n FROM model_blobs').get()).toEqual({ n: 1 });
   });
 });
+
+describe('model store: userItems encoding', () => {
+  it('round-trips userItems for a catalog above 65,536 items (Int32 path) and rejects out-of-range items', () => {
+    const nItems = 70_000;
+    const model: FactorModel = {
+      params: { ...DEFAULT_PARAMS.implicit, factors: 1 },
+      factors: 1,
+      nUsers: 2,
+      nItems,
+      userIds: ['a', 'b'],
+      itemIds: Array.from({ length: nItems }, (_, i) => `i${i}`),
+      userFactors: Float32Array.from([1, 2]),
+      itemFactors: new Float32Array(nItems),
+      userBias: null,
+      itemBias: null,
+      globalMean: 0,
+    };
+    const userItems = { indptr: Int32Array.from([0, 2, 3]), indices: Int32Array.from([5, 69_999, 65_536]) };
+    const id = saveModel(db, model, { userItems });
+    const blob = db.prepare('SELECT length(user_items_indices) AS n FROM model_blobs WHERE model_id = ?').get(id) as { n: number };
+    expect(blob.n).toBe(12);
+    expect(Array.from(loadModel(db, id).userItems.indices)).toEqual([5, 69_999, 65_536]);
+    const bad = { indptr: Int32Array.from([0, 2, 3]), indices: Int32Array.from([5, 70_000, 1]) };
+    expect(() => saveModel(db, model, { userItems: bad })).toThrow(/userItems.indices\[1\] = 70000 is outside 0..69999/);
+  });
+
+  it('stores userItems of a small catalog as 2 bytes an entry', () => {
+    const { model, userItems } = randomModel(4, 'implicit');
+    const id = saveModel(db, model, { userItems });
+    const blob = db.prepare('SELECT length(user_items_indices) AS n FROM model_blobs WHERE model_id = ?').get(id) as { n: number };
+    expect(blob.n).toBe(userItems.indices.length * 2);
+    expect(Array.from(loadModel(db, id).userItems.indices)).toEqual(Array.from(userItems.indices));
+  });
+});
