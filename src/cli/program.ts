@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { register as registerMigrate } from './migrate.js';
 import { register as registerImport } from './import.js';
 import { register as registerStats } from './stats.js';
+import { register as registerServe } from './serve.js';
+import { register as registerStart } from './start.js';
 
 /** Builds the `ridgerec` program; each command lives in its own file and only wires src/ pieces. */
 export function buildProgram(): Command {
@@ -17,5 +19,7 @@ export function buildProgram(): Command {
   registerMigrate(program);
   registerImport(program);
   registerStats(program);
+  registerServe(program);
+  registerStart(program);
   return program;
 }
