@@ -4,6 +4,8 @@ import { register as registerImport } from './import.js';
 import { register as registerStats } from './stats.js';
 import { register as registerServe } from './serve.js';
 import { register as registerStart } from './start.js';
+import { register as registerRecommend } from './recommend.js';
+import { register as registerSimilar } from './similar.js';
 
 /** Builds the `ridgerec` program; each command lives in its own file and only wires src/ pieces. */
 export function buildProgram(): Command {
@@ -21,5 +23,7 @@ export function buildProgram(): Command {
   registerStats(program);
   registerServe(program);
   registerStart(program);
+  registerRecommend(program);
+  registerSimilar(program);
   return program;
 }

@@ -33,6 +33,8 @@ export interface PrecomputeWorkerData {
   readonly k: number;
   readonly n: number;
   readonly nItems: number;
+  /** Use the WebAssembly SIMD kernel when available. */
+  readonly simd: boolean;
   readonly userStart: number;
   readonly userEnd: number;
   readonly userFactors: Float32Array;
@@ -60,7 +62,7 @@ const WORKER_URL = new URL(
   import.meta.url,
 );
 
-export function startPrecompute(model: StoredModel, options: { n: number; threads?: number }): PrecomputeJob {
+export function startPrecompute(model: StoredModel, options: { n: number; threads?: number; simd?: boolean }): PrecomputeJob {
   const nUsers = model.nUsers;
   const n = Math.max(1, Math.min(options.n, model.nItems));
   const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), nUsers));
@@ -70,6 +72,7 @@ export function startPrecompute(model: StoredModel, options: { n: number; thread
     k: model.factors,
     n,
     nItems: model.nItems,
+    simd: options.simd ?? true,
     userFactors: shared(model.userFactors),
     itemFactors: shared(model.itemFactors),
     itemBias: model.itemBias === null ? null : shared(model.itemBias),

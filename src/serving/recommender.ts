@@ -15,7 +15,6 @@ import {
   type RatingInput,
 } from '../ratings/store.js';
 import { foldRatings } from './fold-in.js';
-import { scoreAll } from './kernels.js';
 import { startPrecompute, type PrecomputeJob } from './precompute.js';
 import {
   buildServingState,
@@ -72,6 +71,7 @@ export interface Recommender {
 
 export interface RecommenderOptions {
   readonly db: Db;
+  /** Called after every swap by reload() or poll() (not for the load at creation). */
   readonly onSwap?: (from: number | null, to: number | null) => void;
 }
 
@@ -88,6 +88,8 @@ export interface ServingTuning {
   readonly precomputeThreads?: number;
   /** Called when a precomputation finishes (or fails), with the model id and seconds taken. */
   readonly onPrecomputed?: (modelId: number, seconds: number, error?: Error) => void;
+  /** Score with the WebAssembly SIMD kernel when the runtime has it (default true). */
+  readonly simd?: boolean;
   /** Users re-folded eagerly by addRatings (more are re-folded lazily on their next request). Default 256. */
   readonly eagerRefoldLimit?: number;
 }
@@ -129,9 +131,8 @@ function scoreLive(
   exclude: readonly number[],
 ): ScoredItem[] {
   const m = state.model;
-  const scores = state.scratchScores;
   const mask = state.scratchMask;
-  scoreAll(vector, m.itemFactors, m.itemBias, state.k, scores, m.nItems);
+  const scores = state.scoreCatalog(vector, true);
   if (rated !== null) for (let j = 0; j < rated.length; j++) mask[rated[j]!] = 1;
   for (const i of exclude) mask[i] = 1;
   try {
@@ -266,7 +267,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     }
   }
 
-  function swapTo(model: StoredModel | null): number | null {
+  function swapTo(model: StoredModel | null, notify = true): number | null {
     const from = current?.info.id ?? null;
     let next: ServingState | null = null;
     if (model !== null) {
@@ -276,7 +277,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       } catch {
         activatedAt = null;
       }
-      next = buildServingState(model, infoFromModel(model, activatedAt));
+      next = buildServingState(model, infoFromModel(model, activatedAt), { simd: options.simd ?? true });
       pruneTouched(next);
     }
     const previousJob = job;
@@ -288,6 +289,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       const started = performance.now();
       const j = startPrecompute(state.model, {
         n: options.precomputeN ?? 50,
+        simd: options.simd ?? true,
         ...(options.precomputeThreads === undefined ? {} : { threads: options.precomputeThreads }),
       });
       job = j;
@@ -304,7 +306,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       );
     }
     const to = next?.info.id ?? null;
-    onSwap?.(from, to);
+    if (notify) onSwap?.(from, to);
     return to;
   }
 
@@ -333,8 +335,9 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     return s;
   }
 
-  // Load whatever is active right now, so the first request is served without waiting for a poll.
-  reload();
+  // Load whatever is active right now, so the first request is served without waiting for a poll
+  // (the initial load is not a swap: onSwap is not called for it).
+  swapTo(loadActiveModel(db), false);
 
   return {
     modelId: () => current?.info.id ?? null,
@@ -367,9 +370,8 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       const m = state.model;
       const k = state.k;
       const norms = state.itemNorms;
-      const scores = state.scratchScores;
       // cos(i, j) = q_i·q_j / (‖q_i‖ ‖q_j‖); 0 when either vector is zero.
-      scoreAll(m.itemFactors.subarray(i * k, (i + 1) * k), m.itemFactors, null, k, scores, m.nItems);
+      const scores = state.scoreCatalog(m.itemFactors.subarray(i * k, (i + 1) * k), false);
       const ni = norms[i]!;
       for (let j = 0; j < scores.length; j++) {
         const d = ni * norms[j]!;

@@ -11,9 +11,10 @@
  */
 import type { StoredModel } from '../model/factor-model.js';
 import { createFoldIn } from '../training/fold-in.js';
-import { rowNorms } from './kernels.js';
+import { rowNorms, scoreAll } from './kernels.js';
 import type { TopNTable } from './precompute.js';
 import { topK } from './top-k.js';
+import { createSimdScorer, type SimdScorer } from './wasm-kernel.js';
 
 export interface ModelInfo {
   readonly id: number;
@@ -52,9 +53,14 @@ export interface ServingState {
   readonly folds: Map<string, Fold>;
   /** Filled by the precompute workers when they finish; null until then (live scoring serves). */
   topN: TopNTable | null;
-  /** Per-request scratch: a score per item and an exclusion mask (requests are synchronous). */
-  readonly scratchScores: Float32Array;
+  /** Per-request exclusion mask (requests are synchronous; always left all-zero). */
   readonly scratchMask: Uint8Array;
+  /**
+   * s_i = b_i + v·q_i for every item (b_i = 0 when `withBias` is false or the model is implicit),
+   * into a scratch view valid until the next call: the WebAssembly SIMD kernel when available,
+   * else the JavaScript one.
+   */
+  scoreCatalog(v: Float32Array, withBias: boolean): Float32Array;
   /** Items by descending rating count in the training data (ties: lower index); built on first use. */
   popularOrder(): { readonly order: Int32Array; readonly counts: Int32Array };
 }
@@ -68,10 +74,25 @@ function indexOf(ids: readonly string[]): Map<string, number> {
   return m;
 }
 
-export function buildServingState(model: StoredModel, info: ModelInfo): ServingState {
+export interface StateOptions {
+  /** Use the WebAssembly SIMD kernel when the runtime has it (default true). */
+  readonly simd?: boolean;
+}
+
+export function buildServingState(model: StoredModel, info: ModelInfo, options: StateOptions = {}): ServingState {
   const k = model.factors;
   const nItems = model.nItems;
   let popular: { order: Int32Array; counts: Int32Array } | null = null;
+  const useSimd = options.simd ?? true;
+  const scorer: SimdScorer | null = useSimd ? createSimdScorer(model.itemFactors, model.itemBias, k, nItems) : null;
+  // Similar items score q_i·q_j without biases: a second scorer, built on first use (implicit
+  // models have no biases, so the first one serves).
+  let plain: SimdScorer | null | undefined = model.itemBias === null ? scorer : undefined;
+  const plainScorer = (): SimdScorer | null => {
+    if (plain === undefined) plain = useSimd ? createSimdScorer(model.itemFactors, null, k, nItems) : null;
+    return plain;
+  };
+  const jsScores = new Float32Array(nItems);
   return {
     model,
     info,
@@ -83,8 +104,14 @@ export function buildServingState(model: StoredModel, info: ModelInfo): ServingS
     foldIn: createFoldIn(model),
     folds: new Map(),
     topN: null,
-    scratchScores: new Float32Array(nItems),
     scratchMask: new Uint8Array(nItems),
+    scoreCatalog(v, withBias) {
+      const bias = withBias ? model.itemBias : null;
+      const simd = bias === model.itemBias ? scorer : plainScorer();
+      if (simd !== null) return simd.scoreOne(v);
+      scoreAll(v, model.itemFactors, bias, k, jsScores, nItems);
+      return jsScores;
+    },
     popularOrder() {
       if (popular === null) {
         // count_i = |{u : i ∈ I_u}| over the training users' rated items.

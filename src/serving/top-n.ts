@@ -5,6 +5,7 @@
 import { scoreAll, scoreAll4 } from './kernels.js';
 import type { PrecomputeWorkerData } from './precompute.js';
 import { topK } from './top-k.js';
+import { createSimdScorer } from './wasm-kernel.js';
 
 /**
  * For every user u in [userStart, userEnd): s_ui = p_u·q_i + b_i over the catalog, the user's
@@ -13,7 +14,6 @@ import { topK } from './top-k.js';
  */
 export function computeTopNRange(d: PrecomputeWorkerData): void {
   const { k, n, nItems, userFactors, itemFactors, itemBias, indptr, indices, outIndices, outScores } = d;
-  const block = new Float32Array(4 * nItems);
   const finish = (u: number, scores: Float32Array): void => {
     for (let e = indptr[u]!, end = indptr[u + 1]!; e < end; e++) scores[indices[e]!] = NaN;
     const top = topK(scores, n);
@@ -27,6 +27,19 @@ export function computeTopNRange(d: PrecomputeWorkerData): void {
     }
   };
   let u = d.userStart;
+  const simd = d.simd ? createSimdScorer(itemFactors, itemBias, k, nItems) : null;
+  if (simd !== null) {
+    // Eight users per pass over the catalog.
+    const users = new Int32Array(8);
+    for (; u < d.userEnd; u += 8) {
+      const m = Math.min(8, d.userEnd - u);
+      for (let j = 0; j < m; j++) users[j] = u + j;
+      const rows = simd.scoreEight(userFactors, users.subarray(0, m));
+      for (let j = 0; j < m; j++) finish(u + j, rows[j]!);
+    }
+    return;
+  }
+  const block = new Float32Array(4 * nItems);
   for (; u + 4 <= d.userEnd; u += 4) {
     scoreAll4(userFactors, [u, u + 1, u + 2, u + 3], itemFactors, itemBias, k, nItems, block);
     for (let j = 0; j < 4; j++) finish(u + j, block.subarray(j * nItems, (j + 1) * nItems));

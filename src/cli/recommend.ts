@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import type { ScoredItem } from '../serving/recommender.js';
+import { createRecommender } from '../serving/recommender.js';
+import { intArg, openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+
+/** Renders ranked items as a small aligned table. */
+export function itemsTable(items: readonly ScoredItem[]): string {
+  const rows = items.map((it, j) => [String(j + 1), it.item, it.score.toFixed(4)] as const);
+  const w0 = Math.max(1, ...rows.map((r) => r[0].length));
+  const w1 = Math.max(4, ...rows.map((r) => r[1].length));
+  const lines = [`${'#'.padStart(w0)}  ${'item'.padEnd(w1)}  score`];
+  for (const r of rows) lines.push(`${r[0].padStart(w0)}  ${r[1].padEnd(w1)}  ${r[2]}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('recommend')
+    .description("top-N recommendations for a user from the active model (fold-in or popular items for users it hasn't seen)")
+    .argument('<user>', 'the user id')
+    .option('--limit <n>', 'how many items (1..1000)', intArg('--limit', 1, 1000), 10);
+  withJsonOption(withDbOption(cmd)).action((user: string, opts: { db?: string; json?: boolean; limit: number }) =>
+    runCommand(async () => {
+      const db = openFromFlags(opts);
+      // No top-N precomputation for a one-shot command: one live scoring pass is all it needs.
+      const rec = createRecommender({ db, precompute: false });
+      try {
+        const result = rec.recommend(user, { limit: opts.limit });
+        if (opts.json) printJson(result);
+        else {
+          process.stdout.write(`user ${result.user} · model ${result.model} · source ${result.source}\n`);
+          process.stdout.write(result.items.length > 0 ? itemsTable(result.items) : '(no items)\n');
+        }
+      } finally {
+        await rec.close();
+        db.close();
+      }
+    }),
+  );
+}

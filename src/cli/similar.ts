@@ -1,0 +1,29 @@
+import type { Command } from 'commander';
+import { createRecommender } from '../serving/recommender.js';
+import { intArg, openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import { itemsTable } from './recommend.js';
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('similar')
+    .description('items most similar to an item (cosine similarity of the active model\'s item factors)')
+    .argument('<item>', 'the item id')
+    .option('--limit <n>', 'how many items (1..1000)', intArg('--limit', 1, 1000), 10);
+  withJsonOption(withDbOption(cmd)).action((item: string, opts: { db?: string; json?: boolean; limit: number }) =>
+    runCommand(async () => {
+      const db = openFromFlags(opts);
+      const rec = createRecommender({ db, precompute: false });
+      try {
+        const result = rec.similarItems(item, { limit: opts.limit });
+        if (opts.json) printJson(result);
+        else {
+          process.stdout.write(`items similar to ${result.item} · model ${result.model}\n`);
+          process.stdout.write(result.items.length > 0 ? itemsTable(result.items) : '(no items)\n');
+        }
+      } finally {
+        await rec.close();
+        db.close();
+      }
+    }),
+  );
+}
