@@ -1,0 +1,76 @@
+/**
+ * `ridgerec serve` as a real process: port resolution, the API key from RIDGEREC_API_KEY, hot
+ * reload of a model activated by another process, and a clean exit on SIGTERM/SIGINT.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolvePort } from '../../src/cli/serve.js';
+import { RidgerecError } from '../../src/errors.js';
+import { fixtureDb, trainModel, type Fixture } from '../http/fixture.js';
+import { runCli, startCli } from './spawn-cli.js';
+
+describe('resolvePort', () => {
+  it('prefers --port, then the positional PORT, then $PORT, then 3000', () => {
+    expect(resolvePort(4000, '5000', { PORT: '6000' })).toBe(4000);
+    expect(resolvePort(undefined, '5000', { PORT: '6000' })).toBe(5000);
+    expect(resolvePort(undefined, undefined, { PORT: '6000' })).toBe(6000);
+    expect(resolvePort(undefined, undefined, {})).toBe(3000);
+  });
+  it('rejects a bad PORT naming where it came from', () => {
+    expect(() => resolvePort(undefined, 'http', {})).toThrow(/PORT argument must be an integer in 0\.\.65535, got "http"/);
+    expect(() => resolvePort(undefined, undefined, { PORT: '70000' })).toThrow(RidgerecError);
+    expect(() => resolvePort(undefined, undefined, { PORT: '70000' })).toThrow(/PORT environment variable/);
+  });
+});
+
+describe('ridgerec serve', () => {
+  let fx: Fixture;
+  let firstId: number;
+
+  beforeAll(async () => {
+    fx = fixtureDb();
+    firstId = await trainModel(fx.db, { seed: 1 });
+  });
+  afterAll(() => fx.cleanup());
+
+  it('serves, guards writes with RIDGEREC_API_KEY, picks up a newly activated model, and exits 0 on SIGTERM', async () => {
+    const cli = await startCli(['serve', '0', '--db', fx.path], { RIDGEREC_API_KEY: 'k-123' });
+    try {
+      expect(cli.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(cli.stdout()).toContain(`(model ${firstId})`);
+      expect(await (await fetch(`${cli.url}/health`)).json()).toEqual({ status: 'ok', model: firstId });
+      const post = (auth?: string) =>
+        fetch(`${cli.url}/v1/ratings`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+          body: JSON.stringify({ user: 'z', item: 'x1', value: 4 }),
+        });
+      expect((await post()).status).toBe(401);
+      expect((await post('Bearer k-123')).status).toBe(201);
+
+      // Another process (here: this test's own connection) trains and activates a new model.
+      const secondId = await trainModel(fx.db, { seed: 2 });
+      const deadline = Date.now() + 10_000;
+      let seen = firstId;
+      while (seen !== secondId && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        seen = ((await (await fetch(`${cli.url}/health`)).json()) as { model: number }).model;
+      }
+      expect(seen).toBe(secondId);
+    } finally {
+      expect(await cli.stop('SIGTERM')).toBe(0);
+    }
+    expect(cli.stdout() + cli.stderr()).not.toMatch(/unexpected error/);
+  });
+
+  it('exits 0 on SIGINT too', async () => {
+    const cli = await startCli(['serve', '--port', '0', '--db', fx.path]);
+    expect((await fetch(`${cli.url}/health`)).status).toBe(200);
+    expect(await cli.stop('SIGINT')).toBe(0);
+  });
+
+  it('exits 2 with a message for a bad port', async () => {
+    const r = await runCli(['serve', 'abc', '--db', fx.path]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/PORT argument must be an integer in 0\.\.65535, got "abc"/);
+  });
+});

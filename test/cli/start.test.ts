@@ -1,0 +1,122 @@
+/**
+ * `start` (npm start): on an empty database it loads the demo shop and trains a model whose
+ * recommendations visibly follow the planted tastes; a second run neither reloads nor retrains;
+ * the real CLI then serves that database.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prepareDatabase, type PrepareReport } from '../../src/cli/start.js';
+import { openDatabase, type Db } from '../../src/db/connection.js';
+import { demoCategoryOf, generateDemoShop } from '../../src/demo/shop.js';
+import { createApp } from '../../src/http/app.js';
+import { itemTitlesFrom } from '../../src/http/item-titles.js';
+import { listModels } from '../../src/model/model-store.js';
+import { ratingStats, upsertRatings } from '../../src/ratings/store.js';
+import { createRecommender } from '../../src/serving/recommender.js';
+import { fixtureRatings } from '../http/fixture.js';
+import { startCli } from './spawn-cli.js';
+
+describe('start on an empty database', () => {
+  let dir: string;
+  let path: string;
+  let db: Db;
+  let first: PrepareReport;
+  const said: string[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ridgerec-start-'));
+    path = join(dir, 'shop.db');
+    db = openDatabase(path);
+    first = await prepareDatabase(db, { say: (l) => said.push(l) });
+  });
+  afterAll(() => {
+    if (db.open) db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loads the demo shop and trains an implicit model', () => {
+    expect(first.demo).toMatchObject({ items: 500, users: 2000 });
+    expect(first.demo!.ratings).toBe(generateDemoShop().purchases.length);
+    expect(ratingStats(db)).toMatchObject({ users: 2000, items: 500, ratings: first.demo!.ratings });
+    expect(first.trained).toMatchObject({ id: first.model, feedback: 'implicit', users: 2000, items: 500 });
+    expect(said[0]).toMatch(/^loaded the demo shop: 500 products/);
+    expect(said.at(-1)).toMatch(new RegExp(`^trained and activated model ${first.model} in [\\d.]+ s$`));
+    console.log(`start: demo load ${first.demo!.seconds.toFixed(2)} s, load+train ${first.trained!.seconds.toFixed(2)} s`);
+  });
+
+  it("recommends mostly from each user's favourite categories (≥ 80% of top-10, first 50 users)", async () => {
+    const shop = generateDemoShop();
+    const rec = createRecommender({ db, precompute: false });
+    try {
+      const app = createApp({ recommender: rec, logger: pino({ level: 'silent' }), itemTitles: itemTitlesFrom(db) });
+      let share = 0;
+      for (const u of shop.users.slice(0, 50)) {
+        const res = await request(app).get(`/v1/users/${u.id}/recommendations?limit=10`);
+        expect(res.status).toBe(200);
+        expect(res.body.source).toBe('model');
+        expect(res.body.items).toHaveLength(10);
+        share += res.body.items.filter((x: { item: string }) => u.favourites.includes(demoCategoryOf(x.item)!)).length / 10;
+      }
+      share /= 50;
+      console.log(`start: ${(share * 100).toFixed(1)}% of top-10 in the user's favourite categories (first 50 users)`);
+      expect(share).toBeGreaterThanOrEqual(0.8);
+      // What the README shows: demo-1's list, with titles.
+      const demo1 = await request(app).get('/v1/users/demo-1/recommendations?limit=5');
+      expect(demo1.body.items[0]).toEqual({ item: expect.stringMatching(/^[a-z]+-\d{3}$/), score: expect.any(Number), title: expect.any(String) });
+      // Similar items stay in the category: hiking gear → hiking gear.
+      const similar = await request(app).get('/v1/items/hiking-001/similar?limit=5');
+      const inCategory = similar.body.items.filter((x: { item: string }) => demoCategoryOf(x.item) === 'hiking').length;
+      expect(inCategory).toBeGreaterThanOrEqual(4);
+    } finally {
+      await rec.close();
+    }
+  });
+
+  it('is idempotent: a second run neither reloads the data nor retrains', async () => {
+    const before = ratingStats(db);
+    const second = await prepareDatabase(db);
+    expect(second).toEqual({ demo: null, trained: null, model: first.model });
+    expect(ratingStats(db)).toEqual(before);
+    expect(listModels(db)).toHaveLength(1);
+  });
+
+  it('the real `start` command serves that database without reloading or retraining, and stops on SIGTERM', async () => {
+    db.close();
+    const cli = await startCli(['start', '--port', '0'], { RIDGEREC_DB: path });
+    try {
+      expect(cli.stdout()).toContain(`database ready (model ${first.model} active)`);
+      expect(cli.stdout()).not.toMatch(/loaded the demo shop|training/);
+      expect(cli.stdout()).toMatch(/try: curl '.*\/v1\/users\/demo-1\/recommendations/);
+      const res = await fetch(`${cli.url}/v1/users/demo-1/recommendations?limit=3`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { model: number; items: { title?: string }[] };
+      expect(body.model).toBe(first.model);
+      expect(body.items[0]!.title).toEqual(expect.any(String));
+    } finally {
+      expect(await cli.stop('SIGTERM')).toBe(0);
+    }
+    db = openDatabase(path);
+    expect(listModels(db)).toHaveLength(1);
+  });
+});
+
+describe('start on a database that already has (non-demo) ratings', () => {
+  it('trains on them with the detected feedback and loads no demo data', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ridgerec-start-'));
+    const db = openDatabase(join(dir, 'own.db'));
+    try {
+      upsertRatings(db, fixtureRatings());
+      const report = await prepareDatabase(db, { params: { factors: 2, iterations: 5, threads: 1 } });
+      expect(report.demo).toBeNull();
+      expect(report.trained).toMatchObject({ feedback: 'explicit', factors: 2, users: 8, items: 8 });
+      expect(ratingStats(db).ratings).toBe(fixtureRatings().length);
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
