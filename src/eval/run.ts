@@ -1,0 +1,28 @@
+/**
+ * The fit-then-evaluate step shared by `ridgerec evaluate`, `ridgerec tune` and the retrain
+ * script: fit on the train matrix, score the held-out TestSet, time both.
+ */
+import type { RatingMatrix } from '../ratings/matrix.js';
+import { fit as fitModel } from '../training/fit.js';
+import type { FitResult, IterationStats, TrainParams } from '../training/params.js';
+import { evaluateModel, type EvalMetrics } from './metrics.js';
+import type { TestSet } from './split.js';
+
+export interface FitAndEvaluateOptions {
+  /** cut-off of the ranking metrics (default 10). */
+  k?: number;
+  onIteration?: (s: IterationStats) => void;
+}
+
+/** Fits `params` on `train`, evaluates on `test`; seconds covers both. */
+export async function fitAndEvaluate(
+  train: RatingMatrix,
+  test: TestSet,
+  params: TrainParams,
+  options: FitAndEvaluateOptions = {},
+): Promise<{ fit: FitResult; metrics: EvalMetrics; seconds: number }> {
+  const started = performance.now();
+  const fit = await fitModel(train, params, options.onIteration ? { onIteration: options.onIteration } : {});
+  const metrics = evaluateModel(fit, train, test, options.k === undefined ? {} : { k: options.k });
+  return { fit, metrics, seconds: (performance.now() - started) / 1000 };
+}
