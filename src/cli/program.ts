@@ -4,8 +4,12 @@ import { register as registerImport } from './import.js';
 import { register as registerStats } from './stats.js';
 import { register as registerServe } from './serve.js';
 import { register as registerStart } from './start.js';
+import { register as registerTrain } from './train.js';
+import { register as registerEvaluate } from './evaluate.js';
+import { register as registerModels } from './models.js';
 import { register as registerRecommend } from './recommend.js';
 import { register as registerSimilar } from './similar.js';
+import { register as registerTune } from './tune.js';
 
 /** Builds the `ridgerec` program; each command lives in its own file and only wires src/ pieces. */
 export function buildProgram(): Command {
@@ -23,7 +27,11 @@ export function buildProgram(): Command {
   registerStats(program);
   registerServe(program);
   registerStart(program);
+  registerTrain(program);
+  registerEvaluate(program);
+  registerModels(program);
   registerRecommend(program);
   registerSimilar(program);
+  registerTune(program);
   return program;
 }
