@@ -15,7 +15,9 @@ import {
   type RatingInput,
 } from '../ratings/store.js';
 import { foldRatings } from './fold-in.js';
-import { startPrecompute, type PrecomputeJob } from './precompute.js';
+import { startPrecompute, type PrecomputeJob, type PrecomputeStatus } from './precompute.js';
+
+export type { PrecomputeStatus } from './precompute.js';
 import {
   buildServingState,
   infoFromModel,
@@ -94,6 +96,26 @@ export interface ServingTuning {
   readonly eagerRefoldLimit?: number;
 }
 
+/** Counters for logs, metrics and the benchmark (not part of the HTTP contract). */
+export interface ServingStats {
+  readonly model: number | null;
+  /** State of the current model's top-N precomputation. */
+  readonly precompute: PrecomputeStatus;
+  /** Known-user answers served from the precomputed table since creation. */
+  readonly precomputedAnswers: number;
+  /** Answers that scored the whole catalog (known users without a usable table, fold-in users). */
+  readonly liveAnswers: number;
+  /** Answers from the popularity fallback. */
+  readonly popularAnswers: number;
+}
+
+/** The Recommender plus observability the HTTP contract does not need. */
+export interface ServingRecommender extends Recommender {
+  stats(): ServingStats;
+  /** Resolves when the current model's precomputation has finished (or at once if there is none). */
+  whenPrecomputed(): Promise<PrecomputeStatus>;
+}
+
 /** nItems·k at or above which 'auto' precomputes (≈ 0.25 ms of live scoring per request). */
 export const PRECOMPUTE_MIN_WORK = 1 << 18;
 
@@ -155,6 +177,7 @@ function recommendKnown(
   limit: number,
   exclude: readonly number[],
   includeRated: boolean,
+  counters: Counters,
 ): ScoredItem[] {
   const m = state.model;
   const k = state.k;
@@ -163,18 +186,21 @@ function recommendKnown(
   if (table !== null && !includeRated && limit <= table.n) {
     const base = u * table.n;
     const items: ScoredItem[] = [];
-    let exhausted = true;
-    for (let j = 0; j < table.n; j++) {
+    let j = 0;
+    for (; j < table.n; j++) {
       const i = table.indices[base + j]!;
-      if (i < 0) break; // fewer unrated items than n: the list is the whole remaining catalog
+      if (i < 0) break; // padding: the list already holds every unrated item
       if (exclude.length > 0 && exclude.includes(i)) continue;
       items.push({ item: m.itemIds[i]!, score: round4(table.scores[base + j]! + offset) });
-      if (items.length === limit) return items;
-      if (j === table.n - 1) exhausted = false;
+      if (items.length === limit) break;
     }
-    if (exhausted) return items;
+    if (items.length === limit || j < table.n) {
+      counters.precomputed++;
+      return items;
+    }
     // The exclusions ate into a truncated list: fall through to live scoring.
   }
+  counters.live++;
   const row = m.userItems;
   const rated = includeRated ? null : row.indices.subarray(row.indptr[u]!, row.indptr[u + 1]!);
   return scoreLive(state, m.userFactors.subarray(u * k, (u + 1) * k), offset, limit, rated, exclude);
@@ -203,6 +229,12 @@ function recommendFold(
   return scoreLive(state, fold.factors, offset, limit, includeRated ? null : fold.rated, exclude);
 }
 
+interface Counters {
+  precomputed: number;
+  live: number;
+  popular: number;
+}
+
 /** True when model row u holds exactly the items of `items` (the user's current db ratings). */
 function sameItemSet(state: ServingState, u: number, items: readonly { item: string }[]): boolean {
   const row = state.model.userItems;
@@ -218,7 +250,7 @@ function sameItemSet(state: ServingState, u: number, items: readonly { item: str
   return true;
 }
 
-export function createRecommender(options: RecommenderOptions & ServingTuning): Recommender {
+export function createRecommender(options: RecommenderOptions & ServingTuning): ServingRecommender {
   const { db, onSwap } = options;
   const eagerRefoldLimit = options.eagerRefoldLimit ?? 256;
   /** The one reference to the serving state; every request reads it once. */
@@ -230,6 +262,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
   /** A model id whose load failed while polling: not retried until the active id changes. */
   let failedId: number | null = null;
   let closed = false;
+  const counters: Counters = { precomputed: 0, live: 0, popular: 0 };
 
   function wantsPrecompute(model: StoredModel): boolean {
     const p = options.precompute ?? 'auto';
@@ -293,15 +326,24 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
         ...(options.precomputeThreads === undefined ? {} : { threads: options.precomputeThreads }),
       });
       job = j;
-      j.done.then(
-        (table) => {
-          if (table !== null) state.topN = table;
+      state.precompute = 'running';
+      state.precomputeDone = j.done.then(
+        (table): PrecomputeStatus => {
           if (job === j) job = null;
+          if (table === null) {
+            state.precompute = 'off'; // cancelled: this model is no longer served
+            return 'off';
+          }
+          state.topN = table;
+          state.precompute = 'ready';
           options.onPrecomputed?.(state.info.id, (performance.now() - started) / 1000);
+          return 'ready';
         },
-        (e: unknown) => {
+        (e: unknown): PrecomputeStatus => {
           if (job === j) job = null;
+          state.precompute = 'failed'; // the live path keeps serving
           options.onPrecomputed?.(state.info.id, (performance.now() - started) / 1000, e as Error);
+          return 'failed';
         },
       );
     }
@@ -340,6 +382,14 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
   swapTo(loadActiveModel(db), false);
 
   return {
+    stats: () => ({
+      model: current?.info.id ?? null,
+      precompute: current?.precompute ?? 'off',
+      precomputedAnswers: counters.precomputed,
+      liveAnswers: counters.live,
+      popularAnswers: counters.popular,
+    }),
+    whenPrecomputed: () => current?.precomputeDone ?? Promise.resolve('off'),
     modelId: () => current?.info.id ?? null,
     modelInfo: () => current?.info ?? null,
 
@@ -351,12 +401,14 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       const model = state.info.id;
       const u = state.userIndex.get(user);
       if (u !== undefined && !touched.has(user)) {
-        return { user, model, source: 'model', items: recommendKnown(state, u, limit, exclude, includeRated) };
+        return { user, model, source: 'model', items: recommendKnown(state, u, limit, exclude, includeRated, counters) };
       }
       const fold = getFold(state, user);
       if (fold !== null) {
+        counters.live++;
         return { user, model, source: 'fold-in', items: recommendFold(state, fold, limit, exclude, includeRated) };
       }
+      counters.popular++;
       return { user, model, source: 'popular', items: recommendPopular(state, limit, exclude) };
     },
 

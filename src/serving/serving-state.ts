@@ -12,7 +12,7 @@
 import type { StoredModel } from '../model/factor-model.js';
 import { createFoldIn } from '../training/fold-in.js';
 import { rowNorms, scoreAll } from './kernels.js';
-import type { TopNTable } from './precompute.js';
+import type { PrecomputeStatus, TopNTable } from './precompute.js';
 import { topK } from './top-k.js';
 import { createSimdScorer, type SimdScorer } from './wasm-kernel.js';
 
@@ -53,6 +53,9 @@ export interface ServingState {
   readonly folds: Map<string, Fold>;
   /** Filled by the precompute workers when they finish; null until then (live scoring serves). */
   topN: TopNTable | null;
+  /** Where this model's precomputation stands, and a promise settled when it ends. */
+  precompute: PrecomputeStatus;
+  precomputeDone: Promise<PrecomputeStatus>;
   /** Per-request exclusion mask (requests are synchronous; always left all-zero). */
   readonly scratchMask: Uint8Array;
   /**
@@ -104,6 +107,8 @@ export function buildServingState(model: StoredModel, info: ModelInfo, options: 
     foldIn: createFoldIn(model),
     folds: new Map(),
     topN: null,
+    precompute: 'off',
+    precomputeDone: Promise.resolve('off'),
     scratchMask: new Uint8Array(nItems),
     scoreCatalog(v, withBias) {
       const bias = withBias ? model.itemBias : null;

@@ -290,3 +290,23 @@ describe('Recommender without a model', () => {
     }
   });
 });
+
+describe('Recommender on the JavaScript kernel (no WebAssembly SIMD)', () => {
+  it('gives the same answers as the SIMD path', async () => {
+    const t = tempDb();
+    try {
+      const fx = randomFixture(8, 'explicit', { k: 7, nItems: 37 });
+      install(t.db, fx);
+      const js = createRecommender({ db: t.db, simd: false, precompute: false });
+      const simd = createRecommender({ db: t.db, precompute: false });
+      for (const u of ['u0', 'u13', 'nobody']) expect(js.recommend(u, { limit: 9 })).toEqual(simd.recommend(u, { limit: 9 }));
+      expect(js.similarItems('i4', { limit: 9 })).toEqual(simd.similarItems('i4', { limit: 9 }));
+      const expected = bruteForce(fx.model, userVector(fx.model, 13), userOffset(fx.model, 13), 9, new Set(fx.rated[13]));
+      expectRanking(js.recommend('u13', { limit: 9 }).items, expected);
+      await js.close();
+      await simd.close();
+    } finally {
+      t.cleanup();
+    }
+  });
+});
