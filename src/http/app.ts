@@ -61,6 +61,14 @@ export function createApp(deps: AppDeps): Express {
         res.setHeader('X-Request-Id', id);
         return id;
       },
+      // Never log credentials: the API key travels in Authorization.
+      serializers: {
+        req(req: { headers?: Record<string, unknown> }) {
+          if (req.headers?.authorization !== undefined) req.headers = { ...req.headers, authorization: '[redacted]' };
+          if (req.headers?.cookie !== undefined) req.headers = { ...req.headers, cookie: '[redacted]' };
+          return req;
+        },
+      },
       customLogLevel(_req, res, err) {
         if (err !== undefined || res.statusCode >= 500) return 'error';
         return res.statusCode >= 400 ? 'warn' : 'info';

@@ -184,6 +184,16 @@ describe('auth', () => {
     expect((await request(app).get('/metrics')).status).toBe(200);
   });
 
+  it('never logs the key', async () => {
+    const { logger, lines } = memoryLogger();
+    const app = createApp({ recommender: fakeRecommender(), logger, apiKey: key });
+    await request(app).delete('/v1/users/u').set('Authorization', `Bearer ${key}`);
+    await request(app).delete('/v1/users/u').set('Authorization', `Bearer ${key}-wrong`);
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(JSON.stringify(lines)).not.toContain(key);
+    expect(JSON.stringify(lines)).toContain('[redacted]');
+  });
+
   it('checks the key before reading the body (no 400/413 leaks to strangers)', async () => {
     const app = createApp({ recommender: fakeRecommender(), logger: silent, apiKey: key });
     const res = await request(app).post('/v1/ratings').set('Content-Type', 'application/json').send('{broken');
