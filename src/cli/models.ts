@@ -1,0 +1,90 @@
+/**
+ * `ridgerec models list|activate ID|rollback [--json]`: what the model store holds, and which
+ * model the server answers with. A running `ridgerec serve` picks an activation up within 2 s.
+ */
+import type { Command } from 'commander';
+import { activateModel, activeModelId, listModels, rollbackModel, type ModelSummary } from '../model/model-store.js';
+import { intArg, openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+
+interface Flags {
+  db?: string;
+  json?: boolean;
+}
+
+function metricText(m: Record<string, unknown>): string {
+  const shown = Object.entries(m)
+    .filter(([k, v]) => typeof v === 'number' && !k.startsWith('train') && k !== 'ratings')
+    .map(([k, v]) => `${k}=${Number((v as number).toFixed(4))}`);
+  return shown.join(' ') || '-';
+}
+
+function table(models: ModelSummary[]): string {
+  if (models.length === 0) return 'no models yet; run `ridgerec train`\n';
+  const rows = [['id', 'status', 'feedback', 'created', 'factors', 'λ', 'users', 'items', 'metrics', 'reason']];
+  for (const m of models) {
+    rows.push([
+      String(m.id),
+      m.status === 'active' ? 'active *' : m.status,
+      m.feedback,
+      m.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+      String(m.factors),
+      String(m.params.lambda),
+      String(m.nUsers),
+      String(m.nItems),
+      metricText(m.metrics),
+      m.reason ?? '',
+    ]);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+export function register(program: Command): void {
+  const models = program.command('models').description('list saved models, activate one, or roll back to the previous one');
+
+  withJsonOption(withDbOption(models.command('list').description('list every saved model, oldest first'))).action((opts: Flags) =>
+    runCommand(() => {
+      const db = openFromFlags(opts);
+      try {
+        const all = listModels(db);
+        if (opts.json) printJson({ models: all, activeModel: activeModelId(db) });
+        else process.stdout.write(table(all));
+      } finally {
+        db.close();
+      }
+    }),
+  );
+
+  withJsonOption(
+    withDbOption(models.command('activate').description('make model ID the active model').argument('<id>', 'model id', intArg('ID', 1))),
+  ).action((id: number, opts: Flags) =>
+    runCommand(() => {
+      const db = openFromFlags(opts);
+      try {
+        const previous = activeModelId(db);
+        activateModel(db, id);
+        if (opts.json) printJson({ activated: id, previous });
+        else if (previous === id) process.stdout.write(`model ${id} is already the active model\n`);
+        else process.stdout.write(`model ${id} is now the active model${previous === null ? '' : ` (was ${previous})`}\n`);
+      } finally {
+        db.close();
+      }
+    }),
+  );
+
+  withJsonOption(
+    withDbOption(models.command('rollback').description('re-activate the model that was active before the current one')),
+  ).action((opts: Flags) =>
+    runCommand(() => {
+      const db = openFromFlags(opts);
+      try {
+        const previous = activeModelId(db);
+        const id = rollbackModel(db);
+        if (opts.json) printJson({ activated: id, previous });
+        else process.stdout.write(`rolled back: model ${id} is now the active model${previous === null ? '' : ` (was ${previous})`}\n`);
+      } finally {
+        db.close();
+      }
+    }),
+  );
+}
