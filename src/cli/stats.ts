@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { activeModelId, countModels } from '../model/model-store.js';
 import { ratingStats } from '../ratings/store.js';
 import { openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 
@@ -10,7 +11,7 @@ export function register(program: Command): void {
       const db = openFromFlags(opts);
       let stats;
       try {
-        stats = ratingStats(db);
+        stats = { ...ratingStats(db), models: countModels(db), activeModel: activeModelId(db) };
       } finally {
         db.close();
       }
@@ -21,7 +22,8 @@ export function register(program: Command): void {
       const num = (v: number | null) => (v === null ? '-' : String(Math.round(v * 10000) / 10000));
       process.stdout.write(
         `users    ${stats.users}\nitems    ${stats.items}\nratings  ${stats.ratings}\n` +
-          `values   min ${num(stats.minValue)}, max ${num(stats.maxValue)}, mean ${num(stats.meanValue)}\n`,
+          `values   min ${num(stats.minValue)}, max ${num(stats.maxValue)}, mean ${num(stats.meanValue)}\n` +
+          `models   ${stats.models} (active: ${stats.activeModel ?? 'none'})\n`,
       );
     }),
   );

@@ -275,6 +275,11 @@ export function activeModelId(db: Db): number | null {
   return row ? row.id : null;
 }
 
+/** How many models are saved (any status). */
+export function countModels(db: Db): number {
+  return (stmt(db, 'SELECT count(*) AS n FROM models').get() as { n: number }).n;
+}
+
 function summaryOf(r: ModelRow): ModelSummary {
   return {
     id: r.id,
