@@ -206,12 +206,12 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   if (activate) {
     say('refitting the candidate on all ratings');
     const full = await fit(matrix, params, { onIteration: progress('final', params) });
-    candidateId = saveInOneTransaction(db, options.pauseBeforeCommitMs, activeId, () =>
+    candidateId = saveInOneTransaction(db, options.pauseBeforeCommitMs, activeId, say, () =>
       saveModel(db, full, { userItems: matrix.byUser, metrics: savedMetrics, activate: true, reason }),
     );
     say(`saved and activated model ${candidateId}`);
   } else {
-    candidateId = saveInOneTransaction(db, options.pauseBeforeCommitMs, undefined, () =>
+    candidateId = saveInOneTransaction(db, options.pauseBeforeCommitMs, undefined, say, () =>
       saveModel(db, cand.fit, { userItems: train.byUser, metrics: savedMetrics, status: 'retired', reason }),
     );
     say(`saved the candidate as retired model ${candidateId}`);
@@ -232,7 +232,13 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
  * into a savepoint), so the test hook can sleep before the single COMMIT, and so an activation
  * checks, in the same transaction, that the model it was compared with is still the active one.
  */
-function saveInOneTransaction(db: Db, pauseMs: number | undefined, expectActive: number | null | undefined, save: () => number): number {
+function saveInOneTransaction(
+  db: Db,
+  pauseMs: number | undefined,
+  expectActive: number | null | undefined,
+  say: (line: string) => void,
+  save: () => number,
+): number {
   return db
     .transaction((): number => {
       if (expectActive !== undefined) {
@@ -245,7 +251,10 @@ function saveInOneTransaction(db: Db, pauseMs: number | undefined, expectActive:
         }
       }
       const id = save();
-      if (pauseMs !== undefined && pauseMs > 0) sleepSync(pauseMs);
+      if (pauseMs !== undefined && pauseMs > 0) {
+        say(`test hook: model ${id} written, holding the transaction open ${pauseMs} ms before COMMIT`);
+        sleepSync(pauseMs);
+      }
       return id;
     })
     .immediate();
