@@ -10,11 +10,14 @@ import { fit } from '../training/fit.js';
 import { detectFeedback, type IterationStats } from '../training/params.js';
 import { openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 import { addTrainFlags, formatIteration, paramsFromFlags, type TrainFlags } from './train-flags.js';
+import { requireTuningResult } from '../model/tuning-store.js';
+import { paramsFromTuning } from './tune.js';
 
 interface Flags extends TrainFlags {
   db?: string;
   json?: boolean;
   activate: boolean;
+  tuned?: boolean;
 }
 
 const round = (v: number, digits = 6) => Number(v.toFixed(digits));
@@ -23,15 +26,17 @@ export function register(program: Command): void {
   const cmd = program
     .command('train')
     .description('fit a model on all stored ratings, save it, and make it the active model')
-    .option('--no-activate', 'save the model without activating it');
+    .option('--no-activate', 'save the model without activating it')
+    .option('--tuned', 'start from the best parameters of the newest `ridgerec tune` run (flags given explicitly still win)');
   withJsonOption(withDbOption(addTrainFlags(cmd))).action((opts: Flags) =>
     runCommand(async () => {
       const started = performance.now();
       const db = openFromFlags(opts);
       try {
+        const tuned = opts.tuned ? requireTuningResult(db, opts.feedback) : null;
         const matrix = loadMatrix(db);
-        const feedback = opts.feedback ?? detectFeedback(matrix.byUser.values);
-        const params = paramsFromFlags(opts, feedback);
+        const feedback = opts.feedback ?? tuned?.feedback ?? detectFeedback(matrix.byUser.values);
+        const params = tuned ? paramsFromTuning(tuned, opts) : paramsFromFlags(opts, feedback);
         process.stderr.write(
           `training ${feedback} model on ${matrix.nnz} ratings (${matrix.nUsers} users × ${matrix.nItems} items): ` +
             `k=${params.factors} λ=${params.lambda} (${params.lambdaScaling})` +

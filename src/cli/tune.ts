@@ -34,11 +34,11 @@ import {
   type PointResult,
   type TuneResult,
 } from '../eval/tune.js';
-import { saveTuningResult } from '../model/tuning-store.js';
+import { saveTuningResult, type TuningRecord } from '../model/tuning-store.js';
 import { RATING_FORMATS, readTriples, type RatingFormat } from '../ratings/import.js';
 import { matrixFromTriples, type RatingMatrix } from '../ratings/matrix.js';
 import { loadMatrix } from '../ratings/store.js';
-import { detectFeedback, type TrainParams } from '../training/params.js';
+import { DEFAULT_PARAMS, detectFeedback, resolveParams, type TrainParams } from '../training/params.js';
 import { choiceArg, floatArg, intArg, openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 import { addTrainFlags, paramsFromFlags, type TrainFlags } from './train-flags.js';
 
@@ -70,6 +70,15 @@ export function explicitTrainParams(source: TrainFlags | Command): Partial<Train
   const out: Record<string, unknown> = {};
   for (const key of TRAIN_PARAM_KEYS) if (opts[key] !== undefined) out[key] = opts[key];
   return out as Partial<TrainParams>;
+}
+
+/**
+ * `train --tuned`: the stored best parameters, with the train flags given explicitly over them;
+ * threads from --threads or this machine's cores (not the tuning run's).
+ */
+export function paramsFromTuning(rec: TuningRecord, opts: TrainFlags): TrainParams {
+  const over = explicitTrainParams(opts);
+  return resolveParams({ ...rec.bestParams, threads: DEFAULT_PARAMS[rec.feedback].threads, ...over, feedback: rec.feedback });
 }
 
 /** The default number of concurrent fits (see the README's `tune` section for the measurement). */
