@@ -25,6 +25,9 @@ export interface UpsertCounts {
   updated: number;
 }
 
+/** Rows a RatingWriter buffers and sorts before writing: 2^20 rows ≈ 24 MiB of typed arrays. */
+export const DEFAULT_CHUNK_ROWS = 1 << 20;
+
 /** Rows per multi-row INSERT: 4 parameters each, far below SQLite's 32766-variable limit. */
 export const UPSERT_BATCH_ROWS = 512;
 
@@ -53,8 +56,48 @@ function upsertSql(rows: number): string {
 }
 
 /**
- * Buffers ratings (by dense id) and writes them with multi-row upserts through two prepared
- * statements (one full batch, one single row for the tail), counting inserts vs updates.
+ * Stable LSD radix sort of rows 0..n-1 by (user, item), 16-bit digits, skipping a high-digit pass
+ * when every id is below 2^16. O(n) per pass whatever the id range; rows with equal keys keep
+ * their input order, so the last of a repeated pair stays last. Returns the permutation.
+ */
+export function sortByUserItem(users: Int32Array, items: Int32Array, n: number): Int32Array {
+  let order = new Int32Array(n);
+  for (let k = 0; k < n; k++) order[k] = k;
+  if (n < 2) return order;
+  let other = new Int32Array(n);
+  const count = new Int32Array(65537);
+  let maxUser = 0;
+  let maxItem = 0;
+  for (let k = 0; k < n; k++) {
+    if (users[k]! > maxUser) maxUser = users[k]!;
+    if (items[k]! > maxItem) maxItem = items[k]!;
+  }
+  const passes: Array<[Int32Array, number]> = [[items, 0]];
+  if (maxItem > 0xffff) passes.push([items, 16]);
+  passes.push([users, 0]);
+  if (maxUser > 0xffff) passes.push([users, 16]);
+  for (const [key, shift] of passes) {
+    count.fill(0);
+    for (let k = 0; k < n; k++) count[((key[order[k]!]! >>> shift) & 0xffff) + 1]!++;
+    for (let d = 0; d < 65536; d++) count[d + 1]! += count[d]!;
+    for (let k = 0; k < n; k++) {
+      const row = order[k]!;
+      other[count[(key[row]! >>> shift) & 0xffff]!++] = row;
+    }
+    const t = order;
+    order = other;
+    other = t;
+  }
+  return order;
+}
+
+/**
+ * Buffers ratings (by dense id) in typed arrays, up to `chunkRows` at a time, then writes the
+ * chunk in (user, item) order with multi-row upserts through two prepared statements (one full
+ * batch, one single row for the tail). Sorting first turns random-order input into an in-order
+ * sweep of the WITHOUT ROWID b-tree (each page loaded once per chunk, not once per row). Within a
+ * chunk a repeated pair is written once, with its last value, and the extra occurrences count as
+ * updates: the same end state and counts as writing every row in input order.
  * Only use it inside a transaction the caller owns; call flush() before committing.
  */
 export class RatingWriter {
@@ -63,14 +106,29 @@ export class RatingWriter {
   private readonly batch: Database.Statement<unknown[]>;
   private readonly single: Database.Statement<unknown[]>;
   private readonly params: number[];
+  private cap: number;
+  private bufUser: Int32Array;
+  private bufItem: Int32Array;
+  private bufValue: Float64Array;
+  private bufTime: Float64Array;
   private pending = 0;
+  private lastUser: string | null = null;
+  private lastUserId = 0;
   private written = 0;
   private updates = 0;
 
   constructor(
     db: Db,
+    private readonly chunkRows = DEFAULT_CHUNK_ROWS,
     private readonly batchRows = UPSERT_BATCH_ROWS,
   ) {
+    if (!Number.isSafeInteger(chunkRows) || chunkRows < 1) throw new RangeError(`chunkRows must be a positive integer, got ${chunkRows}`);
+    // Start small (upsertRatings of one rating must not allocate a chunk) and grow by doubling.
+    this.cap = Math.min(1024, chunkRows);
+    this.bufUser = new Int32Array(this.cap);
+    this.bufItem = new Int32Array(this.cap);
+    this.bufValue = new Float64Array(this.cap);
+    this.bufTime = new Float64Array(this.cap);
     registerCounter(db);
     this.users = new IdIndex(db, 'users');
     this.items = new IdIndex(db, 'items');
@@ -81,36 +139,92 @@ export class RatingWriter {
 
   /** Queues one rating by external ids (creating users/items as needed). */
   add(user: string, item: string, value: number, updatedAt: number): void {
-    this.addDense(this.users.idOf(user), this.items.idOf(item), value, updatedAt);
+    // Files grouped by user (ratings.dat, ratings.csv) repeat the user on consecutive rows.
+    let u = this.lastUserId;
+    if (user !== this.lastUser) {
+      u = this.users.idOf(user);
+      this.lastUser = user;
+      this.lastUserId = u;
+    }
+    this.addDense(u, this.items.idOf(item), value, updatedAt);
   }
 
   /** Queues one rating by dense ids, which must exist. */
   addDense(userId: number, itemId: number, value: number, updatedAt: number): void {
-    const p = this.params;
-    const o = this.pending * 4;
-    p[o] = userId;
-    p[o + 1] = itemId;
-    p[o + 2] = value;
-    p[o + 3] = updatedAt;
-    if (++this.pending === this.batchRows) {
-      const before = updateHits;
-      this.batch.run(p);
-      this.updates += updateHits - before;
-      this.written += this.batchRows;
-      this.pending = 0;
+    let k = this.pending;
+    if (k === this.cap) {
+      if (k >= this.chunkRows) {
+        this.flush();
+        k = 0;
+      } else this.grow();
     }
+    this.bufUser[k] = userId;
+    this.bufItem[k] = itemId;
+    this.bufValue[k] = value;
+    this.bufTime[k] = updatedAt;
+    this.pending = k + 1;
   }
 
-  /** Writes the queued tail. */
+  private grow(): void {
+    const cap = Math.min(this.chunkRows, this.cap * 2);
+    const u = new Int32Array(cap);
+    const i = new Int32Array(cap);
+    const v = new Float64Array(cap);
+    const t = new Float64Array(cap);
+    u.set(this.bufUser);
+    i.set(this.bufItem);
+    v.set(this.bufValue);
+    t.set(this.bufTime);
+    this.bufUser = u;
+    this.bufItem = i;
+    this.bufValue = v;
+    this.bufTime = t;
+    this.cap = cap;
+  }
+
+  /** Writes everything queued. */
   flush(): void {
+    const n = this.pending;
+    if (n === 0) return;
+    const us = this.bufUser;
+    const is = this.bufItem;
+    const vs = this.bufValue;
+    const ts = this.bufTime;
+    const order = sortByUserItem(us, is, n);
     const p = this.params;
+    const B = this.batchRows;
     const before = updateHits;
-    for (let r = 0; r < this.pending; r++) {
+    let inBatch = 0;
+    let collapsed = 0;
+    let distinct = 0;
+    for (let k = 0; k < n; k++) {
+      const r = order[k]!;
+      const u = us[r]!;
+      const i = is[r]!;
+      if (k + 1 < n) {
+        const next = order[k + 1]!;
+        if (us[next] === u && is[next] === i) {
+          collapsed++; // a later row of the chunk overwrites this one
+          continue;
+        }
+      }
+      distinct++;
+      const o = inBatch * 4;
+      p[o] = u;
+      p[o + 1] = i;
+      p[o + 2] = vs[r]!;
+      p[o + 3] = ts[r]!;
+      if (++inBatch === B) {
+        this.batch.run(p);
+        inBatch = 0;
+      }
+    }
+    for (let r = 0; r < inBatch; r++) {
       const o = r * 4;
       this.single.run(p[o], p[o + 1], p[o + 2], p[o + 3]);
     }
-    this.updates += updateHits - before;
-    this.written += this.pending;
+    this.updates += updateHits - before + collapsed;
+    this.written += distinct + collapsed;
     this.pending = 0;
   }
 
@@ -130,7 +244,7 @@ function checkRating(r: RatingInput, i: number): void {
   if (typeof r.user !== 'string' || r.user.length === 0) throw invalidInput(`${at}.user must be a non-empty string`);
   if (typeof r.item !== 'string' || r.item.length === 0) throw invalidInput(`${at}.item must be a non-empty string`);
   if (typeof r.value !== 'number' || !Number.isFinite(r.value)) {
-    throw invalidInput(`${at}.value must be a finite number, got ${JSON.stringify(r.value) ?? String(r.value)}`);
+    throw invalidInput(`${at}.value must be a finite number, got ${typeof r.value === 'number' ? String(r.value) : (JSON.stringify(r.value) ?? String(r.value))}`);
   }
   if (r.timestamp !== undefined && !Number.isSafeInteger(r.timestamp)) {
     throw invalidInput(`${at}.timestamp must be an integer (unix seconds), got ${String(r.timestamp)}`);
@@ -145,7 +259,7 @@ export function upsertRatings(db: Db, ratings: readonly RatingInput[]): { insert
   ratings.forEach(checkRating);
   const now = nowSeconds();
   const write = db.transaction(() => {
-    const w = new RatingWriter(db, ratings.length >= UPSERT_BATCH_ROWS ? UPSERT_BATCH_ROWS : 1);
+    const w = new RatingWriter(db, DEFAULT_CHUNK_ROWS, ratings.length >= UPSERT_BATCH_ROWS ? UPSERT_BATCH_ROWS : 1);
     for (const r of ratings) w.add(r.user, r.item, r.value, r.timestamp ?? now);
     w.flush();
     return w.counts();

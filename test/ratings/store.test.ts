@@ -1,0 +1,347 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type Db } from '../../src/db/connection.js';
+import { RidgerecError } from '../../src/errors.js';
+import { matrixFromTriples, type Csr, type RatingMatrix } from '../../src/ratings/matrix.js';
+import {
+  deleteUser,
+  loadMatrix,
+  popularItems,
+  ratingStats,
+  RatingWriter,
+  sortByUserItem,
+  upsertItems,
+  upsertRatings,
+  userRatings,
+} from '../../src/ratings/store.js';
+
+const open: Db[] = [];
+function memDb(): Db {
+  const db = openDatabase(':memory:');
+  open.push(db);
+  return db;
+}
+afterEach(() => {
+  for (const db of open.splice(0)) db.close();
+});
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function ratingRows(db: Db): Array<[string, string, number, number]> {
+  return db
+    .prepare(
+      `SELECT u.external_id, i.external_id, r.value, r.updated_at FROM ratings r
+         JOIN users u ON u.id = r.user_id JOIN items i ON i.id = r.item_id
+        ORDER BY u.external_id, i.external_id`,
+    )
+    .raw(true)
+    .all() as Array<[string, string, number, number]>;
+}
+
+function csr(c: Csr): { indptr: number[]; indices: number[]; values: number[] } {
+  return { indptr: [...c.indptr], indices: [...c.indices], values: [...c.values] };
+}
+
+describe('upsertRatings', () => {
+  it('inserts new pairs, creating users and items, and counts them', () => {
+    const db = memDb();
+    const r = upsertRatings(db, [
+      { user: 'alice', item: 'sku-1', value: 5, timestamp: 100 },
+      { user: 'bob', item: 'sku-1', value: 3, timestamp: 200 },
+      { user: 'alice', item: 'sku-2', value: 1, timestamp: 300 },
+    ]);
+    expect(r).toEqual({ inserted: 3, updated: 0 });
+    expect(ratingRows(db)).toEqual([
+      ['alice', 'sku-1', 5, 100],
+      ['alice', 'sku-2', 1, 300],
+      ['bob', 'sku-1', 3, 200],
+    ]);
+    expect(db.prepare('SELECT count(*) FROM users').pluck().get()).toBe(2);
+    expect(db.prepare('SELECT count(*) FROM items').pluck().get()).toBe(2);
+  });
+
+  it('the last value for a pair wins, across calls and within one batch', () => {
+    const db = memDb();
+    upsertRatings(db, [{ user: 'u', item: 'i', value: 1, timestamp: 10 }]);
+    const r = upsertRatings(db, [
+      { user: 'u', item: 'i', value: 2, timestamp: 20 },
+      { user: 'u', item: 'j', value: 4, timestamp: 21 },
+      { user: 'u', item: 'i', value: 3, timestamp: 30 },
+    ]);
+    expect(r).toEqual({ inserted: 1, updated: 2 });
+    expect(ratingRows(db)).toEqual([
+      ['u', 'i', 3, 30],
+      ['u', 'j', 4, 21],
+    ]);
+  });
+
+  it('stamps ratings without a timestamp with the current time', () => {
+    const db = memDb();
+    const before = Math.floor(Date.now() / 1000);
+    upsertRatings(db, [{ user: 'u', item: 'i', value: 1 }]);
+    const at = ratingRows(db)[0]![3];
+    expect(at).toBeGreaterThanOrEqual(before);
+    expect(at).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
+  });
+
+  it('is all or nothing: a bad rating names its index and field and writes nothing', () => {
+    const db = memDb();
+    upsertRatings(db, [{ user: 'u', item: 'i', value: 1, timestamp: 1 }]);
+    const bad = [
+      { user: 'v', item: 'i', value: 2 },
+      { user: 'w', item: 'i', value: Number.NaN },
+    ];
+    expect(() => upsertRatings(db, bad)).toThrow(RidgerecError);
+    expect(() => upsertRatings(db, bad)).toThrow('ratings[1].value must be a finite number, got NaN');
+    expect(() => upsertRatings(db, [{ user: '', item: 'i', value: 1 }])).toThrow('ratings[0].user must be a non-empty string');
+    expect(() => upsertRatings(db, [{ user: 'u', item: 'i', value: 1, timestamp: 1.5 }])).toThrow(
+      'ratings[0].timestamp must be an integer (unix seconds), got 1.5',
+    );
+    expect(ratingRows(db)).toEqual([['u', 'i', 1, 1]]);
+    expect(db.prepare('SELECT count(*) FROM users').pluck().get()).toBe(1);
+  });
+
+  it('handles a large batch (multi-row statements and the single-row tail) like the naive upsert', () => {
+    const db = memDb();
+    const rand = mulberry32(3);
+    const input = Array.from({ length: 3000 }, (_, k) => ({
+      user: `u${Math.floor(rand() * 40)}`,
+      item: `i${Math.floor(rand() * 60)}`,
+      value: Math.floor(rand() * 5) + 1,
+      timestamp: k,
+    }));
+    const expected = new Map<string, [number, number]>();
+    let inserted = 0;
+    for (const r of input) {
+      const key = `${r.user}\u0000${r.item}`;
+      if (!expected.has(key)) inserted++;
+      expected.set(key, [r.value, r.timestamp]);
+    }
+    expect(upsertRatings(db, input)).toEqual({ inserted, updated: input.length - inserted });
+    const rows = ratingRows(db);
+    expect(rows).toHaveLength(expected.size);
+    for (const [u, i, v, t] of rows) expect([v, t]).toEqual(expected.get(`${u}\u0000${i}`));
+  });
+});
+
+describe('RatingWriter', () => {
+  it('gives the same end state and counts as row-by-row upserts, across chunk flushes', () => {
+    const db = memDb();
+    const rand = mulberry32(11);
+    // Pre-existing ratings, then a stream with repeats inside and across chunks of 37 rows.
+    upsertRatings(db, [
+      { user: 'u1', item: 'i1', value: 1, timestamp: 1 },
+      { user: 'u2', item: 'i3', value: 2, timestamp: 1 },
+    ]);
+    const expected = new Map<string, [number, number]>([
+      ['u1|i1', [1, 1]],
+      ['u2|i3', [2, 1]],
+    ]);
+    let inserted = 0;
+    let updated = 0;
+    db.exec('BEGIN');
+    const w = new RatingWriter(db, 37, 8);
+    for (let k = 0; k < 500; k++) {
+      const u = `u${Math.floor(rand() * 7)}`;
+      const i = `i${Math.floor(rand() * 9)}`;
+      const v = Math.floor(rand() * 10) / 2;
+      if (expected.has(`${u}|${i}`)) updated++;
+      else inserted++;
+      expected.set(`${u}|${i}`, [v, k]);
+      w.add(u, i, v, k);
+    }
+    w.flush();
+    db.exec('COMMIT');
+    expect(w.counts()).toEqual({ inserted, updated });
+    const rows = ratingRows(db);
+    expect(new Map(rows.map(([u, i, v, t]) => [`${u}|${i}`, [v, t]]))).toEqual(expected);
+  });
+});
+
+describe('sortByUserItem', () => {
+  it('sorts by (user, item) and keeps input order for equal keys, also above 2^16', () => {
+    const rand = mulberry32(5);
+    const n = 2000;
+    const users = new Int32Array(n);
+    const items = new Int32Array(n);
+    for (let k = 0; k < n; k++) {
+      users[k] = rand() < 0.5 ? Math.floor(rand() * 5) : 70_000 + Math.floor(rand() * 200_000);
+      items[k] = rand() < 0.5 ? Math.floor(rand() * 3) : 65_000 + Math.floor(rand() * 3_000_000);
+    }
+    const order = [...sortByUserItem(users, items, n)];
+    const expected = Array.from({ length: n }, (_, k) => k).sort(
+      (a, b) => users[a]! - users[b]! || items[a]! - items[b]! || a - b,
+    );
+    expect(order).toEqual(expected);
+  });
+});
+
+describe('userRatings and deleteUser', () => {
+  it('returns a user’s ratings by external item id; [] for an unknown user', () => {
+    const db = memDb();
+    upsertRatings(db, [
+      { user: 'u', item: 'b', value: 2 },
+      { user: 'u', item: 'a', value: 4.5 },
+      { user: 'v', item: 'a', value: 1 },
+    ]);
+    expect(userRatings(db, 'u')).toEqual([
+      { item: 'b', value: 2 },
+      { item: 'a', value: 4.5 },
+    ]);
+    expect(userRatings(db, 'nobody')).toEqual([]);
+  });
+
+  it('deletes the user row and its ratings; false for an unknown user', () => {
+    const db = memDb();
+    upsertRatings(db, [
+      { user: 'u', item: 'a', value: 2 },
+      { user: 'v', item: 'a', value: 1 },
+    ]);
+    expect(deleteUser(db, 'u')).toBe(true);
+    expect(userRatings(db, 'u')).toEqual([]);
+    expect(ratingRows(db).map((r) => r[0])).toEqual(['v']);
+    expect(db.prepare('SELECT external_id FROM users').pluck().all()).toEqual(['v']);
+    expect(deleteUser(db, 'u')).toBe(false);
+  });
+});
+
+describe('popularItems', () => {
+  it('orders by rating count, most first, ties by item id', () => {
+    const db = memDb();
+    upsertRatings(db, [
+      { user: 'u1', item: 'c', value: 1 },
+      { user: 'u2', item: 'c', value: 1 },
+      { user: 'u3', item: 'c', value: 1 },
+      { user: 'u1', item: 'b', value: 1 },
+      { user: 'u2', item: 'b', value: 1 },
+      { user: 'u3', item: 'a', value: 1 },
+      { user: 'u1', item: 'a', value: 1 },
+      { user: 'u1', item: 'z', value: 1 },
+    ]);
+    expect(popularItems(db, 10)).toEqual([
+      { item: 'c', count: 3 },
+      { item: 'a', count: 2 },
+      { item: 'b', count: 2 },
+      { item: 'z', count: 1 },
+    ]);
+    expect(popularItems(db, 2)).toEqual([
+      { item: 'c', count: 3 },
+      { item: 'a', count: 2 },
+    ]);
+    expect(popularItems(db, 0)).toEqual([]);
+    expect(() => popularItems(db, -1)).toThrow(/limit must be a non-negative integer/);
+  });
+});
+
+describe('ratingStats', () => {
+  it('is zeros and nulls on an empty database', () => {
+    expect(ratingStats(memDb())).toEqual({ users: 0, items: 0, ratings: 0, minValue: null, maxValue: null, meanValue: null });
+  });
+
+  it('counts and summarises values', () => {
+    const db = memDb();
+    upsertRatings(db, [
+      { user: 'u1', item: 'a', value: 1 },
+      { user: 'u1', item: 'b', value: 4.5 },
+      { user: 'u2', item: 'a', value: 2 },
+    ]);
+    upsertItems(db, [{ id: 'no-ratings-yet' }]);
+    expect(ratingStats(db)).toEqual({ users: 2, items: 3, ratings: 3, minValue: 1, maxValue: 4.5, meanValue: 2.5 });
+  });
+});
+
+describe('upsertItems', () => {
+  it('creates items and updates only the fields given', () => {
+    const db = memDb();
+    expect(upsertItems(db, [{ id: 'a', title: 'Alpha', metadata: { genre: ['x'] } }, { id: 'b' }])).toBe(2);
+    const rows = () =>
+      db.prepare('SELECT external_id, title, metadata FROM items ORDER BY external_id').raw(true).all();
+    expect(rows()).toEqual([
+      ['a', 'Alpha', '{"genre":["x"]}'],
+      ['b', null, null],
+    ]);
+    upsertItems(db, [{ id: 'a', metadata: null }, { id: 'b', title: 'Beta' }]);
+    expect(rows()).toEqual([
+      ['a', 'Alpha', null],
+      ['b', 'Beta', null],
+    ]);
+    // An item created by metadata keeps its dense id when ratings arrive later.
+    upsertRatings(db, [{ user: 'u', item: 'b', value: 1 }]);
+    expect(db.prepare('SELECT count(*) FROM items').pluck().get()).toBe(2);
+    expect(() => upsertItems(db, [{ id: '' }])).toThrow('items[0].id must be a non-empty string');
+  });
+});
+
+describe('loadMatrix', () => {
+  it('builds both CSR layouts exactly, skipping users and items without ratings', () => {
+    const db = memDb();
+    // Dense ids follow creation order: users x(1) y(2) z(3) w(4); items p(1) q(2) r(3) s(4).
+    upsertItems(db, [{ id: 'p' }, { id: 'q' }, { id: 'r' }, { id: 's' }]);
+    upsertRatings(db, [
+      { user: 'x', item: 's', value: 4 },
+      { user: 'x', item: 'p', value: 1 },
+      { user: 'y', item: 'q', value: 2 },
+      { user: 'z', item: 'p', value: 3 },
+      { user: 'z', item: 's', value: 5 },
+      { user: 'w', item: 'q', value: 0.5 },
+    ]);
+    deleteUser(db, 'y');
+    const m = loadMatrix(db);
+    // users with ratings: x, z, w; items with ratings: p, q, s (r has none).
+    expect(m.nUsers).toBe(3);
+    expect(m.nItems).toBe(3);
+    expect(m.nnz).toBe(5);
+    expect(m.userIds).toEqual(['x', 'z', 'w']);
+    expect(m.itemIds).toEqual(['p', 'q', 's']);
+    expect(csr(m.byUser)).toEqual({ indptr: [0, 2, 4, 5], indices: [0, 2, 0, 2, 1], values: [1, 4, 3, 5, 0.5] });
+    expect(csr(m.byItem)).toEqual({ indptr: [0, 2, 3, 5], indices: [0, 1, 2, 0, 1], values: [1, 3, 0.5, 4, 5] });
+    expect(m.byUser.indices.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(m.byItem.values.buffer).toBeInstanceOf(SharedArrayBuffer);
+  });
+
+  it('an empty database is an empty matrix', () => {
+    const m = loadMatrix(memDb());
+    expect([m.nUsers, m.nItems, m.nnz, m.userIds, m.itemIds]).toEqual([0, 0, 0, [], []]);
+    expect(csr(m.byUser)).toEqual({ indptr: [0], indices: [], values: [] });
+  });
+
+  it('agrees with matrixFromTriples on random data (up to id order)', () => {
+    const db = memDb();
+    const rand = mulberry32(9);
+    const triples: Array<[string, string, number]> = [];
+    for (let k = 0; k < 2000; k++) triples.push([`u${Math.floor(rand() * 90)}`, `i${Math.floor(rand() * 70)}`, Math.floor(rand() * 10) / 2]);
+    upsertRatings(db, triples.map(([user, item, value]) => ({ user, item, value })));
+    const m = loadMatrix(db);
+    const ref = matrixFromTriples(triples);
+    const asMap = (x: RatingMatrix) => {
+      const out = new Map<string, number>();
+      for (let u = 0; u < x.nUsers; u++) {
+        for (let e = x.byUser.indptr[u]!; e < x.byUser.indptr[u + 1]!; e++) out.set(`${x.userIds[u]}|${x.itemIds[x.byUser.indices[e]!]}`, x.byUser.values[e]!);
+      }
+      return out;
+    };
+    expect(m.nnz).toBe(ref.nnz);
+    expect(asMap(m)).toEqual(asMap(ref));
+    for (let u = 0; u < m.nUsers; u++) {
+      for (let e = m.byUser.indptr[u]! + 1; e < m.byUser.indptr[u + 1]!; e++) {
+        expect(m.byUser.indices[e]!).toBeGreaterThan(m.byUser.indices[e - 1]!);
+      }
+    }
+  });
+
+  it('scans the ratings table in primary-key order without a sort', () => {
+    const db = memDb();
+    const plan = db.prepare('EXPLAIN QUERY PLAN SELECT item_id, value FROM ratings ORDER BY user_id, item_id').all() as { detail: string }[];
+    expect(plan.map((p) => p.detail).join(' ')).not.toMatch(/TEMP B-TREE/);
+    const counts = db.prepare('EXPLAIN QUERY PLAN SELECT user_id, count(*) FROM ratings GROUP BY user_id ORDER BY user_id').all() as { detail: string }[];
+    expect(counts.map((p) => p.detail).join(' ')).not.toMatch(/TEMP B-TREE/);
+  });
+});
