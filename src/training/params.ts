@@ -90,7 +90,7 @@ export const DEFAULT_PARAMS: { explicit: TrainParams; implicit: TrainParams } = 
   explicit: Object.freeze({
     feedback: 'explicit',
     ...SHARED_DEFAULTS,
-    lambda: 0.05,
+    lambda: 0.12,
     lambdaScaling: 'count',
     alpha: 0,
     solver: 'cholesky',
