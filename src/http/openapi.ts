@@ -67,6 +67,7 @@ export function openApiDocument(): Record<string, unknown> {
             user: { type: 'string', minLength: 1, maxLength: 256 },
             item: { type: 'string', minLength: 1, maxLength: 256 },
             value: { type: 'number', description: 'A finite number: a star rating or an implicit count.' },
+            timestamp: { type: 'integer', minimum: 0, description: 'Unix seconds of the event (default: now).' },
           },
         },
       },

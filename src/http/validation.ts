@@ -77,6 +77,13 @@ export const ratingSchema = z.object(
     user: id(),
     item: id(),
     value: finite,
+    /** Optional unix seconds of the event (default: now), e.g. when replaying history. */
+    timestamp: z
+      .number({ error: 'must be an integer (unix seconds)' })
+      .int({ error: 'must be an integer (unix seconds)' })
+      .min(0, { error: 'must be an integer (unix seconds) >= 0' })
+      .max(Number.MAX_SAFE_INTEGER, { error: 'must be an integer (unix seconds)' })
+      .optional(),
   },
   { error: 'must be an object {"user","item","value"}' },
 );
@@ -103,6 +110,7 @@ export interface RatingBody {
   readonly user: string;
   readonly item: string;
   readonly value: number;
+  readonly timestamp?: number | undefined;
 }
 
 function requireObject(body: unknown): Record<string, unknown> {

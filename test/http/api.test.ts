@@ -119,10 +119,24 @@ describe('HTTP API over a real recommender', () => {
     const before = ratingStats(fx.db).ratings;
     const res = await request(app)
       .post('/v1/ratings')
-      .send({ ratings: [{ user: 'newbie', item: 'x1', value: 5 }, { user: 'newbie', item: 'x2', value: 5 }, { user: 'newbie', item: 'y1', value: 1 }] });
+      .send({
+        ratings: [
+          { user: 'newbie', item: 'x1', value: 5, timestamp: 1_600_000_000 },
+          { user: 'newbie', item: 'x2', value: 5 },
+          { user: 'newbie', item: 'y1', value: 1 },
+        ],
+      });
     expect(res.status).toBe(201);
     expect(res.body).toEqual({ accepted: 3 });
     expect(ratingStats(fx.db).ratings).toBe(before + 3);
+    const stamp = fx.db
+      .prepare(
+        `SELECT r.updated_at FROM ratings r JOIN users u ON u.id = r.user_id JOIN items i ON i.id = r.item_id
+          WHERE u.external_id = 'newbie' AND i.external_id = ?`,
+      )
+      .pluck();
+    expect(stamp.get('x1')).toBe(1_600_000_000);
+    expect(Math.abs((stamp.get('x2') as number) - Date.now() / 1000)).toBeLessThan(60);
     const recs = await request(app).get('/v1/users/newbie/recommendations?limit=5');
     expect(recs.body.source).toBe('fold-in');
     const ids = recs.body.items.map((x: { item: string }) => x.item);

@@ -95,6 +95,16 @@ describe('parseRatingsBody', () => {
     expect(rejects(() => parseRatingsBody([1])).message).toMatch(/must be a JSON object/);
     expect(rejects(() => parseRatingsBody({ ratings: [] })).message).toBe('ratings: must hold at least one rating');
   });
+  it('accepts an optional integer timestamp and drops unknown fields', () => {
+    expect(parseRatingsBody({ user: 'u', item: 'i', value: 4, timestamp: 1700000000, extra: 1 })).toEqual([
+      { user: 'u', item: 'i', value: 4, timestamp: 1700000000 },
+    ]);
+    expect(rejects(() => parseRatingsBody({ ratings: [{ user: 'u', item: 'i', value: 4, timestamp: 1.5 }] })).message).toBe(
+      'ratings[0].timestamp: must be an integer (unix seconds)',
+    );
+    expect(rejects(() => parseRatingsBody({ user: 'u', item: 'i', value: 4, timestamp: -1 })).message).toMatch(/^timestamp: /);
+  });
+
   it('caps a batch at 10,000 ratings', () => {
     const r = { user: 'u', item: 'i', value: 1 };
     expect(parseRatingsBody({ ratings: new Array(10_000).fill(r) })).toHaveLength(10_000);
