@@ -1,0 +1,113 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/connection.js';
+import type { FactorModel } from '../../src/model/factor-model.js';
+import { activeModelId, saveModel } from '../../src/model/model-store.js';
+import { DEFAULT_PARAMS } from '../../src/training/params.js';
+import { runInProcess } from './train-helpers.js';
+
+let dir: string;
+let dbPath: string;
+
+function tinyModel(lambda: number): FactorModel {
+  return {
+    params: { ...DEFAULT_PARAMS.explicit, factors: 1, lambda },
+    factors: 1,
+    nUsers: 1,
+    nItems: 2,
+    userIds: ['alice'],
+    itemIds: ['a', 'b'],
+    userFactors: Float32Array.from([1]),
+    itemFactors: Float32Array.from([0.5, -0.5]),
+    userBias: Float32Array.from([0]),
+    itemBias: Float32Array.from([0, 0]),
+    globalMean: 3,
+  };
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ridgerec-models-cli-'));
+  dbPath = join(dir, 'r.db');
+  // Three models: 1 active, 2 ready (with metrics), 3 retired with a reason.
+  const db = openDatabase(dbPath);
+  const userItems = { indptr: Int32Array.from([0, 1]), indices: Int32Array.from([0]) };
+  saveModel(db, tinyModel(0.1), { userItems, activate: true });
+  saveModel(db, tinyModel(0.2), { userItems, metrics: { rmse: 0.91234567 } });
+  saveModel(db, tinyModel(0.3), { userItems, status: 'retired', reason: 'rmse 0.95 worse than active 0.91' });
+  db.close();
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function active(): number | null {
+  const db = openDatabase(dbPath);
+  try {
+    return activeModelId(db);
+  } finally {
+    db.close();
+  }
+}
+
+describe('ridgerec models', () => {
+  it('list --json: every model oldest first, and the active id', async () => {
+    const r = await runInProcess(['models', 'list', '--db', dbPath, '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { models: { id: number; status: string; reason: string | null; metrics: object; params: { lambda: number } }[]; activeModel: number };
+    expect(out.activeModel).toBe(1);
+    expect(out.models.map((m) => [m.id, m.status, m.params.lambda])).toEqual([
+      [1, 'active', 0.1],
+      [2, 'ready', 0.2],
+      [3, 'retired', 0.3],
+    ]);
+    expect(out.models[1]!.metrics).toEqual({ rmse: 0.91234567 });
+    expect(out.models[2]!.reason).toBe('rmse 0.95 worse than active 0.91');
+  });
+
+  it('list (human): a table with the active marker, metrics and reason', async () => {
+    const r = await runInProcess(['models', 'list', '--db', dbPath]);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^id +status +feedback +created +factors +λ +users +items +metrics +reason$/);
+    expect(lines[1]).toMatch(/^1 +active \* +explicit /);
+    expect(lines[2]).toMatch(/rmse=0\.9123/);
+    expect(lines[3]).toMatch(/retired .*rmse 0\.95 worse than active 0\.91$/);
+  });
+
+  it('activate ID and rollback walk the activation history; the JSON names both ids', async () => {
+    let r = await runInProcess(['models', 'activate', '3', '--db', dbPath, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ activated: 3, previous: 1 });
+    expect(active()).toBe(3);
+    r = await runInProcess(['models', 'activate', '2', '--db', dbPath]);
+    expect(r.stdout).toBe('model 2 is now the active model (was 3)\n');
+    r = await runInProcess(['models', 'rollback', '--db', dbPath, '--json']);
+    expect(JSON.parse(r.stdout)).toEqual({ activated: 3, previous: 2 });
+    r = await runInProcess(['models', 'rollback', '--db', dbPath]);
+    expect(r.stdout).toBe('rolled back: model 1 is now the active model (was 3)\n');
+    expect(active()).toBe(1);
+    r = await runInProcess(['models', 'rollback', '--db', dbPath]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('ridgerec: no previously active model to roll back to\n');
+    expect(active()).toBe(1);
+  });
+
+  it('exits 2 for an unknown or malformed id, changing nothing', async () => {
+    let r = await runInProcess(['models', 'activate', '99', '--db', dbPath]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/model 99 does not exist/);
+    r = await runInProcess(['models', 'activate', 'two', '--db', dbPath]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/ID must be an integer/);
+    r = await runInProcess(['models', 'activate', '--db', dbPath]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/missing required argument 'id'/);
+    expect(active()).toBe(1);
+  });
+
+  it('list on a fresh database says there are no models', async () => {
+    const r = await runInProcess(['models', 'list', '--db', join(dir, 'empty.db')]);
+    expect(r.stdout).toMatch(/no models yet/);
+    const j = await runInProcess(['models', 'list', '--db', join(dir, 'empty.db'), '--json']);
+    expect(JSON.parse(j.stdout)).toEqual({ models: [], activeModel: null });
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * Helpers for the train/evaluate/models CLI tests: run the real commander program in-process
+ * (no child process: fast on 2 shared cores), capturing stdout/stderr and the exit code, and a
+ * seeded low-rank rating fixture with a known structure.
+ */
+import { vi } from 'vitest';
+import { buildProgram } from '../../src/cli/program.js';
+
+export interface InProcessResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+class ExitCalled extends Error {
+  constructor(readonly code: number) {
+    super(`process.exit(${code})`);
+  }
+}
+
+/** Runs `ridgerec ...args` in this process; usage errors (commander → process.exit(2)) become code 2. */
+export async function runInProcess(args: readonly string[]): Promise<InProcessResult> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  });
+  const exit = vi.spyOn(process, 'exit').mockImplementation((code?: string | number | null) => {
+    throw new ExitCalled(Number(code ?? 0));
+  });
+  const before = process.exitCode;
+  process.exitCode = undefined;
+  let code = 0;
+  try {
+    await buildProgram().parseAsync(['node', 'ridgerec', ...args]);
+    code = Number(process.exitCode ?? 0);
+  } catch (e) {
+    if (!(e instanceof ExitCalled)) throw e;
+    code = e.code;
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+    exit.mockRestore();
+    process.exitCode = before;
+  }
+  return { code, stdout, stderr };
+}
+
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Star ratings from a rank-2 taste model: r = clip(round(3 + 1.5·(a_u·b_i)), 1, 5) with unit-ish
+ * random 2-vectors, each user rating ~60% of the items. A model with ≥2 factors can learn it, so
+ * it must beat the predict-the-mean baseline on held-out pairs.
+ */
+export function starFixture(seed: number, nUsers = 40, nItems = 25): [string, string, number][] {
+  const rand = mulberry32(seed);
+  const vec = () => [rand() * 2 - 1, rand() * 2 - 1] as const;
+  const users = Array.from({ length: nUsers }, vec);
+  const items = Array.from({ length: nItems }, vec);
+  const out: [string, string, number][] = [];
+  for (let u = 0; u < nUsers; u++) {
+    for (let i = 0; i < nItems; i++) {
+      if (rand() > 0.6) continue;
+      const dot = users[u]![0] * items[i]![0] + users[u]![1] * items[i]![1];
+      out.push([`u${u}`, `item-${i}`, Math.min(5, Math.max(1, Math.round(3 + 3 * dot)))]);
+    }
+  }
+  return out;
+}
+
+/**
+ * Implicit feedback with a known structure: three "genres" (u mod 3, i mod 3); a user interacts
+ * with 80% of their own genre's items and 10% of the others. Values are 1 (clicks) or, with
+ * counts, random play counts 1..200 (noise: many distinct values, clearly not a star scale).
+ */
+export function playFixture(seed: number, counts = false, nUsers = 30, nItems = 20): [string, string, number][] {
+  const rand = mulberry32(seed);
+  const out: [string, string, number][] = [];
+  for (let u = 0; u < nUsers; u++) {
+    for (let i = 0; i < nItems; i++) {
+      const p = u % 3 === i % 3 ? 0.8 : 0.1;
+      if (rand() < p) out.push([`u${u}`, `i${i}`, counts ? 1 + Math.floor(rand() * 200) : 1]);
+    }
+  }
+  return out;
+}
+
+/** MovieLens u.data lines: user \t item \t value \t timestamp. */
+export function toTsv(rows: readonly (readonly [string, string, number])[]): string {
+  return rows.map(([u, i, v], n) => `${u}\t${i}\t${v}\t${1_000_000 + n}`).join('\n') + '\n';
+}
