@@ -47,7 +47,8 @@ export interface PrecomputeWorkerData {
   readonly itemFactors: Float32Array;
   readonly itemBias: Float32Array | null;
   readonly indptr: Int32Array;
-  readonly indices: Int32Array;
+  /** Uint16 when the catalog has at most 65,536 items (half the bytes to copy), else Int32. */
+  readonly indices: Int32Array | Uint16Array;
   readonly outIndices: Int32Array;
   readonly outScores: Float32Array;
 }
@@ -56,6 +57,12 @@ function sharedCopy<T extends Float32Array | Int32Array>(a: T): T {
   const buf = new SharedArrayBuffer(Math.max(1, a.length) * a.BYTES_PER_ELEMENT);
   const out = (a instanceof Float32Array ? new Float32Array(buf, 0, a.length) : new Int32Array(buf, 0, a.length)) as T;
   out.set(a as never);
+  return out;
+}
+
+function sharedUint16(a: ArrayLike<number>): Uint16Array {
+  const out = new Uint16Array(new SharedArrayBuffer(Math.max(2, a.length * 2)), 0, a.length);
+  out.set(a);
   return out;
 }
 
@@ -99,7 +106,7 @@ export function startPrecompute(model: StoredModel, options: { n: number; thread
     itemFactors: shared(model.itemFactors),
     itemBias: model.itemBias === null ? null : shared(model.itemBias),
     indptr: shared(model.userItems.indptr),
-    indices: shared(model.userItems.indices),
+    indices: model.nItems <= 0x10000 ? sharedUint16(model.userItems.indices) : shared(model.userItems.indices),
     outIndices,
     outScores,
   };

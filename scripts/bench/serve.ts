@@ -1,0 +1,346 @@
+/**
+ * `npm run bench -- serve [--size 20m|small] [--seconds 10] [--connections 32] [--db PATH] [--regenerate]`
+ *
+ * Serving speed on a model shaped like the 20m synthetic set: 140,000 users × 27,000 items × 64
+ * factors, built directly (seeded random factors and a Zipf-like userItems CSR of ~20M entries,
+ * no training) and saved with the model store into a temp db (reused across runs). Prints JSON lines:
+ *   {"case":"load",…}   loadActiveModel and the serving-state build, timed separately (median of 3)
+ *   {"case":"serve",…}  the summary: {"requestsPerSecond","p50Ms","p99Ms","errors",
+ *                        "plainExpressRequestsPerSecond","ratio",…}
+ * The server runs in a child process (this file with --child): createRecommender over the db, the
+ * precomputation awaited, then G's createApp (request logging silenced) on a random port;
+ * autocannon (32 connections, 10 s, after a 2 s warm-up) asks for random known users' top 10.
+ * Then a plain Express app with one route returning a constant JSON body of the same shape is
+ * measured the same way in the same run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import { pino } from 'pino';
+import { openDatabase, type Db } from '../../src/db/connection.js';
+import { createApp } from '../../src/http/app.js';
+import { getModelSummary, listModels, loadActiveModel, saveModel } from '../../src/model/model-store.js';
+import { createRecommender } from '../../src/serving/recommender.js';
+import { buildServingState, infoFromModel } from '../../src/serving/serving-state.js';
+import { DEFAULT_PARAMS, type FactorModel } from '../../src/training/params.js';
+
+interface Shape {
+  readonly users: number;
+  readonly items: number;
+  readonly factors: number;
+  readonly nnz: number;
+}
+const SHAPES: Record<string, Shape> = {
+  '20m': { users: 140_000, items: 27_000, factors: 64, nnz: 20_000_000 },
+  small: { users: 5_000, items: 2_000, factors: 32, nnz: 200_000 },
+};
+const SEED = 20;
+
+/** The part of autocannon's API used here (the package ships no types). */
+interface AutocannonRequest {
+  method?: string;
+  path?: string;
+  setupRequest?: (req: AutocannonRequest) => AutocannonRequest;
+}
+interface AutocannonOptions {
+  url: string;
+  connections: number;
+  duration: number;
+  requests: AutocannonRequest[];
+}
+interface AutocannonResult {
+  requests: { average: number };
+  latency: { p50: number; p99: number };
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
+const autocannon = createRequire(import.meta.url)('autocannon') as (o: AutocannonOptions) => Promise<AutocannonResult>;
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+/**
+ * Seeded model of the given shape. Item popularity is Zipf-like (p_i ∝ 1/(i+1)^0.9 over a shuffled
+ * catalog), user activity log-normal (mean nnz/users, at least 1, at most items/4).
+ */
+function syntheticModel(shape: Shape): { model: FactorModel; userItems: { indptr: Int32Array; indices: Int32Array } } {
+  const rand = mulberry32(SEED);
+  const { users, items, factors: k } = shape;
+  const userFactors = new Float32Array(users * k);
+  const itemFactors = new Float32Array(items * k);
+  for (let j = 0; j < userFactors.length; j++) userFactors[j] = (rand() - 0.5) * 0.2;
+  for (let j = 0; j < itemFactors.length; j++) itemFactors[j] = (rand() - 0.5) * 0.2;
+
+  // Zipf CDF over item ranks; rank r is item perm[r].
+  const cdf = new Float64Array(items);
+  let total = 0;
+  for (let r = 0; r < items; r++) cdf[r] = total += 1 / (r + 1) ** 0.9;
+  for (let r = 0; r < items; r++) cdf[r]! /= total;
+  const perm = Int32Array.from({ length: items }, (_, i) => i);
+  for (let i = items - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+  }
+  const drawItem = (): number => {
+    const x = rand();
+    let lo = 0;
+    let hi = items - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return perm[lo]!;
+  };
+
+  // Log-normal activity, scaled so the counts sum to about nnz.
+  const raw = new Float64Array(users);
+  let sum = 0;
+  for (let u = 0; u < users; u++) {
+    const g = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+    sum += raw[u] = Math.exp(g);
+  }
+  const maxPerUser = Math.max(1, Math.floor(items / 4));
+  const indptr = new Int32Array(users + 1);
+  for (let u = 0; u < users; u++) {
+    const c = Math.min(maxPerUser, Math.max(1, Math.round((raw[u]! / sum) * shape.nnz)));
+    indptr[u + 1] = indptr[u]! + c;
+  }
+  const indices = new Int32Array(indptr[users]!);
+  const mark = new Uint8Array(items);
+  for (let u = 0; u < users; u++) {
+    const start = indptr[u]!;
+    const end = indptr[u + 1]!;
+    for (let e = start; e < end; ) {
+      const i = drawItem();
+      if (mark[i] === 1) continue;
+      mark[i] = 1;
+      indices[e++] = i;
+    }
+    const row = indices.subarray(start, end).sort();
+    for (let e = 0; e < row.length; e++) mark[row[e]!] = 0;
+  }
+  const model: FactorModel = {
+    params: { ...DEFAULT_PARAMS.implicit, factors: k, seed: SEED },
+    factors: k,
+    nUsers: users,
+    nItems: items,
+    userIds: Array.from({ length: users }, (_, u) => `u${u}`),
+    itemIds: Array.from({ length: items }, (_, i) => `i${i}`),
+    userFactors,
+    itemFactors,
+    userBias: null,
+    itemBias: null,
+    globalMean: 0,
+  };
+  return { model, userItems: { indptr, indices } };
+}
+
+/** Opens the bench db, (re)building the synthetic model unless an identical one is active. */
+function prepareDb(path: string, shape: Shape, regenerate: boolean): Db {
+  if (regenerate) for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+  const db = openDatabase(path);
+  const tag = `${shape.users}x${shape.items}x${shape.factors}x${shape.nnz}/seed${SEED}`;
+  const existing = listModels(db).find((m) => m.status === 'active' && m.metrics.synthetic === tag);
+  if (existing) return db;
+  process.stderr.write(`bench serve: generating the ${tag} model (once; reused from ${path} next time)…\n`);
+  const t0 = performance.now();
+  const { model, userItems } = syntheticModel(shape);
+  const t1 = performance.now();
+  saveModel(db, model, { userItems, metrics: { synthetic: tag }, activate: true });
+  process.stderr.write(
+    `bench serve: generated in ${((t1 - t0) / 1000).toFixed(1)} s, saved in ${((performance.now() - t1) / 1000).toFixed(1)} s (${userItems.indices.length} userItems entries)\n`,
+  );
+  return db;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Load time, measured apart from everything else: loadActiveModel, then buildServingState. */
+function measureLoad(db: Db): { loadModelMs: number; buildStateMs: number; totalMs: number; runs: number } {
+  const load: number[] = [];
+  const build: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const t0 = performance.now();
+    const model = loadActiveModel(db)!;
+    const t1 = performance.now();
+    buildServingState(model, infoFromModel(model, getModelSummary(db, model.id).activatedAt));
+    const t2 = performance.now();
+    load.push(t1 - t0);
+    build.push(t2 - t1);
+  }
+  const l = median(load);
+  const b = median(build);
+  return { loadModelMs: round(l), buildStateMs: round(b), totalMs: round(l + b), runs: 3 };
+}
+
+interface ChildInfo {
+  readonly port: number;
+  readonly startupMs?: number;
+  readonly precomputeSeconds?: number;
+  readonly precompute?: string;
+}
+
+/** Starts this file as the server child; resolves when it prints its port. */
+function startChild(args: string[]): Promise<{ child: ChildProcess; info: ChildInfo }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.once('line', (line) => resolve({ child, info: JSON.parse(line) as ChildInfo }));
+    child.once('exit', (code) => reject(new Error(`bench server child exited early with code ${code}`)));
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function drive(
+  port: number,
+  path: (r: () => number) => string,
+  seconds: number,
+  connections: number,
+): Promise<AutocannonResult> {
+  const rand = mulberry32(7);
+  const opts = (duration: number): AutocannonOptions => ({
+    url: `http://127.0.0.1:${port}`,
+    connections,
+    duration,
+    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path(rand) }) }],
+  });
+  await autocannon(opts(2)); // warm-up: JIT, connection setup
+  return autocannon(opts(seconds));
+}
+
+function summary(r: AutocannonResult) {
+  return {
+    requestsPerSecond: round(r.requests.average, 0),
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    errors: r.errors + r.timeouts + r.non2xx,
+  };
+}
+
+/** The constant body of the plain route: shaped like a real top-10 answer. */
+const CONSTANT_BODY = {
+  user: 'u1',
+  model: 1,
+  source: 'model',
+  items: Array.from({ length: 10 }, (_, j) => ({ item: `i${1000 + j}`, score: round(0.9 - j * 0.01, 4) })),
+};
+
+async function child(args: string[]): Promise<void> {
+  const mode = flag(args, '--mode');
+  if (mode === 'plain') {
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('etag', false);
+    app.get('/v1/users/:user/recommendations', (_req, res) => {
+      res.json(CONSTANT_BODY);
+    });
+    const server = app.listen(0, '127.0.0.1', () => {
+      const addr = server.address();
+      process.stdout.write(`${JSON.stringify({ port: typeof addr === 'object' && addr ? addr.port : 0 })}\n`);
+    });
+    process.once('SIGTERM', () => server.close(() => process.exit(0)));
+    return;
+  }
+  const db = openDatabase(flag(args, '--db')!);
+  const t0 = performance.now();
+  const recommender = createRecommender({ db });
+  const startupMs = performance.now() - t0;
+  const t1 = performance.now();
+  const status = await recommender.whenPrecomputed();
+  const precomputeSeconds = (performance.now() - t1) / 1000;
+  const app = createApp({ recommender, logger: pino({ level: 'silent' }) });
+  const server = app.listen(0, '127.0.0.1', () => {
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : 0;
+    process.stdout.write(
+      `${JSON.stringify({ port, startupMs: round(startupMs), precompute: status, precomputeSeconds: round(precomputeSeconds, 2) })}\n`,
+    );
+  });
+  process.once('SIGTERM', () => {
+    const s = recommender.stats();
+    process.stderr.write(`bench serve: server stats ${JSON.stringify(s)}\n`);
+    server.close(() => void recommender.close().then(() => process.exit(0)));
+    server.closeAllConnections();
+  });
+}
+
+export async function run(args: string[]): Promise<void> {
+  if (args.includes('--child')) return child(args);
+  const size = flag(args, '--size') ?? '20m';
+  const shape = SHAPES[size];
+  if (!shape) throw new Error(`--size must be one of ${Object.keys(SHAPES).join(', ')}, got "${size}"`);
+  const seconds = Number(flag(args, '--seconds') ?? 10);
+  const connections = Number(flag(args, '--connections') ?? 32);
+  const path = flag(args, '--db') ?? join(tmpdir(), `ridgerec-bench-serve-${size}.db`);
+  const fresh = !existsSync(path);
+
+  const db = prepareDb(path, shape, args.includes('--regenerate'));
+  const load = measureLoad(db);
+  db.close();
+  process.stdout.write(`${JSON.stringify({ case: 'load', size, ...shape, ...load, freshDb: fresh })}\n`);
+
+  const users = shape.users;
+  const server = await startChild(['--db', path]);
+  let app: AutocannonResult;
+  try {
+    app = await drive(server.info.port, (r) => `/v1/users/u${Math.floor(r() * users)}/recommendations?limit=10`, seconds, connections);
+  } finally {
+    await stopChild(server.child);
+  }
+  const plain = await startChild(['--mode', 'plain']);
+  let base: AutocannonResult;
+  try {
+    base = await drive(plain.info.port, (r) => `/v1/users/u${Math.floor(r() * users)}/recommendations?limit=10`, seconds, connections);
+  } finally {
+    await stopChild(plain.child);
+  }
+  const a = summary(app);
+  const b = summary(base);
+  process.stdout.write(
+    `${JSON.stringify({
+      case: 'serve',
+      size,
+      ...a,
+      plainExpressRequestsPerSecond: b.requestsPerSecond,
+      ratio: round(a.requestsPerSecond / b.requestsPerSecond, 3),
+      plainExpressP99Ms: b.p99Ms,
+      connections,
+      seconds,
+      serverStartupMs: server.info.startupMs,
+      precompute: server.info.precompute,
+      precomputeSeconds: server.info.precomputeSeconds,
+    })}\n`,
+  );
+}
+
+// Run directly (the server child): `node --import tsx scripts/bench/serve.ts --child …`.
+if (process.argv[1] === fileURLToPath(import.meta.url)) await run(process.argv.slice(2));
