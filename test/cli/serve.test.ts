@@ -2,8 +2,11 @@
  * `ridgerec serve` as a real process: port resolution, the API key from RIDGEREC_API_KEY, hot
  * reload of a model activated by another process, and a clean exit on SIGTERM/SIGINT.
  */
+import { request as httpRequest } from 'node:http';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolvePort } from '../../src/cli/serve.js';
+import { resolvePort, startServer } from '../../src/cli/serve.js';
+import { userRatings } from '../../src/ratings/store.js';
 import { RidgerecError } from '../../src/errors.js';
 import { fixtureDb, trainModel, type Fixture } from '../http/fixture.js';
 import { runCli, startCli } from './spawn-cli.js';
@@ -60,6 +63,38 @@ describe('ridgerec serve', () => {
       expect(await cli.stop('SIGTERM')).toBe(0);
     }
     expect(cli.stdout() + cli.stderr()).not.toMatch(/unexpected error/);
+  });
+
+  it('close() lets a request in flight finish: a body still uploading when shutdown starts is stored', async () => {
+    const handle = await startServer({ db: fx.db, port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), pollMs: 60_000 });
+    const body = JSON.stringify({ user: 'late', item: 'x3', value: 4 });
+    const { port } = new URL(handle.url);
+    let closed = false;
+    const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port, method: 'POST', path: '/v1/ratings', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on('error', reject);
+      req.write(body.slice(0, 10));
+      // Shutdown starts while the body is half sent; the rest arrives afterwards.
+      setTimeout(() => {
+        void handle.close().then(() => (closed = true));
+        setTimeout(() => req.end(body.slice(10)), 100);
+      }, 100);
+    });
+    const res = await response;
+    expect(res.status).toBe(201);
+    expect(JSON.parse(res.text)).toEqual({ accepted: 1 });
+    expect(userRatings(fx.db, 'late')).toEqual([{ item: 'x3', value: 4 }]);
+    await handle.close();
+    expect(closed).toBe(true);
+    // And it no longer accepts connections.
+    await expect(fetch(`${handle.url}/health`)).rejects.toThrow();
   });
 
   it('exits 0 on SIGINT too', async () => {
