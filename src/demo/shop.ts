@@ -9,7 +9,7 @@
  * 12–30 purchases; 85% fall in a favourite category (the favourites chosen uniformly), the rest
  * anywhere (noise, like gifts). Inside a category, products follow a Zipf-like popularity curve
  * (weight ∝ 1/(rank+1)^0.8), so there are bestsellers. A repeat purchase raises the count.
- * With the defaults this is about 40k (user, item, count) rows.
+ * With the defaults: 42,032 purchases in 31,942 (user, item, count) rows.
  *
  * Pure: no I/O. src/demo/load.ts writes it through the ratings store.
  */
