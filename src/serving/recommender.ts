@@ -26,7 +26,6 @@ import {
   type ModelInfo,
   type ServingState,
 } from './serving-state.js';
-import { topK } from './top-k.js';
 
 export type { ModelInfo } from './serving-state.js';
 
@@ -140,7 +139,7 @@ function excludedIndices(state: ServingState, exclude: readonly string[] | undef
 }
 
 /**
- * The live path: score the whole catalog for one vector, mask out rated and excluded items, keep
+ * The live path: score the whole catalog for one vector, drop rated and excluded items, keep
  * the best `limit` with the bounded heap. offset = μ + b_u (explicit) turns the ranking score
  * p_u·q_i + b_i into the predicted rating.
  */
@@ -153,21 +152,16 @@ function scoreLive(
   exclude: readonly number[],
 ): ScoredItem[] {
   const m = state.model;
-  const mask = state.scratchMask;
+  // Scores live in a scratch row: NaN drops an item (topK never selects NaN).
   const scores = state.scoreCatalog(vector, true);
-  if (rated !== null) for (let j = 0; j < rated.length; j++) mask[rated[j]!] = 1;
-  for (const i of exclude) mask[i] = 1;
-  try {
-    const top = topK(scores, limit, (i) => mask[i] === 1);
-    const items: ScoredItem[] = new Array(top.indices.length);
-    for (let j = 0; j < top.indices.length; j++) {
-      items[j] = { item: m.itemIds[top.indices[j]!]!, score: round4(top.scores[j]! + offset) };
-    }
-    return items;
-  } finally {
-    if (rated !== null) for (let j = 0; j < rated.length; j++) mask[rated[j]!] = 0;
-    for (const i of exclude) mask[i] = 0;
+  if (rated !== null) for (let j = 0; j < rated.length; j++) scores[rated[j]!] = NaN;
+  for (const i of exclude) scores[i] = NaN;
+  const top = state.topOfCatalog(limit);
+  const items: ScoredItem[] = new Array(top.indices.length);
+  for (let j = 0; j < top.indices.length; j++) {
+    items[j] = { item: m.itemIds[top.indices[j]!]!, score: round4(top.scores[j]! + offset) };
   }
+  return items;
 }
 
 /** Known user, nothing rated since training: precomputed candidates when they suffice, else live. */
@@ -429,7 +423,8 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
         const d = ni * norms[j]!;
         scores[j] = d > 0 ? Math.max(-1, Math.min(1, scores[j]! / d)) : 0;
       }
-      const top = topK(scores, limit, (j) => j === i);
+      scores[i] = NaN; // never the item itself
+      const top = state.topOfCatalog(limit);
       const items: ScoredItem[] = new Array(top.indices.length);
       for (let j = 0; j < top.indices.length; j++) {
         items[j] = { item: m.itemIds[top.indices[j]!]!, score: round4(top.scores[j]!) };

@@ -56,14 +56,15 @@ export interface ServingState {
   /** Where this model's precomputation stands, and a promise settled when it ends. */
   precompute: PrecomputeStatus;
   precomputeDone: Promise<PrecomputeStatus>;
-  /** Per-request exclusion mask (requests are synchronous; always left all-zero). */
-  readonly scratchMask: Uint8Array;
   /**
    * s_i = b_i + v·q_i for every item (b_i = 0 when `withBias` is false or the model is implicit),
-   * into a scratch view valid until the next call: the WebAssembly SIMD kernel when available,
-   * else the JavaScript one.
+   * into a scratch row valid until the next call (requests are synchronous): the WebAssembly SIMD
+   * kernel when available, else the JavaScript one. Callers may overwrite entries (NaN drops an
+   * item) before topOfCatalog.
    */
   scoreCatalog(v: Float32Array, withBias: boolean): Float32Array;
+  /** The best `limit` of the row scoreCatalog last returned (exactly topK: NaN never, ties by lower index). */
+  topOfCatalog(limit: number): { readonly indices: Int32Array; readonly scores: Float64Array };
   /** Items by descending rating count in the training data (ties: lower index); built on first use. */
   popularOrder(): { readonly order: Int32Array; readonly counts: Int32Array };
 }
@@ -97,6 +98,7 @@ export function buildServingState(model: StoredModel, info: ModelInfo, options: 
   };
   const jsScores = new Float32Array(nItems);
   let foldIn: FoldInFn | null = null;
+  let last: SimdScorer | null = null;
   return {
     model,
     info,
@@ -115,13 +117,15 @@ export function buildServingState(model: StoredModel, info: ModelInfo, options: 
     topN: null,
     precompute: 'off',
     precomputeDone: Promise.resolve('off'),
-    scratchMask: new Uint8Array(nItems),
     scoreCatalog(v, withBias) {
       const bias = withBias ? model.itemBias : null;
-      const simd = bias === model.itemBias ? scorer : plainScorer();
-      if (simd !== null) return simd.scoreOne(v);
+      last = bias === model.itemBias ? scorer : plainScorer();
+      if (last !== null) return last.scoreOne(v);
       scoreAll(v, model.itemFactors, bias, k, jsScores, nItems);
       return jsScores;
+    },
+    topOfCatalog(limit) {
+      return last !== null ? last.top(0, limit) : topK(jsScores, limit);
     },
     popularOrder() {
       if (popular === null) {

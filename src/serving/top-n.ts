@@ -14,9 +14,9 @@ import { createSimdScorer } from './wasm-kernel.js';
  */
 export function computeTopNRange(d: PrecomputeWorkerData): void {
   const { k, n, nItems, userFactors, itemFactors, itemBias, indptr, indices, outIndices, outScores } = d;
-  const finish = (u: number, scores: Float32Array): void => {
+  const finish = (u: number, scores: Float32Array, select: (n: number) => { indices: Int32Array; scores: Float64Array }): void => {
     for (let e = indptr[u]!, end = indptr[u + 1]!; e < end; e++) scores[indices[e]!] = NaN;
-    const top = topK(scores, n);
+    const top = select(n);
     const base = u * n;
     const m = top.indices.length;
     outIndices.set(top.indices, base);
@@ -35,18 +35,21 @@ export function computeTopNRange(d: PrecomputeWorkerData): void {
       const m = Math.min(8, d.userEnd - u);
       for (let j = 0; j < m; j++) users[j] = u + j;
       const rows = simd.scoreEight(userFactors, users.subarray(0, m));
-      for (let j = 0; j < m; j++) finish(u + j, rows[j]!);
+      for (let j = 0; j < m; j++) finish(u + j, rows[j]!, (k) => simd.top(j, k));
     }
     return;
   }
   const block = new Float32Array(4 * nItems);
   for (; u + 4 <= d.userEnd; u += 4) {
     scoreAll4(userFactors, [u, u + 1, u + 2, u + 3], itemFactors, itemBias, k, nItems, block);
-    for (let j = 0; j < 4; j++) finish(u + j, block.subarray(j * nItems, (j + 1) * nItems));
+    for (let j = 0; j < 4; j++) {
+      const row = block.subarray(j * nItems, (j + 1) * nItems);
+      finish(u + j, row, (k) => topK(row, k));
+    }
   }
   const one = block.subarray(0, nItems);
   for (; u < d.userEnd; u++) {
     scoreAll(userFactors.subarray(u * k, (u + 1) * k), itemFactors, itemBias, k, one, nItems);
-    finish(u, one);
+    finish(u, one, (k) => topK(one, k));
   }
 }

@@ -12,8 +12,11 @@
  * float64); scores agree to ~1e-6 relative.
  */
 
+import { topK } from './top-k.js';
+
 const V128 = 0x7b;
 const I32 = 0x7f;
+const F32 = 0x7d;
 
 function uleb(n: number): number[] {
   const out: number[] = [];
@@ -61,6 +64,13 @@ const end = [0x0b];
 const brIf = (depth: number) => [0x0d, ...uleb(depth)];
 const ret = [0x0f];
 const i32eqz = [0x45];
+const i32shl = [0x74];
+const f32load = (offset: number) => [0x2a, ...memarg(2, offset)];
+const i32store = [0x36, ...memarg(2, 0)];
+const f32ge = [0x60];
+const f32x4splat = simd(0x13);
+const f32x4ge = simd(0x46);
+const v128anyTrue = simd(0x53);
 const ifVoid = [0x04, 0x40];
 
 /** ptr += delta */
@@ -134,15 +144,45 @@ function score8Body(k: number, nPad: number): number[] {
   return funcBody([[3, I32], [9, V128]], code);
 }
 
+/**
+ * collect(out, n4, thr, dst) → m: writes to dst the indices i (ascending) of every score with
+ * out[i] ≥ thr and returns how many. Four scores per compare; only a block with some lane ≥ thr
+ * is looked at lane by lane. NaN is never ≥ thr.
+ */
+function collectBody(): number[] {
+  const [out, n4, thr, dst] = [0, 1, 2, 3];
+  const [m, idx, t] = [4, 5, 6];
+  const code: number[] = [
+    ...get(thr), ...f32x4splat, ...set(t),
+    ...i32c(0), ...set(m),
+    ...i32c(0), ...set(idx),
+    ...get(n4), ...i32eqz, ...ifVoid, ...i32c(0), ...ret, ...end,
+    ...loop,
+    ...get(out), ...v128load(0), ...get(t), ...f32x4ge, ...v128anyTrue, ...ifVoid,
+  ];
+  for (let lane = 0; lane < 4; lane++) {
+    code.push(
+      ...get(out), ...f32load(lane * 4), ...get(thr), ...f32ge, ...ifVoid,
+      ...get(dst), ...get(m), ...i32c(2), ...i32shl, ...i32add,
+      ...get(idx), ...i32c(lane), ...i32add, ...i32store,
+      ...bump(m, 1),
+      ...end,
+    );
+  }
+  code.push(...end, ...bump(out, 16), ...bump(idx, 4), ...countDown(n4), ...end, ...get(m));
+  return funcBody([[2, I32], [1, V128]], code);
+}
+
 function assemble(k: number, nPad: number): Uint8Array {
   const fnType = [0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), 0x00];
+  const collectType = [0x60, ...vec([[I32], [I32], [F32], [I32]]), ...vec([[I32]])];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([fnType])),
+    ...section(1, vec([fnType, collectType])),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x00]])),
-    ...section(3, vec([[0x00], [0x00]])),
-    ...section(7, vec([[...name('score1'), 0x00, 0x00], [...name('score8'), 0x00, 0x01]])),
-    ...section(10, vec([score1Body(k), score8Body(k, nPad)])),
+    ...section(3, vec([[0x00], [0x00], [0x01]])),
+    ...section(7, vec([[...name('score1'), 0x00, 0x00], [...name('score8'), 0x00, 0x01], [...name('collect'), 0x00, 0x02]])),
+    ...section(10, vec([score1Body(k), score8Body(k, nPad), collectBody()])),
   ];
   return Uint8Array.from(bytes);
 }
@@ -157,6 +197,12 @@ export interface SimdScorer {
    * scores, valid until the next call.
    */
   scoreEight(p: Float32Array, users: ArrayLike<number>): Float32Array[];
+  /**
+   * The best n of score row `row` (0 for scoreOne) of the last call, exactly topK(row, n): NaN
+   * never selected, descending, ties by lower index. Callers may write NaN into the row first to
+   * drop items. See topOfRow for how it avoids a heap pass over the whole catalog.
+   */
+  top(row: number, n: number): { indices: Int32Array; scores: Float64Array };
 }
 
 /** The few WebAssembly JS-API members used here (the project's lib settings do not declare them). */
@@ -167,6 +213,36 @@ interface WasmApi {
   Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/** Prefix of the catalog whose top n sets the threshold of the filtering pass. */
+const SAMPLE = 4096;
+
+/**
+ * Exact top-n without a heap pass over every score. The top n of a prefix of the catalog gives
+ * a threshold t (its n-th best score): at least n items score ≥ t, so the overall top n are all
+ * among {i : s_i ≥ t}. The SIMD `collect` finds those candidates (typically a few hundred of
+ * 27,000), in ascending index order, and topK ranks them: ties still go to the lower index.
+ */
+function topOfRow(
+  scores: Float32Array,
+  n: number,
+  collectAbove: (thr: number) => number,
+  dst: Int32Array,
+): { indices: Int32Array; scores: Float64Array } {
+  const nItems = scores.length;
+  if (nItems <= 2 * SAMPLE || n > SAMPLE / 8) return topK(scores, n);
+  const pre = topK(scores.subarray(0, SAMPLE), n);
+  if (pre.indices.length < n) return topK(scores, n); // the prefix is mostly NaN (dropped items)
+  const m = collectAbove(pre.scores[n - 1]!);
+  let c = m;
+  while (c > 0 && dst[c - 1]! >= nItems) c--; // padding lanes past the catalog
+  const cand = new Float32Array(c);
+  for (let j = 0; j < c; j++) cand[j] = scores[dst[j]!]!;
+  const top = topK(cand, n);
+  const indices = new Int32Array(top.indices.length);
+  for (let j = 0; j < indices.length; j++) indices[j] = dst[top.indices[j]!]!;
+  return { indices, scores: top.scores };
+}
 
 let simdSupported: boolean | null = null;
 
@@ -200,11 +276,13 @@ export function createSimdScorer(
   const biasAt = qBytes;
   const pAt = biasAt + nPad * 4;
   const outAt = pAt + 8 * k * 4;
-  const total = outAt + 8 * nPad * 4;
+  const dstAt = outAt + 8 * nPad * 4;
+  const total = dstAt + nPad * 4;
   const memory = new wasm.Memory({ initial: Math.ceil(total / 65536) });
   const instance = new wasm.Instance(new wasm.Module(assemble(k, nPad)), { env: { mem: memory } });
   const score1 = instance.exports.score1 as (qt: number, bias: number, p: number, out: number, n8: number) => void;
   const score8 = instance.exports.score8 as (qt: number, bias: number, p: number, out: number, n4: number) => void;
+  const collect = instance.exports.collect as (out: number, n4: number, thr: number, dst: number) => number;
   const buf = memory.buffer;
   const qt = new Float32Array(buf, 0, nPad * k);
   // Qt[(b·k + f)·4 + lane] = Q[(4b + lane)·k + f]
@@ -216,6 +294,7 @@ export function createSimdScorer(
   if (itemBias !== null) new Float32Array(buf, biasAt, nPad).set(itemBias.subarray(0, nItems));
   const pView = new Float32Array(buf, pAt, 8 * k);
   const outs = Array.from({ length: 8 }, (_, j) => new Float32Array(buf, outAt + j * nPad * 4, nItems));
+  const dst = new Int32Array(buf, dstAt, nPad);
   return {
     k,
     nItems,
@@ -232,6 +311,10 @@ export function createSimdScorer(
       }
       score8(0, biasAt, pAt, outAt, nPad / 4);
       return outs;
+    },
+    top(row, n) {
+      const scores = outs[row]!;
+      return topOfRow(scores, n, (thr) => collect(outAt + row * nPad * 4, nPad / 4, thr, dstAt), dst);
     },
   };
 }

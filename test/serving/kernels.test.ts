@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { rowNorms, scoreAll, scoreAll4 } from '../../src/serving/kernels.js';
+import { topK } from '../../src/serving/top-k.js';
 import { createSimdScorer, wasmSimdSupported } from '../../src/serving/wasm-kernel.js';
 import { mulberry32 } from './helpers.js';
 
@@ -72,4 +73,31 @@ describe.skipIf(!wasmSimdSupported())('WebAssembly SIMD kernel', () => {
       }
     }
   });
+
+  it('top(row, n) selects exactly what topK does on big catalogs: NaN dropped, ties to the lower index', () => {
+    const rand = mulberry32(5);
+    const k = 4;
+    const n = 10_003; // > 2 × the 4,096-item sample, not a multiple of 8
+    // Quantised factors: many exactly equal scores, so the tie order is exercised.
+    const q = Float32Array.from({ length: n * k }, () => Math.round(rand() * 8) / 8);
+    const p = Float32Array.from({ length: 8 * k }, () => Math.round(rand() * 4) / 4);
+    const s = createSimdScorer(q, null, k, n)!;
+    for (const limit of [1, 10, 50, 300]) {
+      const rows = s.scoreEight(p, [0, 1, 2, 3, 4, 5, 6, 7]);
+      for (let j = 0; j < 8; j++) {
+        const row = rows[j]!;
+        // Drop a random tenth, and for row 7 nearly the whole sample prefix.
+        for (let i = 0; i < n; i++) if (rand() < 0.1 || (j === 7 && i < 4090)) row[i] = NaN;
+        const expected = topK(Float32Array.from(row), limit);
+        const got = s.top(j, limit);
+        expect(Array.from(got.indices)).toEqual(Array.from(expected.indices));
+        expect(Array.from(got.scores)).toEqual(Array.from(expected.scores));
+      }
+    }
+    // scoreOne's row is row 0; a catalog where every item is dropped gives nothing.
+    const one = s.scoreOne(p.subarray(0, k));
+    one.fill(NaN);
+    expect(s.top(0, 5).indices).toHaveLength(0);
+  });
 });
+

@@ -310,3 +310,25 @@ describe('Recommender on the JavaScript kernel (no WebAssembly SIMD)', () => {
     }
   });
 });
+
+describe('Recommender on a catalog big enough for the sampled SIMD selection (9,000 items)', () => {
+  it('still matches the brute-force ranking for known, fold-in and similar-items answers', async () => {
+    const t = tempDb();
+    try {
+      const fx = randomFixture(77, 'explicit', { nUsers: 6, nItems: 9000, k: 6, perUser: 40 });
+      install(t.db, fx);
+      const rec = createRecommender({ db: t.db, precompute: false });
+      for (const u of [0, 5]) {
+        const expected = bruteForce(fx.model, userVector(fx.model, u), userOffset(fx.model, u), 60, new Set(fx.rated[u]));
+        expectRanking(rec.recommend(`u${u}`, { limit: 60 }).items, expected);
+      }
+      const r = rec.recommendAnonymous([{ item: 'i8000', value: 5 }], { limit: 25 });
+      const e = expectedFold(fx, [[8000, 5]]);
+      expectRanking(r.items, bruteForce(fx.model, e.vector, e.offset, 25, e.items));
+      expect(rec.similarItems('i4321', { limit: 30 }).items.map((x) => x.item)).not.toContain('i4321');
+      await rec.close();
+    } finally {
+      t.cleanup();
+    }
+  });
+});
