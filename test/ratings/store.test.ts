@@ -133,7 +133,10 @@ describe('upsertRatings', () => {
 });
 
 describe('RatingWriter', () => {
-  it('gives the same end state and counts as row-by-row upserts, across chunk flushes', () => {
+  it.each([
+    ['per-row updated_at', false],
+    ['one shared updated_at', true],
+  ])('gives the same end state and counts as row-by-row upserts, across chunk flushes (%s)', (_label, sameTime) => {
     const db = memDb();
     const rand = mulberry32(11);
     // Pre-existing ratings, then a stream with repeats inside and across chunks of 37 rows.
@@ -155,8 +158,9 @@ describe('RatingWriter', () => {
       const v = Math.floor(rand() * 10) / 2;
       if (expected.has(`${u}|${i}`)) updated++;
       else inserted++;
-      expected.set(`${u}|${i}`, [v, k]);
-      w.add(u, i, v, k);
+      const t = sameTime ? 77 : k;
+      expected.set(`${u}|${i}`, [v, t]);
+      w.add(u, i, v, t);
     }
     w.flush();
     db.exec('COMMIT');
