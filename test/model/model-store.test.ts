@@ -99,6 +99,17 @@ describe('model store', () => {
     expect(back.userItems.indices).toBeInstanceOf(Int32Array);
   });
 
+  it('loadModel leaves the connection\'s mmap_size as it found it, also inside a transaction', () => {
+    const { model, userItems } = randomModel(5, 'explicit');
+    const id = saveModel(db, model, { userItems });
+    const before = db.pragma('mmap_size', { simple: true });
+    expect(loadModel(db, id).nUsers).toBe(7);
+    expect(db.pragma('mmap_size', { simple: true })).toBe(before);
+    const inTx = db.transaction(() => loadModel(db, id))();
+    expect(bytesOf(inTx.itemFactors)!.equals(bytesOf(model.itemFactors)!)).toBe(true);
+    expect(db.pragma('mmap_size', { simple: true })).toBe(before);
+  });
+
   it('saves and loads an empty model (no users, no items)', () => {
     const { model } = randomModel(2, 'implicit', 0, 0, 2);
     const id = saveModel(db, model, { userItems: { indptr: new Int32Array(1), indices: new Int32Array(0) } });
