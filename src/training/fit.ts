@@ -10,13 +10,16 @@
  */
 import { invalidInput, ModelFitError } from '../errors.js';
 import type { RatingMatrix } from '../ratings/matrix.js';
-import { gram } from './linalg.js';
+import { GRAM_CHUNK } from './linalg.js';
 import type { FitResult, IterationStats, TrainParams } from './params.js';
 import { resolveParams } from './params.js';
 import { balancedChunks, SolvePool } from './pool.js';
 import { mulberry32 } from './random.js';
 import {
   createScratch,
+  gramChunkCount,
+  partialGram,
+  reduceGram,
   type SharedState,
   type Side,
   sideArrays,
@@ -73,6 +76,7 @@ export async function fit(matrix: RatingMatrix, params: TrainParams, options: Fi
     feat: sharedF32(explicit ? maxRows * d : 0),
     featBias: sharedF32(explicit ? maxRows : 0),
     gram: sharedF64(d * d),
+    gramParts: sharedF64(explicit ? 0 : Math.ceil(maxRows / GRAM_CHUNK) * d * d),
     stats: sharedF64(2 * maxRows),
   };
   initFactors(state.items, nItems, k, d, p.seed, INIT_SCALE[p.feedback]);
@@ -90,7 +94,7 @@ export async function fit(matrix: RatingMatrix, params: TrainParams, options: Fi
   };
 
   let pool: SolvePool | null = null;
-  const scratch = p.threads === 1 ? createScratch(d) : null;
+  const scratch = createScratch(d); // inline solves (threads = 1) and inline Grams
   if (p.threads > 1) {
     // Per-row work in units of one rating's work: d×d products (implicit Gram matvecs, Cholesky).
     const rowCost = explicit && !cfg.cholesky ? 1 : cfg.cholesky ? d * 2 : d / 4;
@@ -159,12 +163,17 @@ export async function fit(matrix: RatingMatrix, params: TrainParams, options: Fi
         feat[j * d + k] = 1;
       }
     } else {
-      gram(other, nOther, d, state.gram); // G = Σ_j f_j f_jᵀ, every unobserved column's c = 1 term
+      // G = Σ_j f_j f_jᵀ (every unobserved column's c = 1 term): partial sums over fixed chunks
+      // of rows (in the workers), added in chunk order here.
+      const nChunks = gramChunkCount(state, side);
+      if (pool) await pool.run({ kind: 'gram', side, computeLoss: false });
+      else for (let c = 0; c < nChunks; c++) partialGram(state, side, c, d, scratch);
+      reduceGram(state, nChunks, d);
     }
     const nRows = side === 'users' ? nUsers : nItems;
     const failed = pool
-      ? await pool.run({ side, computeLoss })
-      : solveRows(sideArrays(state, side, explicit), cfg, 0, nRows, computeLoss, scratch!);
+      ? await pool.run({ kind: 'solve', side, computeLoss })
+      : solveRows(sideArrays(state, side, explicit), cfg, 0, nRows, computeLoss, scratch);
     if (failed >= 0) {
       const ids = side === 'users' ? matrix.userIds : matrix.itemIds;
       const n = (side === 'users' ? matrix.byUser : matrix.byItem).indptr;

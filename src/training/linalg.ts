@@ -54,23 +54,38 @@ export function dot(x: Float64Array, y: Float64Array, d: number): number {
   return s0 + s1 + s2 + s3;
 }
 
-/** y = A·x for a full (both triangles stored) symmetric d×d A: one dot product per row. */
+/**
+ * y = A·x for a full (both triangles stored) symmetric d×d A: y_a = Σ_t A_at x_t, four rows at a
+ * time so each x[t] is loaded once for four products.
+ */
 export function symMatVec(A: Float64Array, d: number, x: Float64Array, y: Float64Array): void {
-  for (let a = 0; a < d; a++) {
-    const ro = a * d;
+  let a = 0;
+  for (; a + 3 < d; a += 4) {
+    const r0 = a * d;
+    const r1 = r0 + d;
+    const r2 = r1 + d;
+    const r3 = r2 + d;
     let s0 = 0;
     let s1 = 0;
     let s2 = 0;
     let s3 = 0;
-    let t = 0;
-    for (; t + 3 < d; t += 4) {
-      s0 += A[ro + t]! * x[t]!;
-      s1 += A[ro + t + 1]! * x[t + 1]!;
-      s2 += A[ro + t + 2]! * x[t + 2]!;
-      s3 += A[ro + t + 3]! * x[t + 3]!;
+    for (let t = 0; t < d; t++) {
+      const xt = x[t]!;
+      s0 += A[r0 + t]! * xt;
+      s1 += A[r1 + t]! * xt;
+      s2 += A[r2 + t]! * xt;
+      s3 += A[r3 + t]! * xt;
     }
-    for (; t < d; t++) s0 += A[ro + t]! * x[t]!;
-    y[a] = s0 + s1 + s2 + s3;
+    y[a] = s0;
+    y[a + 1] = s1;
+    y[a + 2] = s2;
+    y[a + 3] = s3;
+  }
+  for (; a < d; a++) {
+    const ro = a * d;
+    let s0 = 0;
+    for (let t = 0; t < d; t++) s0 += A[ro + t]! * x[t]!;
+    y[a] = s0;
   }
 }
 
@@ -98,12 +113,46 @@ export function symmetrizeFromLower(A: Float64Array, d: number): void {
 }
 
 /**
+ * Lower triangle of G += Σ_r f_r f_rᵀ over rows [r0, r1) of a stride-d store, through gatherSyrk
+ * in blocks of SYRK_BLOCK rows. `idx` must hold SYRK_BLOCK ints, `ones` SYRK_BLOCK ones, `scratch`
+ * 2·d·SYRK_BLOCK doubles.
+ */
+export function gramRows(
+  f: Float32Array,
+  r0: number,
+  r1: number,
+  d: number,
+  G: Float64Array,
+  idx: Int32Array,
+  ones: Float64Array,
+  scratch: Float64Array,
+): void {
+  for (let start = r0; start < r1; start += SYRK_BLOCK) {
+    const m = Math.min(SYRK_BLOCK, r1 - start);
+    for (let j = 0; j < m; j++) idx[j] = start + j;
+    gatherSyrk(f, idx, 0, m, ones, G, d, scratch);
+  }
+}
+
+/** Rows per partial Gram: fixed, so the summation order never depends on the thread count. */
+export const GRAM_CHUNK = 4096;
+
+/**
  * Gram matrix G = Σ_r f_r f_rᵀ over rows [0, n) of a stride-d store, written full (symmetric)
- * into G (d×d, overwritten). Summed in row order: deterministic.
+ * into G (d×d, overwritten): partial sums over GRAM_CHUNK rows, added in chunk order — the same
+ * order the multi-threaded trainer uses (see fit.ts), so both give identical bits.
  */
 export function gram(f: Float32Array, n: number, d: number, G: Float64Array): void {
   G.fill(0, 0, d * d);
-  for (let r = 0; r < n; r++) rank1Lower(G, d, 1, f, r * d);
+  const part = new Float64Array(d * d);
+  const idx = new Int32Array(SYRK_BLOCK);
+  const ones = new Float64Array(SYRK_BLOCK).fill(1);
+  const scratch = new Float64Array(2 * d * SYRK_BLOCK);
+  for (let r0 = 0; r0 < n; r0 += GRAM_CHUNK) {
+    part.fill(0);
+    gramRows(f, r0, Math.min(n, r0 + GRAM_CHUNK), d, part, idx, ones, scratch);
+    for (let t = 0; t < d * d; t++) G[t] = G[t]! + part[t]!;
+  }
   symmetrizeFromLower(G, d);
 }
 
@@ -117,26 +166,49 @@ export function gram(f: Float32Array, n: number, d: number, G: Float64Array): vo
 export function choleskySolve(A: Float64Array, d: number, b: Float64Array): boolean {
   for (let a = 0; a < d; a++) {
     const ra = a * d;
-    let diag = A[ra + a]!;
-    for (let t = 0; t < a; t++) {
-      const l = A[ra + t]!;
-      diag -= l * l;
+    let q0 = A[ra + a]!;
+    let q1 = 0;
+    let t0 = 0;
+    for (; t0 + 1 < a; t0 += 2) {
+      const l0 = A[ra + t0]!;
+      const l1 = A[ra + t0 + 1]!;
+      q0 -= l0 * l0;
+      q1 -= l1 * l1;
     }
+    if (t0 < a) q0 -= A[ra + t0]! * A[ra + t0]!;
+    const diag = q0 + q1;
     if (!(diag > 0) || diag === Infinity) return false;
     const lAA = Math.sqrt(diag);
     A[ra + a] = lAA;
     const inv = 1 / lAA;
-    for (let c = a + 1; c < d; c++) {
+    // Column a below the diagonal, four rows at a time (each L_at loaded once for four rows).
+    let c = a + 1;
+    for (; c + 3 < d; c += 4) {
+      const r0 = c * d;
+      const r1 = r0 + d;
+      const r2 = r1 + d;
+      const r3 = r2 + d;
+      let s0 = A[r0 + a]!;
+      let s1 = A[r1 + a]!;
+      let s2 = A[r2 + a]!;
+      let s3 = A[r3 + a]!;
+      for (let t = 0; t < a; t++) {
+        const l = A[ra + t]!;
+        s0 -= A[r0 + t]! * l;
+        s1 -= A[r1 + t]! * l;
+        s2 -= A[r2 + t]! * l;
+        s3 -= A[r3 + t]! * l;
+      }
+      A[r0 + a] = s0 * inv;
+      A[r1 + a] = s1 * inv;
+      A[r2 + a] = s2 * inv;
+      A[r3 + a] = s3 * inv;
+    }
+    for (; c < d; c++) {
       const rc = c * d;
       let s0 = A[rc + a]!;
-      let s1 = 0;
-      let t = 0;
-      for (; t + 1 < a; t += 2) {
-        s0 -= A[rc + t]! * A[ra + t]!;
-        s1 -= A[rc + t + 1]! * A[ra + t + 1]!;
-      }
-      for (; t < a; t++) s0 -= A[rc + t]! * A[ra + t]!;
-      A[rc + a] = (s0 + s1) * inv;
+      for (let t = 0; t < a; t++) s0 -= A[rc + t]! * A[ra + t]!;
+      A[rc + a] = s0 * inv;
     }
   }
   // Forward substitution: L y = b.
@@ -153,4 +225,177 @@ export function choleskySolve(A: Float64Array, d: number, b: Float64Array): bool
     b[a] = s / A[a * d + a]!;
   }
   return true;
+}
+
+/**
+ * out[j] = f_{idx[e0+j]} · x for every entry e0 ≤ e0+j < e1: the dot products of a row's gathered
+ * feature rows with one vector. Four rows at a time (each x[t] loaded once for four products),
+ * two t per step: 8 independent accumulators.
+ */
+export function gatherDot(
+  f: Float32Array,
+  idx: Int32Array,
+  e0: number,
+  e1: number,
+  x: Float64Array,
+  d: number,
+  out: Float64Array,
+): void {
+  let e = e0;
+  for (; e + 3 < e1; e += 4) {
+    const a = idx[e]! * d;
+    const b = idx[e + 1]! * d;
+    const c = idx[e + 2]! * d;
+    const g = idx[e + 3]! * d;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let r0 = 0;
+    let r1 = 0;
+    let r2 = 0;
+    let r3 = 0;
+    let t = 0;
+    for (; t + 1 < d; t += 2) {
+      const x0 = x[t]!;
+      const x1 = x[t + 1]!;
+      s0 += f[a + t]! * x0;
+      s1 += f[b + t]! * x0;
+      s2 += f[c + t]! * x0;
+      s3 += f[g + t]! * x0;
+      r0 += f[a + t + 1]! * x1;
+      r1 += f[b + t + 1]! * x1;
+      r2 += f[c + t + 1]! * x1;
+      r3 += f[g + t + 1]! * x1;
+    }
+    if (t < d) {
+      const x0 = x[t]!;
+      s0 += f[a + t]! * x0;
+      s1 += f[b + t]! * x0;
+      s2 += f[c + t]! * x0;
+      s3 += f[g + t]! * x0;
+    }
+    const j = e - e0;
+    out[j] = s0 + r0;
+    out[j + 1] = s1 + r1;
+    out[j + 2] = s2 + r2;
+    out[j + 3] = s3 + r3;
+  }
+  for (; e < e1; e++) out[e - e0] = dotRow(f, idx[e]! * d, x, d);
+}
+
+/**
+ * y += Σ_j coef[j] · f_{idx[e0+j]} over the entries e0 ≤ e0+j < e1: a row's gathered feature rows
+ * combined into one vector. Four rows at a time, so y is loaded and stored once per four rows.
+ */
+export function gatherAxpy(
+  f: Float32Array,
+  idx: Int32Array,
+  e0: number,
+  e1: number,
+  coef: Float64Array,
+  y: Float64Array,
+  d: number,
+): void {
+  let e = e0;
+  for (; e + 3 < e1; e += 4) {
+    const a = idx[e]! * d;
+    const b = idx[e + 1]! * d;
+    const c = idx[e + 2]! * d;
+    const g = idx[e + 3]! * d;
+    const j = e - e0;
+    const w0 = coef[j]!;
+    const w1 = coef[j + 1]!;
+    const w2 = coef[j + 2]!;
+    const w3 = coef[j + 3]!;
+    let t = 0;
+    for (; t + 1 < d; t += 2) {
+      y[t] = y[t]! + (w0 * f[a + t]! + w1 * f[b + t]!) + (w2 * f[c + t]! + w3 * f[g + t]!);
+      y[t + 1] = y[t + 1]! + (w0 * f[a + t + 1]! + w1 * f[b + t + 1]!) + (w2 * f[c + t + 1]! + w3 * f[g + t + 1]!);
+    }
+    if (t < d) y[t] = y[t]! + (w0 * f[a + t]! + w1 * f[b + t]!) + (w2 * f[c + t]! + w3 * f[g + t]!);
+  }
+  for (; e < e1; e++) axpyRow(coef[e - e0]!, f, idx[e]! * d, y, d);
+}
+
+/** Rows gathered per block by gatherSyrk (its scratch holds 2·d·SYRK_BLOCK doubles). */
+export const SYRK_BLOCK = 128;
+
+/**
+ * Lower triangle of A += Σ_j w[j] f_j f_jᵀ over the entries e0 ≤ e0+j < e1 (the data part of a
+ * normal matrix). The rows are gathered, SYRK_BLOCK at a time, into feature-major scratch
+ * T[a·m + j] = f_j[a] and U = w·T, so each A[a][b] = Σ_j U[a][j]·T[b][j] is a contiguous dot
+ * product; 2×2 blocks of A share their loads. `scratch` must hold 2·d·SYRK_BLOCK doubles.
+ */
+export function gatherSyrk(
+  f: Float32Array,
+  idx: Int32Array,
+  e0: number,
+  e1: number,
+  w: Float64Array,
+  A: Float64Array,
+  d: number,
+  scratch: Float64Array,
+): void {
+  for (let start = e0; start < e1; start += SYRK_BLOCK) {
+    const m = Math.min(SYRK_BLOCK, e1 - start);
+    const U = scratch;
+    const T0 = d * SYRK_BLOCK; // T lives after U
+    for (let j = 0; j < m; j++) {
+      const fo = idx[start + j]! * d;
+      const wj = w[start - e0 + j]!;
+      for (let a = 0; a < d; a++) {
+        const v = f[fo + a]!;
+        scratch[T0 + a * m + j] = v;
+        U[a * m + j] = wj * v;
+      }
+    }
+    for (let a = 0; a < d; a += 2) {
+      const two = a + 1 < d;
+      const ua = a * m;
+      const ub = ua + m;
+      for (let b = 0; b <= a; b += 2) {
+        const ta = T0 + b * m;
+        const tb = ta + m;
+        const bTwo = b + 1 < d;
+        let s00 = 0;
+        let s01 = 0;
+        let s10 = 0;
+        let s11 = 0;
+        if (two && bTwo) {
+          for (let j = 0; j < m; j++) {
+            const u0 = U[ua + j]!;
+            const u1 = U[ub + j]!;
+            const t0 = scratch[ta + j]!;
+            const t1 = scratch[tb + j]!;
+            s00 += u0 * t0;
+            s01 += u0 * t1;
+            s10 += u1 * t0;
+            s11 += u1 * t1;
+          }
+        } else if (two) {
+          for (let j = 0; j < m; j++) {
+            const t0 = scratch[ta + j]!;
+            s00 += U[ua + j]! * t0;
+            s10 += U[ub + j]! * t0;
+          }
+        } else if (bTwo) {
+          for (let j = 0; j < m; j++) {
+            const u0 = U[ua + j]!;
+            s00 += u0 * scratch[ta + j]!;
+            s01 += u0 * scratch[tb + j]!;
+          }
+        } else {
+          for (let j = 0; j < m; j++) s00 += U[ua + j]! * scratch[ta + j]!;
+        }
+        // A[a][b], A[a][b+1] (if b+1 ≤ a), A[a+1][b], A[a+1][b+1]
+        A[a * d + b] = A[a * d + b]! + s00;
+        if (bTwo && b + 1 <= a) A[a * d + b + 1] = A[a * d + b + 1]! + s01;
+        if (two) {
+          A[(a + 1) * d + b] = A[(a + 1) * d + b]! + s10;
+          if (bTwo) A[(a + 1) * d + b + 1] = A[(a + 1) * d + b + 1]! + s11;
+        }
+      }
+    }
+  }
 }

@@ -24,6 +24,8 @@ export interface PoolInit {
 }
 
 export interface PoolTask {
+  /** solve: the rows of `side`; gram: the partial Grams of the side fixed while `side` is solved. */
+  readonly kind: 'solve' | 'gram';
   readonly side: Side;
   readonly computeLoss: boolean;
 }

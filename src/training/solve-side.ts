@@ -14,7 +14,18 @@
  *   G = FᵀF (precomputed once per half-sweep), w = c − 1 = α·v, c = 1 + α·v, t = 1
  */
 import type { Csr } from '../ratings/matrix.js';
-import { axpyRow, choleskySolve, dot, dotRow, rank1Lower, symMatVec } from './linalg.js';
+import {
+  choleskySolve,
+  dot,
+  GRAM_CHUNK,
+  gatherAxpy,
+  gatherDot,
+  gatherSyrk,
+  gramRows,
+  SYRK_BLOCK,
+  symMatVec,
+  symmetrizeFromLower,
+} from './linalg.js';
 
 /** The arrays of one half-sweep. All may live on SharedArrayBuffer (workers write `out`/`stats`). */
 export interface SideArrays {
@@ -45,23 +56,48 @@ export interface SolveConfig {
   readonly globalMean: number;
 }
 
-/** Per-thread scratch, allocated once per fit and reused for every row. */
+/** Per-thread scratch, allocated once per fit and reused for every row (grown for long rows). */
 export interface Scratch {
   readonly A: Float64Array;
   readonly x: Float64Array;
   readonly r: Float64Array;
   readonly p: Float64Array;
   readonly Ap: Float64Array;
+  /** gatherSyrk's feature-major blocks. */
+  readonly syrk: Float64Array;
+  /** gramRows' row indices and unit weights. */
+  readonly gramIdx: Int32Array;
+  readonly ones: Float64Array;
+  /** per entry of the current row: s_j = f_j·x (kept current through the CG steps). */
+  sx: Float64Array;
+  /** per entry: f_j·p, or the weights w_j. */
+  sp: Float64Array;
+  /** per entry: the coefficients of a gathered axpy. */
+  coef: Float64Array;
 }
 
-export function createScratch(d: number): Scratch {
+export function createScratch(d: number, rowCapacity = 256): Scratch {
   return {
     A: new Float64Array(d * d),
     x: new Float64Array(d),
     r: new Float64Array(d),
     p: new Float64Array(d),
     Ap: new Float64Array(d),
+    syrk: new Float64Array(2 * d * SYRK_BLOCK),
+    gramIdx: new Int32Array(SYRK_BLOCK),
+    ones: new Float64Array(SYRK_BLOCK).fill(1),
+    sx: new Float64Array(rowCapacity),
+    sp: new Float64Array(rowCapacity),
+    coef: new Float64Array(rowCapacity),
   };
+}
+
+function ensureRowCapacity(s: Scratch, n: number): void {
+  if (s.sx.length >= n) return;
+  const cap = Math.max(n, 2 * s.sx.length);
+  s.sx = new Float64Array(cap);
+  s.sp = new Float64Array(cap);
+  s.coef = new Float64Array(cap);
 }
 
 /**
@@ -83,56 +119,62 @@ export function solveRows(
   const { fixed, fixedBias, out, gram, stats } = side;
   const { d, explicit, alpha, globalMean } = cfg;
   const { A, x, r, p, Ap } = s;
+  // With α = 0 (implicit) every observed weight w = α·v is 0: the data part of A vanishes.
+  const weighted = explicit || alpha !== 0;
   for (let row = start; row < end; row++) {
     const e0 = indptr[row]!;
     const e1 = indptr[row + 1]!;
+    const n = e1 - e0;
     const oo = row * d;
-    if (e1 === e0) {
+    if (n === 0) {
       // No ratings: zero factors and bias (even with count scaling, where λ_r = 0).
       out.fill(0, oo, oo + d);
       stats[2 * row] = 0;
       stats[2 * row + 1] = 0;
       continue;
     }
-    const lam = cfg.countScaling ? cfg.lambda * (e1 - e0) : cfg.lambda;
+    ensureRowCapacity(s, n);
+    const { sx, sp, coef } = s;
+    const lam = cfg.countScaling ? cfg.lambda * n : cfg.lambda;
 
     if (cfg.cholesky) {
       // A = G + Σ_j w_j f_j f_jᵀ + λ_r I (lower triangle),  x = Σ_j c_j t_j f_j
       if (explicit) A.fill(0);
       else A.set(gram);
       for (let a = 0; a < d; a++) A[a * d + a] = A[a * d + a]! + lam;
-      x.fill(0);
-      for (let e = e0; e < e1; e++) {
-        const fo = indices[e]! * d;
+      for (let j = 0; j < n; j++) {
+        const e = e0 + j;
         const v = values[e]!;
         if (explicit) {
-          rank1Lower(A, d, 1, fixed, fo);
-          axpyRow(v - globalMean - fixedBias[indices[e]!]!, fixed, fo, x, d);
+          sp[j] = 1; // w
+          coef[j] = v - globalMean - fixedBias[indices[e]!]!; // c t = r − μ − b_j
         } else {
-          const w = alpha * v;
-          if (w !== 0) rank1Lower(A, d, w, fixed, fo);
-          axpyRow(1 + w, fixed, fo, x, d);
+          sp[j] = alpha * v; // w = c − 1
+          coef[j] = 1 + alpha * v; // c t = c
         }
       }
+      if (weighted) gatherSyrk(fixed, indices, e0, e1, sp, A, d, s.syrk);
+      x.fill(0);
+      gatherAxpy(fixed, indices, e0, e1, coef, x, d);
       if (!choleskySolve(A, d, x)) return row;
     } else {
       // Conjugate gradient on the same system, warm-started from the current factors and
       // matrix-free: A·v = G·v + λ_r v + Σ_j w_j (f_j·v) f_j.
       for (let t = 0; t < d; t++) x[t] = out[oo + t]!;
-      // r = b − A x = Σ_j (c_j t_j − w_j f_j·x) f_j − G x − λ_r x
+      // r = b − A x = Σ_j (c_j t_j − w_j s_j) f_j − G x − λ_r x,   s_j = f_j·x
+      gatherDot(fixed, indices, e0, e1, x, d, sx);
+      for (let j = 0; j < n; j++) {
+        const e = e0 + j;
+        const v = values[e]!;
+        coef[j] = explicit ? v - globalMean - fixedBias[indices[e]!]! - sx[j]! : 1 + alpha * v * (1 - sx[j]!);
+      }
       if (explicit) {
         for (let t = 0; t < d; t++) r[t] = -lam * x[t]!;
       } else {
         symMatVec(gram, d, x, r);
         for (let t = 0; t < d; t++) r[t] = -r[t]! - lam * x[t]!;
       }
-      for (let e = e0; e < e1; e++) {
-        const fo = indices[e]! * d;
-        const v = values[e]!;
-        const fx = dotRow(fixed, fo, x, d);
-        const coef = explicit ? v - globalMean - fixedBias[indices[e]!]! - fx : 1 + alpha * v * (1 - fx);
-        axpyRow(coef, fixed, fo, r, d);
-      }
+      gatherAxpy(fixed, indices, e0, e1, coef, r, d);
       for (let t = 0; t < d; t++) p[t] = r[t]!;
       let rs = dot(r, r, d);
       for (let step = 0; step < cfg.cgSteps && rs > 1e-20; step++) {
@@ -143,11 +185,14 @@ export function solveRows(
           symMatVec(gram, d, p, Ap);
           for (let t = 0; t < d; t++) Ap[t] = Ap[t]! + lam * p[t]!;
         }
-        for (let e = e0; e < e1; e++) {
-          const w = explicit ? 1 : alpha * values[e]!;
-          if (w === 0) continue;
-          const fo = indices[e]! * d;
-          axpyRow(w * dotRow(fixed, fo, p, d), fixed, fo, Ap, d);
+        if (weighted) {
+          gatherDot(fixed, indices, e0, e1, p, d, sp);
+          if (explicit) {
+            gatherAxpy(fixed, indices, e0, e1, sp, Ap, d);
+          } else {
+            for (let j = 0; j < n; j++) coef[j] = alpha * values[e0 + j]! * sp[j]!;
+            gatherAxpy(fixed, indices, e0, e1, coef, Ap, d);
+          }
         }
         const pAp = dot(p, Ap, d);
         if (!(pAp > 0)) break; // singular direction (λ = 0): keep the current iterate
@@ -157,6 +202,12 @@ export function solveRows(
           x[t] = x[t]! + step1 * p[t]!;
           r[t] = r[t]! - step1 * Ap[t]!;
         }
+        // Keep s_j = f_j·x current for the loss: f_j·(x + α p) = s_j + α (f_j·p).
+        if (weighted) for (let j = 0; j < n; j++) sx[j] = sx[j]! + step1 * sp[j]!;
+        else if (computeLoss) {
+          gatherDot(fixed, indices, e0, e1, p, d, sp);
+          for (let j = 0; j < n; j++) sx[j] = sx[j]! + step1 * sp[j]!;
+        }
         const rsNew = dot(r, r, d);
         const beta = rsNew / rs;
         for (let t = 0; t < d; t++) p[t] = r[t]! + beta * p[t]!;
@@ -164,7 +215,7 @@ export function solveRows(
       }
     }
 
-    // Store (rounded to float32) and keep the rounded values so the loss is the stored model's.
+    // Store (rounded to float32) and keep the rounded values so the penalty is the stored model's.
     for (let t = 0; t < d; t++) {
       const v = Math.fround(x[t]!);
       x[t] = v;
@@ -172,11 +223,13 @@ export function solveRows(
     }
     stats[2 * row + 1] = lam * dot(x, x, d);
     if (computeLoss) {
+      // CG kept s_j = f_j·x current (to float32 rounding of x); cholesky computes it now.
+      if (cfg.cholesky) gatherDot(fixed, indices, e0, e1, x, d, sx);
       let dl = 0;
-      for (let e = e0; e < e1; e++) {
-        const fo = indices[e]! * d;
+      for (let j = 0; j < n; j++) {
+        const e = e0 + j;
         const v = values[e]!;
-        const fx = dotRow(fixed, fo, x, d);
+        const fx = sx[j]!;
         if (explicit) {
           const res = v - globalMean - fixedBias[indices[e]!]! - fx; // (t − s)²
           dl += res * res;
@@ -208,6 +261,8 @@ export interface SharedState {
   /** explicit: the fixed side's biases (prepared per half-sweep). */
   readonly featBias: Float32Array;
   readonly gram: Float64Array;
+  /** implicit: per GRAM_CHUNK rows of the fixed side, a partial Gram (lower triangle, d×d each). */
+  readonly gramParts: Float64Array;
   readonly stats: Float64Array;
 }
 
@@ -224,4 +279,40 @@ export function sideArrays(st: SharedState, side: Side, explicit: boolean): Side
     gram: st.gram,
     stats: st.stats,
   };
+}
+
+/** The number of rows of the side that is fixed while `side` is solved. */
+function fixedRows(st: SharedState, side: Side): number {
+  return (side === 'users' ? st.byItem : st.byUser).indptr.length - 1;
+}
+
+/** How many partial Grams the half-sweep solving `side` needs (implicit). */
+export function gramChunkCount(st: SharedState, side: Side): number {
+  return Math.ceil(fixedRows(st, side) / GRAM_CHUNK);
+}
+
+/**
+ * Partial Gram number `chunk` of the fixed side, G_c = Σ_{r in chunk} f_r f_rᵀ (lower triangle),
+ * into st.gramParts. Any thread may compute any chunk: the chunks are fixed.
+ */
+export function partialGram(st: SharedState, side: Side, chunk: number, d: number, s: Scratch): void {
+  const f = side === 'users' ? st.items : st.users;
+  const n = fixedRows(st, side);
+  const part = st.gramParts.subarray(chunk * d * d, (chunk + 1) * d * d);
+  part.fill(0);
+  const r0 = chunk * GRAM_CHUNK;
+  gramRows(f, r0, Math.min(n, r0 + GRAM_CHUNK), d, part, s.gramIdx, s.ones, s.syrk);
+}
+
+/** G = Σ_c G_c in chunk order (deterministic for any thread count), written full into st.gram. */
+export function reduceGram(st: SharedState, nChunks: number, d: number): void {
+  const G = st.gram;
+  const parts = st.gramParts;
+  const dd = d * d;
+  G.fill(0, 0, dd);
+  for (let c = 0; c < nChunks; c++) {
+    const o = c * dd;
+    for (let t = 0; t < dd; t++) G[t] = G[t]! + parts[o + t]!;
+  }
+  symmetrizeFromLower(G, d);
 }

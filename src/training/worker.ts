@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PoolInit, PoolReply, PoolTask } from './pool.js';
-import { createScratch, sideArrays, solveRows } from './solve-side.js';
+import { createScratch, gramChunkCount, partialGram, sideArrays, solveRows } from './solve-side.js';
 
 const init = workerData as PoolInit;
 const scratch = createScratch(init.cfg.d);
@@ -23,6 +23,14 @@ port.on('message', (task: PoolTask) => {
 });
 
 function runTask(task: PoolTask): number {
+  if (task.kind === 'gram') {
+    const n = gramChunkCount(init.state, task.side);
+    for (;;) {
+      const c = Atomics.add(init.counter, 0, 1);
+      if (c >= n) return -1;
+      partialGram(init.state, task.side, c, init.cfg.d, scratch);
+    }
+  }
   const side = sideArrays(init.state, task.side, init.cfg.explicit);
   const bounds = task.side === 'users' ? init.userChunks : init.itemChunks;
   const nChunks = bounds.length - 1;

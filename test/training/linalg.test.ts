@@ -5,7 +5,12 @@ import {
   choleskySolve,
   dot,
   dotRow,
+  gatherAxpy,
+  gatherDot,
+  gatherSyrk,
+  GRAM_CHUNK,
   gram,
+  SYRK_BLOCK,
   rank1Lower,
   symMatVec,
   symmetrizeFromLower,
@@ -50,6 +55,43 @@ describe('linalg kernels against obvious loops', () => {
       expect(maxAbsDiff(A, row.transpose().mmul(row).mul(2.5).to1DArray())).toBeLessThan(1e-9);
     });
   }
+
+  // Row counts around the 4-row blocking and the SYRK_BLOCK gathering; d around the 2-way unroll.
+  for (const [n, d] of [[1, 1], [3, 4], [4, 5], [7, 64], [9, 65], [SYRK_BLOCK + 5, 7]] as const) {
+    it(`gatherDot, gatherAxpy and gatherSyrk match ml-matrix on gathered rows (n=${n}, d=${d})`, () => {
+      const nRows = 20;
+      const f = randomStore(rand, nRows, d);
+      const idx = Int32Array.from({ length: n + 3 }, () => Math.floor(rand() * nRows));
+      const e0 = 2; // a row in the middle of an index array
+      const e1 = e0 + n;
+      const F = toMatrix(f, nRows, d);
+      const rows = new Matrix(Array.from(idx.subarray(e0, e1), (i) => F.getRow(i)));
+      const x = Float64Array.from(randomStore(rand, 1, d));
+      const out = new Float64Array(n);
+      gatherDot(f, idx, e0, e1, x, d, out);
+      expect(maxAbsDiff(out, rows.mmul(Matrix.columnVector(Array.from(x))).getColumn(0))).toBeLessThan(1e-9);
+      const w = Float64Array.from(randomStore(rand, 1, n));
+      const y = Float64Array.from(randomStore(rand, 1, d));
+      const wantY = rows.transpose().mmul(Matrix.columnVector(Array.from(w))).getColumn(0).map((v, t) => v + y[t]!);
+      gatherAxpy(f, idx, e0, e1, w, y, d);
+      expect(maxAbsDiff(y, wantY)).toBeLessThan(1e-9);
+      const A = new Float64Array(d * d).fill(0.5); // accumulates onto what is there
+      gatherSyrk(f, idx, e0, e1, w, A, d, new Float64Array(2 * d * SYRK_BLOCK));
+      symmetrizeFromLower(A, d);
+      const wantA = rows.transpose().mmul(Matrix.diag(Array.from(w))).mmul(rows).add(0.5);
+      expect(maxAbsDiff(A, wantA.to1DArray())).toBeLessThan(1e-9);
+    });
+  }
+
+  it('gram sums more than one chunk of rows', () => {
+    const n = GRAM_CHUNK + 300;
+    const d = 3;
+    const f = randomStore(rand, n, d);
+    const G = new Float64Array(d * d);
+    gram(f, n, d, G);
+    const F = toMatrix(f, n, d);
+    expect(maxAbsDiff(G, F.transpose().mmul(F).to1DArray())).toBeLessThan(1e-8);
+  });
 
   it('choleskySolve matches ml-matrix on random SPD systems', () => {
     for (const d of [1, 2, 5, 16, 65]) {

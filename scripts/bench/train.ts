@@ -1,0 +1,237 @@
+/**
+ * `npm run bench -- train [--size 5m|20m] [--iterations N] [--threads 1,2] [--cases LIST]`
+ *
+ * Times ALS training on a deterministic synthetic data set, one JSON line per case:
+ *   {"feedback","solver","factors":64,"threads","secondsPerIteration","loadSeconds","peakRssMB",
+ *    "iterations","size","nnz","loss"}
+ * Cases (--cases, comma-separated; default all): implicit-cg, explicit-cholesky, explicit-cg, each
+ * with every --threads value (default 1,2). Each case runs in its own child process, so peakRssMB
+ * (VmHWM from /proc/self/status) and loadSeconds are per case.
+ *
+ * The data set (generated once, cached as a SQLite database under $TMPDIR):
+ *   5m:  100,000 users × 20,000 items × 5,000,000 interactions
+ *   20m: 140,000 users × 27,000 items × 20,000,000 interactions
+ * item popularity Zipf (p_i ∝ 1/rank^0.9, ranks shuffled over the item ids), user activity
+ * log-normal (σ = 1, capped at a quarter of the catalogue), distinct items per user, values
+ * integers 1..5 (skewed to the low end): play counts for implicit (c = 1 + α·v with the default α),
+ * star ratings for explicit. Seeded: the same bytes every time.
+ *
+ * loadSeconds: loadMatrix(db) (SQLite → CSR by user and by item). secondsPerIteration: the mean
+ * over the timed iterations (default 3) of fit's per-iteration wall time, with default λ/α.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openDatabase } from '../../src/db/connection.js';
+import { loadMatrix } from '../../src/ratings/store.js';
+import { fit } from '../../src/training/fit.js';
+import { resolveParams, type Feedback, type Solver } from '../../src/training/params.js';
+import { mulberry32 } from '../../src/training/random.js';
+
+const SIZES = {
+  '5m': { users: 100_000, items: 20_000, nnz: 5_000_000 },
+  '20m': { users: 140_000, items: 27_000, nnz: 20_000_000 },
+} as const;
+type Size = keyof typeof SIZES;
+
+const CASES: Record<string, { feedback: Feedback; solver: Solver }> = {
+  'implicit-cg': { feedback: 'implicit', solver: 'cg' },
+  'explicit-cholesky': { feedback: 'explicit', solver: 'cholesky' },
+  'explicit-cg': { feedback: 'explicit', solver: 'cg' },
+};
+
+/** Bump when the generator changes, so a stale cached database is not reused. */
+const GENERATOR_VERSION = 1;
+const CACHE = join(tmpdir(), 'ridgerec-bench');
+
+function option(args: string[], name: string): string | undefined {
+  const at = args.indexOf(name);
+  if (at < 0) return undefined;
+  const v = args[at + 1];
+  if (v === undefined) throw new Error(`${name} needs a value`);
+  return v;
+}
+
+function peakRssMB(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : Math.round(process.memoryUsage().rss / 2 ** 20);
+}
+
+export function dbPath(size: Size): string {
+  return join(CACHE, `train-${size}-v${GENERATOR_VERSION}.db`);
+}
+
+/**
+ * Generates the synthetic set into a fresh database (rows written in primary-key order, 250-row
+ * INSERTs, one transaction), unless the cached file already exists.
+ */
+export function ensureDatabase(size: Size): string {
+  const path = dbPath(size);
+  if (existsSync(path)) return path;
+  mkdirSync(CACHE, { recursive: true });
+  const tmp = `${path}.partial-${process.pid}`;
+  rmSync(tmp, { force: true });
+  const { users, items, nnz } = SIZES[size];
+  const started = performance.now();
+  const rand = mulberry32(20_240_601);
+
+  // Item popularity: Zipf over ranks, ranks shuffled over the item ids; cumulative for sampling.
+  const rankToItem = Int32Array.from({ length: items }, (_, i) => i);
+  for (let i = items - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [rankToItem[i], rankToItem[j]] = [rankToItem[j]!, rankToItem[i]!];
+  }
+  const cdf = new Float64Array(items);
+  let acc = 0;
+  for (let r = 0; r < items; r++) cdf[r] = acc += 1 / (r + 1) ** 0.9;
+  for (let r = 0; r < items; r++) cdf[r] = cdf[r]! / acc;
+
+  // User activity: log-normal weights scaled to nnz, at least 1, at most items/4.
+  const weights = new Float64Array(users);
+  let wsum = 0;
+  for (let u = 0; u < users; u++) {
+    const g = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()); // Box–Muller
+    wsum += weights[u] = Math.exp(g);
+  }
+  const cap = Math.floor(items / 4);
+  const counts = new Int32Array(users);
+  let assigned = 0;
+  for (let u = 0; u < users; u++) assigned += counts[u] = Math.min(cap, Math.max(1, Math.round((weights[u]! / wsum) * nnz)));
+  for (let u = 0; assigned !== nnz; u = (u + 1) % users) {
+    if (assigned < nnz && counts[u]! < cap) {
+      counts[u]!++;
+      assigned++;
+    } else if (assigned > nnz && counts[u]! > 1) {
+      counts[u]!--;
+      assigned--;
+    }
+  }
+
+  const db = openDatabase(tmp);
+  try {
+    db.pragma('foreign_keys = OFF');
+    db.pragma('journal_mode = OFF');
+    db.pragma('synchronous = OFF');
+    const write = db.transaction(() => {
+      const B = 250;
+      const insertIds = (table: string, n: number, prefix: string) => {
+        const stmt = db.prepare(`INSERT INTO ${table} (id, external_id) VALUES ${'(?, ?),'.repeat(B).slice(0, -1)}`);
+        const one = db.prepare(`INSERT INTO ${table} (id, external_id) VALUES (?, ?)`);
+        const p: (number | string)[] = [];
+        for (let id = 1; id <= n; id++) {
+          p.push(id, `${prefix}${id}`);
+          if (p.length === 2 * B) {
+            stmt.run(p);
+            p.length = 0;
+          }
+        }
+        for (let k = 0; k < p.length; k += 2) one.run(p[k], p[k + 1]);
+      };
+      insertIds('users', users, 'u');
+      insertIds('items', items, 'i');
+      const stmt = db.prepare(
+        `INSERT INTO ratings (user_id, item_id, value, updated_at) VALUES ${'(?, ?, ?, 0),'.repeat(B).slice(0, -1)}`,
+      );
+      const one = db.prepare('INSERT INTO ratings (user_id, item_id, value, updated_at) VALUES (?, ?, ?, 0)');
+      const p: number[] = [];
+      const stamp = new Int32Array(items).fill(-1);
+      const row: number[] = [];
+      for (let u = 0; u < users; u++) {
+        row.length = 0;
+        while (row.length < counts[u]!) {
+          // Binary search of the Zipf cdf; a repeat within the user is redrawn.
+          const x = rand();
+          let lo = 0;
+          let hi = items - 1;
+          while (lo < hi) {
+            const mid = (lo + hi) >> 1;
+            if (cdf[mid]! < x) lo = mid + 1;
+            else hi = mid;
+          }
+          const item = rankToItem[lo]!;
+          if (stamp[item] === u) continue;
+          stamp[item] = u;
+          row.push(item);
+        }
+        row.sort((a, b) => a - b);
+        for (const item of row) {
+          const r = rand();
+          p.push(u + 1, item + 1, r < 0.45 ? 1 : r < 0.7 ? 2 : r < 0.85 ? 3 : r < 0.95 ? 4 : 5);
+          if (p.length === 3 * B) {
+            stmt.run(p);
+            p.length = 0;
+          }
+        }
+      }
+      for (let k = 0; k < p.length; k += 3) one.run(p[k], p[k + 1], p[k + 2]);
+    });
+    write();
+  } finally {
+    db.close();
+  }
+  renameSync(tmp, path);
+  process.stderr.write(`generated ${path} (${nnz} ratings) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  return path;
+}
+
+/** One case in this process: load, fit, print the JSON line. */
+async function child(args: string[]): Promise<void> {
+  const size = option(args, '--size') as Size;
+  const c = CASES[option(args, '--case')!]!;
+  const threads = Number(option(args, '--threads'));
+  const iterations = Number(option(args, '--iterations'));
+  const db = openDatabase(dbPath(size));
+  const t0 = performance.now();
+  const matrix = loadMatrix(db);
+  const loadSeconds = (performance.now() - t0) / 1000;
+  db.close();
+  const params = resolveParams({ feedback: c.feedback, solver: c.solver, factors: 64, threads, iterations });
+  const result = await fit(matrix, params, {
+    onIteration: (s) => process.stderr.write(`  ${c.feedback}-${c.solver} threads=${threads} iteration ${s.iteration}: ${s.seconds.toFixed(2)} s, loss ${s.loss.toExponential(4)}\n`),
+  });
+  const secondsPerIteration = result.history.reduce((s, h) => s + h.seconds, 0) / result.history.length;
+  process.stdout.write(
+    `${JSON.stringify({
+      feedback: c.feedback,
+      solver: c.solver,
+      factors: 64,
+      threads,
+      secondsPerIteration: Number(secondsPerIteration.toFixed(3)),
+      loadSeconds: Number(loadSeconds.toFixed(3)),
+      peakRssMB: peakRssMB(),
+      iterations,
+      size,
+      nnz: matrix.nnz,
+      loss: result.history.at(-1)!.loss,
+    })}\n`,
+  );
+}
+
+export async function run(args: string[]): Promise<void> {
+  if (args.includes('--child')) return child(args);
+  const size = (option(args, '--size') ?? '5m') as Size;
+  if (!(size in SIZES)) throw new Error(`--size must be 5m or 20m, got ${size}`);
+  const iterations = Number(option(args, '--iterations') ?? 3);
+  if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`--iterations must be an integer >= 1`);
+  const threads = (option(args, '--threads') ?? '1,2').split(',').map(Number);
+  if (threads.some((t) => !Number.isInteger(t) || t < 1)) throw new Error('--threads must be a list like 1,2');
+  const cases = (option(args, '--cases') ?? Object.keys(CASES).join(',')).split(',');
+  for (const c of cases) if (!(c in CASES)) throw new Error(`unknown case ${c}; known: ${Object.keys(CASES).join(', ')}`);
+  ensureDatabase(size);
+  const script = fileURLToPath(new URL('../bench.ts', import.meta.url));
+  for (const c of cases) {
+    for (const t of threads) {
+      await new Promise<void>((resolve, reject) => {
+        const p = spawn(
+          process.execPath,
+          [...process.execArgv, script, 'train', '--child', '--size', size, '--case', c, '--threads', String(t), '--iterations', String(iterations)],
+          { stdio: ['ignore', 'inherit', 'inherit'] },
+        );
+        p.on('error', reject);
+        p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`case ${c} threads=${t} exited with ${code}`))));
+      });
+    }
+  }
+}
