@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- serve [--size 20m|small] [--seconds 10] [--connections 32] [--db PATH] [--regenerate]`
+ * `npm run bench -- serve [--size 20m|small] [--seconds 10] [--connections 32] [--db PATH] [--regenerate] [--live]`
  *
  * Serving speed on a model shaped like the 20m synthetic set: 140,000 users × 27,000 items × 64
  * factors, built directly (seeded random factors and a Zipf-like userItems CSR of ~20M entries,
@@ -11,7 +11,8 @@
  * precomputation awaited, then G's createApp (request logging silenced) on a random port;
  * autocannon (32 connections, 10 s, after a 2 s warm-up) asks for random known users' top 10.
  * Then a plain Express app with one route returning a constant JSON body of the same shape is
- * measured the same way in the same run.
+ * measured the same way in the same run. --live turns the top-N precomputation off (every answer
+ * scores the whole catalog), to see what the precomputation buys.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
@@ -272,7 +273,7 @@ async function child(args: string[]): Promise<void> {
   }
   const db = openDatabase(flag(args, '--db')!);
   const t0 = performance.now();
-  const recommender = createRecommender({ db });
+  const recommender = createRecommender({ db, ...(args.includes('--live') ? { precompute: false } : {}) });
   const startupMs = performance.now() - t0;
   const t1 = performance.now();
   const status = await recommender.whenPrecomputed();
@@ -309,7 +310,7 @@ export async function run(args: string[]): Promise<void> {
   process.stdout.write(`${JSON.stringify({ case: 'load', size, ...shape, ...load, freshDb: fresh })}\n`);
 
   const users = shape.users;
-  const server = await startChild(['--db', path]);
+  const server = await startChild(['--db', path, ...(args.includes('--live') ? ['--live'] : [])]);
   let app: AutocannonResult;
   try {
     app = await drive(server.info.port, (r) => `/v1/users/u${Math.floor(r() * users)}/recommendations?limit=10`, seconds, connections);
