@@ -61,8 +61,8 @@ export interface ParseSummary {
 export type RowSink = (user: string, item: string, value: number, timestamp: number | null, line: number) => void;
 
 const CHUNK_BYTES = 1 << 20;
-/** The import's SQLite page cache: negative = KiB. */
-const IMPORT_CACHE_KIB = -65536;
+/** The import's SQLite page cache (negative = KiB); see importRatingsFile. */
+const IMPORT_CACHE_KIB = -16384;
 const MAX_REJECTED_LINES = 10;
 const TAB = '\t';
 
@@ -78,28 +78,35 @@ const DECIMAL = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
  * would also accept "", "0x1f" and "Infinity").
  */
 export function parseDecimal(s: string): number {
-  const n = s.length;
-  let i = 0;
+  return parseDecimalIn(s, 0, s.length);
+}
+
+/** parseDecimal of s.slice(from, to), without making the substring on the fast path. */
+function parseDecimalIn(s: string, from: number, to: number): number {
+  let i = from;
   let neg = false;
-  let c = s.charCodeAt(0);
+  let c = s.charCodeAt(i);
   if (c === 45) {
     neg = true;
-    i = 1;
-  } else if (c === 43) i = 1;
+    i++;
+  } else if (c === 43) i++;
   let mant = 0;
   let digits = 0;
   let frac = -1;
-  for (; i < n; i++) {
+  for (; i < to; i++) {
     c = s.charCodeAt(i);
     if (c >= 48 && c <= 57) {
       mant = mant * 10 + (c - 48);
       digits++;
       if (frac >= 0) frac++;
     } else if (c === 46 && frac < 0) frac = 0;
-    else return DECIMAL.test(s) ? Number(s) : NaN;
+    else {
+      const sub = s.slice(from, to);
+      return DECIMAL.test(sub) ? Number(sub) : NaN;
+    }
   }
   if (digits === 0) return NaN;
-  if (digits > 15) return Number(s);
+  if (digits > 15) return Number(s.slice(from, to));
   const v = frac > 0 ? mant / POW10[frac]! : mant;
   return neg ? -v : v;
 }
@@ -225,39 +232,80 @@ class LineParser {
     if (user.length === 0) return this.bad(lineNo, 'empty user id');
     const item = trimId(rawItem);
     if (item.length === 0) return this.bad(lineNo, 'empty item id');
-    const value = parseDecimal(rawValue);
-    if (Number.isNaN(value)) return this.bad(lineNo, `value ${quoted(rawValue)} is not a number`);
-    if (!Number.isFinite(value)) return this.bad(lineNo, `value ${quoted(rawValue)} is not a finite number`);
+    const value = rawValue.length > 0 ? parseDecimal(rawValue) : NaN;
+    if (!Number.isFinite(value)) return this.badValue(rawValue, value, lineNo);
     let timestamp: number | null = null;
     if (rawTime !== null && rawTime.length > 0) {
       timestamp = parseDecimal(rawTime);
-      if (!Number.isSafeInteger(timestamp)) {
-        return this.bad(lineNo, `timestamp ${quoted(rawTime)} is not an integer (unix seconds)`);
-      }
+      if (!Number.isSafeInteger(timestamp)) return this.badTime(rawTime, lineNo);
     }
     this.rows++;
     sink(user, item, value, timestamp, lineNo);
   }
 
+  /** The line buf[start, end) (no newline). */
+  lineIn(buf: string, start: number, end: number, lineNo: number, sink: RowSink): void {
+    if (this.format === 'movielens' || this.format === 'tsv') this.tabRow(buf, start, end, lineNo, sink);
+    else this.line(buf.slice(start, end), lineNo, sink);
+  }
+
+  /**
+   * The hot path (u.data, the benchmark's TSV): fields are located in the chunk with indexOf and
+   * numbers parsed in place, so a row allocates only its two id strings.
+   */
+  private tabRow(buf: string, start: number, end: number, lineNo: number, sink: RowSink): void {
+    let a = buf.indexOf(TAB, start);
+    if (a >= end) a = -1;
+    let b = a < 0 ? -1 : buf.indexOf(TAB, a + 1);
+    if (b >= end) b = -1;
+    if (b < 0) {
+      const found = a < 0 ? 1 : 2;
+      const shape = this.format === 'tsv' ? 'user<TAB>item<TAB>value' : 'user<TAB>item<TAB>value[<TAB>timestamp]';
+      return this.bad(lineNo, `missing column: expected ${shape}, found ${found} column${found === 1 ? '' : 's'}`);
+    }
+    let c = buf.indexOf(TAB, b + 1);
+    if (c >= end) c = -1;
+    let valueEnd = end;
+    let timeStart = -1;
+    if (c >= 0) {
+      valueEnd = c;
+      if (this.format === 'movielens') {
+        const d = buf.indexOf(TAB, c + 1);
+        if (d >= 0 && d < end) {
+          const found = buf.slice(start, end).split(TAB).length;
+          return this.bad(lineNo, `too many columns: expected user<TAB>item<TAB>value[<TAB>timestamp], found ${found}`);
+        }
+        timeStart = c + 1;
+      }
+    }
+    const user = trimId(buf.slice(start, a));
+    if (user.length === 0) return this.bad(lineNo, 'empty user id');
+    const item = trimId(buf.slice(a + 1, b));
+    if (item.length === 0) return this.bad(lineNo, 'empty item id');
+    const value = b + 1 < valueEnd ? parseDecimalIn(buf, b + 1, valueEnd) : NaN;
+    if (!Number.isFinite(value)) return this.badValue(buf.slice(b + 1, valueEnd), value, lineNo);
+    let timestamp: number | null = null;
+    if (timeStart >= 0 && timeStart < end) {
+      timestamp = parseDecimalIn(buf, timeStart, end);
+      if (!Number.isSafeInteger(timestamp)) return this.badTime(buf.slice(timeStart, end), lineNo);
+    }
+    this.rows++;
+    sink(user, item, value, timestamp, lineNo);
+  }
+
+  private badValue(raw: string, value: number, lineNo: number): void {
+    this.bad(lineNo, Number.isNaN(value) ? `value ${quoted(raw)} is not a number` : `value ${quoted(raw)} is not a finite number`);
+  }
+
+  private badTime(raw: string, lineNo: number): void {
+    this.bad(lineNo, `timestamp ${quoted(raw)} is not an integer (unix seconds)`);
+  }
+
   line(line: string, lineNo: number, sink: RowSink): void {
     switch (this.format) {
       case 'movielens':
-      case 'tsv': {
-        const a = line.indexOf(TAB);
-        const b = a < 0 ? -1 : line.indexOf(TAB, a + 1);
-        if (b < 0) {
-          const found = a < 0 ? 1 : 2;
-          const shape = this.format === 'tsv' ? 'user<TAB>item<TAB>value' : 'user<TAB>item<TAB>value[<TAB>timestamp]';
-          return this.bad(lineNo, `missing column: expected ${shape}, found ${found} column${found === 1 ? '' : 's'}`);
-        }
-        const c = line.indexOf(TAB, b + 1);
-        if (c < 0) return this.emit(line.slice(0, a), line.slice(a + 1, b), line.slice(b + 1), null, lineNo, sink);
-        if (this.format === 'tsv') return this.emit(line.slice(0, a), line.slice(a + 1, b), line.slice(b + 1, c), null, lineNo, sink);
-        if (line.indexOf(TAB, c + 1) >= 0) {
-          return this.bad(lineNo, `too many columns: expected user<TAB>item<TAB>value[<TAB>timestamp], found ${line.split(TAB).length}`);
-        }
-        return this.emit(line.slice(0, a), line.slice(a + 1, b), line.slice(b + 1, c), line.slice(c + 1), lineNo, sink);
-      }
+      case 'tsv':
+        return this.tabRow(line, 0, line.length, lineNo, sink);
       case 'dat': {
         const f = line.split('::');
         if (f.length < 3) return this.bad(lineNo, `missing column: expected user::item::value[::timestamp], found ${f.length} field${f.length === 1 ? '' : 's'}`);
@@ -375,7 +423,7 @@ class Scanner {
       lineNo++;
       let end = nl;
       if (end > start && buf.charCodeAt(end - 1) === 13) end--;
-      if (end > start) p.line(buf.slice(start, end), lineNo, sink);
+      if (end > start) p.lineIn(buf, start, end, lineNo, sink);
       start = nl + 1;
     }
     this.lineNo = lineNo;
@@ -500,7 +548,9 @@ export async function importRatingsFile(db: Db, path: string, options: ImportOpt
   // Bulk settings for this connection, restored afterwards: foreign-key checks off (every id
   // written comes from IdIndex, which creates the users/items rows first, so they would cost two
   // b-tree probes per row for nothing; the pragma cannot change inside a transaction), and a
-  // 64 MiB page cache so a chunk's sorted sweep of the ratings b-tree stays in memory.
+  // 16 MiB page cache. A chunk is written as one sorted sweep of the b-tree, so the cache only
+  // needs the pages near the cursor: 64 MiB measured no faster (CPU time, 1M and 10M rows) and
+  // cost 60 MB more peak RSS on the 10M-row file.
   const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number;
   const cacheSize = db.pragma('cache_size', { simple: true }) as number;
   db.pragma('foreign_keys = OFF');

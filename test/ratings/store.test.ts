@@ -185,6 +185,10 @@ describe('sortByUserItem', () => {
       (a, b) => users[a]! - users[b]! || items[a]! - items[b]! || a - b,
     );
     expect(order).toEqual(expected);
+    // Reused scratch arrays (bigger than n, holding an earlier result) give the same answer.
+    const scratch = { a: new Int32Array(n + 5).fill(7), b: new Int32Array(n + 5).fill(3), digit: new Uint16Array(n + 5) };
+    expect([...sortByUserItem(users, items, n, scratch).subarray(0, n)]).toEqual(expected);
+    expect([...sortByUserItem(users, items, n, scratch).subarray(0, n)]).toEqual(expected);
   });
 });
 
