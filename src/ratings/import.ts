@@ -558,7 +558,7 @@ export async function importRatingsFile(db: Db, path: string, options: ImportOpt
   try {
     db.exec('BEGIN IMMEDIATE');
     try {
-      const writer = new RatingWriter(db, options.chunkRows);
+      const writer = new RatingWriter(db, { chunkRows: options.chunkRows, bulk: true });
       const summary = await scanRatingsFile(
         path,
         options,

@@ -108,6 +108,15 @@ export function sortByUserItem(users: Int32Array, items: Int32Array, n: number, 
   return order;
 }
 
+export interface RatingWriterOptions {
+  /** Rows buffered, sorted and written at a time (default DEFAULT_CHUNK_ROWS). */
+  readonly chunkRows?: number;
+  /** Rows per multi-row INSERT (default UPSERT_BATCH_ROWS). */
+  readonly batchRows?: number;
+  /** IdIndex bulk mode (preload ids, write new ones in batches): for imports. */
+  readonly bulk?: boolean;
+}
+
 /**
  * Buffers ratings (by dense id) in typed arrays, up to `chunkRows` at a time, then writes the
  * chunk in (user, item) order with multi-row upserts through two prepared statements (one full
@@ -141,11 +150,15 @@ export class RatingWriter {
   private written = 0;
   private updates = 0;
 
-  constructor(
-    db: Db,
-    private readonly chunkRows = DEFAULT_CHUNK_ROWS,
-    private readonly batchRows = UPSERT_BATCH_ROWS,
-  ) {
+  private readonly chunkRows: number;
+  private readonly batchRows: number;
+
+  constructor(db: Db, options: RatingWriterOptions = {}) {
+    const chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
+    const batchRows = options.batchRows ?? UPSERT_BATCH_ROWS;
+    if (!Number.isSafeInteger(batchRows) || batchRows < 1) throw new RangeError(`batchRows must be a positive integer, got ${batchRows}`);
+    this.chunkRows = chunkRows;
+    this.batchRows = batchRows;
     if (!Number.isSafeInteger(chunkRows) || chunkRows < 1) throw new RangeError(`chunkRows must be a positive integer, got ${chunkRows}`);
     // Start small (upsertRatings of one rating must not allocate a chunk) and grow by doubling.
     this.cap = Math.min(1024, chunkRows);
@@ -153,8 +166,8 @@ export class RatingWriter {
     this.bufItem = new Int32Array(this.cap);
     this.bufValue = new Float64Array(this.cap);
     registerCounter(db);
-    this.users = new IdIndex(db, 'users');
-    this.items = new IdIndex(db, 'items');
+    this.users = new IdIndex(db, 'users', { bulk: options.bulk ?? false });
+    this.items = new IdIndex(db, 'items', { bulk: options.bulk ?? false });
     this.batch = db.prepare(upsertSql(batchRows));
     this.batchSharedTime = db.prepare(upsertSql(batchRows, true));
     this.single = db.prepare(upsertSql(1));
@@ -217,8 +230,10 @@ export class RatingWriter {
     this.cap = cap;
   }
 
-  /** Writes everything queued. */
+  /** Writes everything queued (new users and items first). */
   flush(): void {
+    this.users.flushNew();
+    this.items.flushNew();
     const n = this.pending;
     if (n === 0) return;
     const us = this.bufUser;
@@ -304,7 +319,7 @@ export function upsertRatings(db: Db, ratings: readonly RatingInput[]): { insert
   ratings.forEach(checkRating);
   const now = nowSeconds();
   const write = db.transaction(() => {
-    const w = new RatingWriter(db, DEFAULT_CHUNK_ROWS, ratings.length >= UPSERT_BATCH_ROWS ? UPSERT_BATCH_ROWS : 1);
+    const w = new RatingWriter(db, { batchRows: ratings.length >= UPSERT_BATCH_ROWS ? UPSERT_BATCH_ROWS : 1 });
     for (const r of ratings) w.add(r.user, r.item, r.value, r.timestamp ?? now);
     w.flush();
     return w.counts();

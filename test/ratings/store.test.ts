@@ -134,9 +134,11 @@ describe('upsertRatings', () => {
 
 describe('RatingWriter', () => {
   it.each([
-    ['per-row updated_at', false],
-    ['one shared updated_at', true],
-  ])('gives the same end state and counts as row-by-row upserts, across chunk flushes (%s)', (_label, sameTime) => {
+    ['per-row updated_at', false, false],
+    ['one shared updated_at', true, false],
+    ['per-row updated_at, bulk ids', false, true],
+    ['one shared updated_at, bulk ids', true, true],
+  ])('gives the same end state and counts as row-by-row upserts, across chunk flushes (%s)', (_label, sameTime, bulk) => {
     const db = memDb();
     const rand = mulberry32(11);
     // Pre-existing ratings, then a stream with repeats inside and across chunks of 37 rows.
@@ -151,7 +153,7 @@ describe('RatingWriter', () => {
     let inserted = 0;
     let updated = 0;
     db.exec('BEGIN');
-    const w = new RatingWriter(db, 37, 8);
+    const w = new RatingWriter(db, { chunkRows: 37, batchRows: 8, bulk });
     for (let k = 0; k < 500; k++) {
       const u = `u${Math.floor(rand() * 7)}`;
       const i = `i${Math.floor(rand() * 9)}`;
