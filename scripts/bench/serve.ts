@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- serve [--size 20m|small] [--seconds 10] [--connections 32] [--db PATH] [--regenerate] [--live]`
+ * `npm run bench -- serve [--size 20m|small] [--seconds 10] [--connections 32] [--db PATH] [--regenerate] [--live] [--load-only]`
  *
  * Serving speed on a model shaped like the 20m synthetic set: 140,000 users × 27,000 items × 64
  * factors, built directly (seeded random factors and a Zipf-like userItems CSR of ~20M entries,
@@ -16,7 +16,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
@@ -177,22 +177,44 @@ function prepareDb(path: string, shape: Shape, regenerate: boolean): Db {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
 
-/** Load time, measured apart from everything else: loadActiveModel, then buildServingState. */
-function measureLoad(db: Db): { loadModelMs: number; buildStateMs: number; totalMs: number; runs: number } {
+/**
+ * Load time, measured apart from everything else: loadActiveModel, then buildServingState. Wall
+ * time and this thread's CPU time (less sensitive to other jobs on a shared machine), median of 3.
+ */
+function measureLoad(db: Db) {
   const load: number[] = [];
   const build: number[] = [];
+  const loadCpu: number[] = [];
+  const buildCpu: number[] = [];
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
   for (let r = 0; r < 3; r++) {
+    const c0 = cpuMs();
     const t0 = performance.now();
     const model = loadActiveModel(db)!;
     const t1 = performance.now();
+    const c1 = cpuMs();
     buildServingState(model, infoFromModel(model, getModelSummary(db, model.id).activatedAt));
     const t2 = performance.now();
+    const c2 = cpuMs();
     load.push(t1 - t0);
     build.push(t2 - t1);
+    loadCpu.push(c1 - c0);
+    buildCpu.push(c2 - c1);
   }
   const l = median(load);
   const b = median(build);
-  return { loadModelMs: round(l), buildStateMs: round(b), totalMs: round(l + b), runs: 3 };
+  return {
+    loadModelMs: round(l),
+    buildStateMs: round(b),
+    totalMs: round(l + b),
+    loadModelCpuMs: round(median(loadCpu)),
+    buildStateCpuMs: round(median(buildCpu)),
+    runs: 3,
+    loadAverage: round(loadavg()[0]!, 2),
+  };
 }
 
 interface ChildInfo {
@@ -304,10 +326,12 @@ export async function run(args: string[]): Promise<void> {
   const path = flag(args, '--db') ?? join(tmpdir(), `ridgerec-bench-serve-${size}.db`);
   const fresh = !existsSync(path);
 
+  const startLoad = round(loadavg()[0]!, 2); // other jobs on the machine skew every figure
   const db = prepareDb(path, shape, args.includes('--regenerate'));
   const load = measureLoad(db);
   db.close();
   process.stdout.write(`${JSON.stringify({ case: 'load', size, ...shape, ...load, freshDb: fresh })}\n`);
+  if (args.includes('--load-only')) return;
 
   const users = shape.users;
   const server = await startChild(['--db', path, ...(args.includes('--live') ? ['--live'] : [])]);
@@ -339,6 +363,7 @@ export async function run(args: string[]): Promise<void> {
       serverStartupMs: server.info.startupMs,
       precompute: server.info.precompute,
       precomputeSeconds: server.info.precomputeSeconds,
+      loadAverageAtStart: startLoad,
     })}\n`,
   );
 }

@@ -11,6 +11,7 @@
  */
 import type { StoredModel } from '../model/factor-model.js';
 import { createFoldIn } from '../training/fold-in.js';
+import { createIdLookup, type IdLookup } from './id-lookup.js';
 import { rowNorms, scoreAll } from './kernels.js';
 import type { PrecomputeStatus, TopNTable } from './precompute.js';
 import { topK } from './top-k.js';
@@ -43,8 +44,8 @@ export interface ServingState {
   readonly info: ModelInfo;
   readonly k: number;
   readonly explicit: boolean;
-  readonly userIndex: ReadonlyMap<string, number>;
-  readonly itemIndex: ReadonlyMap<string, number>;
+  readonly userIndex: IdLookup;
+  readonly itemIndex: IdLookup;
   /** ‖q_i‖ per item, for cosine similarity. */
   readonly itemNorms: Float32Array;
   /** The exact ridge solve of one row against the fixed item factors (engineer B's createFoldIn, built on first use). */
@@ -72,12 +73,6 @@ export interface ServingState {
 /** Cap on cached folded-in users per model; the oldest entry is dropped past it. */
 export const MAX_CACHED_FOLDS = 100_000;
 
-function indexOf(ids: readonly string[]): Map<string, number> {
-  const m = new Map<string, number>();
-  for (let i = 0; i < ids.length; i++) m.set(ids[i]!, i);
-  return m;
-}
-
 export interface StateOptions {
   /** Use the WebAssembly SIMD kernel when the runtime has it (default true). */
   readonly simd?: boolean;
@@ -104,8 +99,8 @@ export function buildServingState(model: StoredModel, info: ModelInfo, options: 
     info,
     k,
     explicit: model.params.feedback === 'explicit',
-    userIndex: indexOf(model.userIds),
-    itemIndex: indexOf(model.itemIds),
+    userIndex: createIdLookup(model.userIds),
+    itemIndex: createIdLookup(model.itemIds),
     itemNorms: rowNorms(model.itemFactors, k, nItems),
     // Built on the first fold-in: createFoldIn precomputes per model (YᵀY for implicit models,
     // ~0.1–0.3 s at 27k × 64), which a swap should not wait for.
