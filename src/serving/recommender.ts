@@ -294,6 +294,46 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     }
   }
 
+  /** Starts the workers that fill state.topN; until they finish (or if they fail) the live path serves. */
+  function startTopN(state: ServingState): void {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    let j: PrecomputeJob;
+    try {
+      j = startPrecompute(state.model, {
+        n: options.precomputeN ?? 50,
+        simd: options.simd ?? true,
+        ...(options.precomputeThreads === undefined ? {} : { threads: options.precomputeThreads }),
+      });
+    } catch (e) {
+      state.precompute = 'failed';
+      state.precomputeDone = Promise.resolve('failed');
+      options.onPrecomputed?.(state.info.id, seconds(), e as Error);
+      return;
+    }
+    job = j;
+    state.precompute = 'running';
+    state.precomputeDone = j.done.then(
+      (table): PrecomputeStatus => {
+        if (job === j) job = null;
+        if (table === null) {
+          state.precompute = 'off'; // cancelled: this model is no longer served
+          return 'off';
+        }
+        state.topN = table;
+        state.precompute = 'ready';
+        options.onPrecomputed?.(state.info.id, seconds());
+        return 'ready';
+      },
+      (e: unknown): PrecomputeStatus => {
+        if (job === j) job = null;
+        state.precompute = 'failed';
+        options.onPrecomputed?.(state.info.id, seconds(), e as Error);
+        return 'failed';
+      },
+    );
+  }
+
   function swapTo(model: StoredModel | null, notify = true): number | null {
     const from = current?.info.id ?? null;
     let next: ServingState | null = null;
@@ -311,36 +351,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     job = null;
     current = next; // the swap: one assignment
     if (previousJob !== null) void previousJob.cancel();
-    if (next !== null && wantsPrecompute(next.model)) {
-      const state = next;
-      const started = performance.now();
-      const j = startPrecompute(state.model, {
-        n: options.precomputeN ?? 50,
-        simd: options.simd ?? true,
-        ...(options.precomputeThreads === undefined ? {} : { threads: options.precomputeThreads }),
-      });
-      job = j;
-      state.precompute = 'running';
-      state.precomputeDone = j.done.then(
-        (table): PrecomputeStatus => {
-          if (job === j) job = null;
-          if (table === null) {
-            state.precompute = 'off'; // cancelled: this model is no longer served
-            return 'off';
-          }
-          state.topN = table;
-          state.precompute = 'ready';
-          options.onPrecomputed?.(state.info.id, (performance.now() - started) / 1000);
-          return 'ready';
-        },
-        (e: unknown): PrecomputeStatus => {
-          if (job === j) job = null;
-          state.precompute = 'failed'; // the live path keeps serving
-          options.onPrecomputed?.(state.info.id, (performance.now() - started) / 1000, e as Error);
-          return 'failed';
-        },
-      );
-    }
+    if (next !== null && !closed && wantsPrecompute(next.model)) startTopN(next);
     const to = next?.info.id ?? null;
     if (notify) onSwap?.(from, to);
     return to;
