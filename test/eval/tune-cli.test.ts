@@ -37,7 +37,7 @@ beforeAll(() => {
 });
 afterAll(() => cleanup());
 
-const small = ['--iterations', '4', '--threads', '1'];
+const small = ['--iterations', '4', '--threads', '1', '--jobs', '1'];
 
 describe('ridgerec tune', () => {
   it('u%d-style folds: JSON best = arg-best, report with one line per factors value, best stored; train --tuned uses it', async () => {
@@ -88,7 +88,7 @@ describe('ridgerec tune', () => {
   it('K-fold of one file, binary values as implicit, ndcg@10 higher-is-better', async () => {
     const r = await runCli([
       'tune', '--train', join(dir, 'all.tsv'), '--folds', '3', '--binary', '--alpha', '0', '--no-save',
-      '--grid', 'lambda=0.1,10', '--factors', '3', ...small, '--json',
+      '--grid', 'lambda=0.1,10', '--factors', '3', '--iterations', '4', '--jobs', '2', '--json',
     ]);
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout) as TuneJson;
