@@ -6,8 +6,9 @@
  * the arrays live in `model_blobs` and are read only by loadModel.
  *
  * Typed arrays are stored as their raw bytes (Buffer views over the same memory, no per-element
- * loop) and loaded as views over the Buffer SQLite hands back (no second copy). Id maps are JSON
- * arrays, so any string round-trips exactly. userItems.indices, the biggest array (one entry per
+ * loop) and loaded as views over the Buffer SQLite hands back (no second copy). Id maps are JSON:
+ * one JSON string of the ids joined by '\n' when no id contains a newline (parsed ~3× faster than
+ * an array of 140k strings on a cold start), else a JSON array; any string round-trips exactly. userItems.indices, the biggest array (one entry per
  * training rating), is stored as Uint16 when the catalog has at most 65,536 items (half the bytes
  * to read back; widened to Int32 with one native typed-array conversion on load), else as Int32;
  * the blob's length tells which (2 or 4 bytes per entry, entries = indptr[nUsers]).
@@ -106,6 +107,23 @@ function view<T extends Float32Array | Int32Array>(
   return new Ctor(copy.buffer, 0, len);
 }
 
+/** Id map → JSON text: a '\n'-joined JSON string when possible, else a JSON array. */
+function encodeIds(ids: readonly string[]): string {
+  if (ids.length > 0 && !ids.some((id) => id.includes('\n'))) return JSON.stringify(ids.join('\n'));
+  return JSON.stringify(ids);
+}
+
+function decodeIds(text: string, n: number, what: string, id: number): string[] {
+  const v = JSON.parse(text) as unknown;
+  const ids = typeof v === 'string' ? (n === 0 ? [] : v.split('\n')) : (v as string[]);
+  if (!Array.isArray(ids) || ids.length !== n) {
+    throw new RidgerecError(`stored model ${id} is corrupt: ${what} holds ${Array.isArray(ids) ? ids.length : 'no'} ids, expected ${n}`, {
+      code: 'model_corrupt',
+    });
+  }
+  return ids;
+}
+
 function checkFinite(a: Float32Array | null, what: string): void {
   if (!a) return;
   for (let j = 0; j < a.length; j++) {
@@ -191,8 +209,8 @@ export function saveModel(db: Db, model: FitResult | FactorModel, options: SaveO
          user_items_indptr, user_items_indices) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       id,
-      JSON.stringify(model.userIds),
-      JSON.stringify(model.itemIds),
+      encodeIds(model.userIds),
+      encodeIds(model.itemIds),
       bytes(model.userFactors),
       bytes(model.itemFactors),
       model.userBias ? bytes(model.userBias) : null,
@@ -333,11 +351,8 @@ function readModel(db: Db, id: number): StoredModel {
     const b = stmt(db, 'SELECT * FROM model_blobs WHERE model_id = ?').get(id) as BlobRow | undefined;
     if (!b) throw new RidgerecError(`stored model ${id} has no arrays (model_blobs row missing)`, { code: 'model_corrupt' });
     const { n_users: nUsers, n_items: nItems, factors: k } = row;
-    const userIds = JSON.parse(b.user_ids) as string[];
-    const itemIds = JSON.parse(b.item_ids) as string[];
-    if (userIds.length !== nUsers || itemIds.length !== nItems) {
-      throw new RidgerecError(`stored model ${id} is corrupt: id maps do not match n_users/n_items`, { code: 'model_corrupt' });
-    }
+    const userIds = decodeIds(b.user_ids, nUsers, 'user_ids', id);
+    const itemIds = decodeIds(b.item_ids, nItems, 'item_ids', id);
     const indptr = view(Int32Array, b.user_items_indptr, 'userItems.indptr', nUsers + 1);
     return {
       id: row.id,

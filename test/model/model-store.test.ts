@@ -110,6 +110,19 @@ describe('model store', () => {
     expect(db.pragma('mmap_size', { simple: true })).toBe(before);
   });
 
+  it('round-trips id maps in both encodings: newline-free ids (joined string) and ids with newlines (array)', () => {
+    for (const itemIds of [['a', '', 'b c', '"q"', '[x]', '\\'], ['', 'line\nbreak', 'x']]) {
+      const model: FactorModel = { ...randomModel(6, 'implicit', 1, itemIds.length, 1).model, userIds: [''], itemIds };
+      const userItems = { indptr: Int32Array.from([0, 0]), indices: new Int32Array(0) };
+      const id = saveModel(db, model, { userItems });
+      const back = loadModel(db, id);
+      expect(back.itemIds).toEqual(itemIds);
+      expect(back.userIds).toEqual(['']);
+      const raw = db.prepare('SELECT item_ids FROM model_blobs WHERE model_id = ?').get(id) as { item_ids: string };
+      expect(raw.item_ids.startsWith(itemIds.some((x) => x.includes('\n')) ? '[' : '"')).toBe(true);
+    }
+  });
+
   it('saves and loads an empty model (no users, no items)', () => {
     const { model } = randomModel(2, 'implicit', 0, 0, 2);
     const id = saveModel(db, model, { userItems: { indptr: new Int32Array(1), indices: new Int32Array(0) } });
