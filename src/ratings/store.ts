@@ -352,22 +352,57 @@ export function deleteUser(db: Db, user: string): boolean {
   return del.immediate();
 }
 
+// popularItems counts through a one-argument aggregate into an Int32Array: the SQL
+// `GROUP BY item_id` has to sort all ratings (the table is in user order), 11.2 s on 20M ratings
+// against 3–4 s here.
+let itemCounts: Int32Array | null = null;
+const COUNT_AGGREGATE = 'ridgerec_count_items';
+const withItemCounter = new WeakSet<Db>();
+function registerItemCounter(db: Db): void {
+  if (withItemCounter.has(db)) return;
+  db.aggregate(COUNT_AGGREGATE, {
+    start: 0,
+    deterministic: false,
+    directOnly: true,
+    step: ((_total: number, item: number): void => {
+      itemCounts![item]!++;
+    }) as (total: number, next: number) => void,
+    result: () => 0,
+  });
+  withItemCounter.add(db);
+}
+
 /**
- * Most-rated items, most first (ties by external item id, ascending), for the popularity
- * fallback. A full scan of the ratings table (O(ratings)): callers should cache the answer.
+ * Most-rated items, most first (ties by external item id, ascending byte order), for the
+ * popularity fallback. A full scan of the ratings table (O(ratings), ~3 s for 20M): callers
+ * should cache the answer.
  */
 export function popularItems(db: Db, limit: number): { item: string; count: number }[] {
   if (!Number.isSafeInteger(limit) || limit < 0) throw invalidInput(`limit must be a non-negative integer, got ${limit}`);
   if (limit === 0) return [];
-  return db
-    .prepare<[number], { item: string; count: number }>(
-      `SELECT i.external_id AS item, c.n AS count
-         FROM (SELECT item_id, count(*) AS n FROM ratings GROUP BY item_id) c
-         JOIN items i ON i.id = c.item_id
-        ORDER BY c.n DESC, i.external_id
-        LIMIT ?`,
-    )
-    .all(limit);
+  registerItemCounter(db);
+  const read = db.transaction(() => {
+    const maxItem = db.prepare<[], number>('SELECT coalesce(max(id), 0) FROM items').pluck().get()!;
+    const counts = new Int32Array(maxItem + 1);
+    itemCounts = counts;
+    try {
+      db.prepare(`SELECT ${COUNT_AGGREGATE}(item_id) FROM ratings`).get();
+    } finally {
+      itemCounts = null;
+    }
+    // The limit-th largest count; every item at or above it is a candidate (ties included).
+    const nonZero = counts.filter((c) => c > 0).sort();
+    if (nonZero.length === 0) return [];
+    const threshold = nonZero[Math.max(0, nonZero.length - limit)]!;
+    const out: { item: string; count: number; key: Buffer }[] = [];
+    for (const [id, ext] of db.prepare<[], [number, string]>('SELECT id, external_id FROM items').raw(true).iterate()) {
+      const c = counts[id]!;
+      if (c >= threshold && c > 0) out.push({ item: ext, count: c, key: Buffer.from(ext) });
+    }
+    out.sort((a, b) => b.count - a.count || Buffer.compare(a.key, b.key));
+    return out.slice(0, limit).map(({ item, count }) => ({ item, count }));
+  });
+  return read();
 }
 
 export interface RatingStats {

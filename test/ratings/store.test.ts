@@ -248,6 +248,25 @@ describe('popularItems', () => {
     ]);
     expect(popularItems(db, 0)).toEqual([]);
     expect(() => popularItems(db, -1)).toThrow(/limit must be a non-negative integer/);
+    expect(popularItems(memDb(), 5)).toEqual([]);
+  });
+
+  it('agrees with the SQL GROUP BY reference on random data, for every limit', () => {
+    const db = memDb();
+    const rand = mulberry32(21);
+    upsertItems(db, [{ id: 'never-rated' }]);
+    upsertRatings(
+      db,
+      Array.from({ length: 1500 }, () => ({ user: `u${Math.floor(rand() * 60)}`, item: `i${Math.floor(rand() * rand() * 80)}`, value: 1 })),
+    );
+    const reference = (limit: number) =>
+      db
+        .prepare(
+          `SELECT i.external_id AS item, count(*) AS count FROM ratings r JOIN items i ON i.id = r.item_id
+            GROUP BY r.item_id ORDER BY count DESC, i.external_id LIMIT ?`,
+        )
+        .all(limit);
+    for (const limit of [1, 2, 5, 17, 80, 200]) expect(popularItems(db, limit)).toEqual(reference(limit));
   });
 });
 
