@@ -3,7 +3,7 @@
  *
  * Times ALS training on a deterministic synthetic data set, one JSON line per case:
  *   {"feedback","solver","factors":64,"threads","secondsPerIteration","loadSeconds","peakRssMB",
- *    "iterations","size","nnz","loss"}
+ *    "iterations","size","nnz","loss","cpuSecondsPerIteration","loadAverage"}
  * Cases (--cases, comma-separated; default all): implicit-cg, explicit-cholesky, explicit-cg, each
  * with every --threads value (default 1,2). Each case runs in its own child process, so peakRssMB
  * (VmHWM from /proc/self/status) and loadSeconds are per case.
@@ -21,7 +21,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../../src/db/connection.js';
@@ -188,10 +188,15 @@ async function child(args: string[]): Promise<void> {
   const loadSeconds = (performance.now() - t0) / 1000;
   db.close();
   const params = resolveParams({ feedback: c.feedback, solver: c.solver, factors: 64, threads, iterations });
+  const cpu0 = process.cpuUsage();
   const result = await fit(matrix, params, {
     onIteration: (s) => process.stderr.write(`  ${c.feedback}-${c.solver} threads=${threads} iteration ${s.iteration}: ${s.seconds.toFixed(2)} s, loss ${s.loss.toExponential(4)}\n`),
   });
+  const cpu = process.cpuUsage(cpu0);
   const secondsPerIteration = result.history.reduce((s, h) => s + h.seconds, 0) / result.history.length;
+  // CPU seconds of all threads of this process per iteration (includes starting the workers):
+  // a load-independent companion to the wall time when the machine is shared.
+  const cpuSecondsPerIteration = (cpu.user + cpu.system) / 1e6 / iterations;
   process.stdout.write(
     `${JSON.stringify({
       feedback: c.feedback,
@@ -200,6 +205,8 @@ async function child(args: string[]): Promise<void> {
       threads,
       secondsPerIteration: Number(secondsPerIteration.toFixed(3)),
       loadSeconds: Number(loadSeconds.toFixed(3)),
+      cpuSecondsPerIteration: Number(cpuSecondsPerIteration.toFixed(3)),
+      loadAverage: Number(loadavg()[0]!.toFixed(2)),
       peakRssMB: peakRssMB(),
       iterations,
       size,

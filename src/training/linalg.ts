@@ -325,7 +325,7 @@ export const SYRK_BLOCK = 128;
  * Lower triangle of A += Σ_j w[j] f_j f_jᵀ over the entries e0 ≤ e0+j < e1 (the data part of a
  * normal matrix). The rows are gathered, SYRK_BLOCK at a time, into feature-major scratch
  * T[a·m + j] = f_j[a] and U = w·T, so each A[a][b] = Σ_j U[a][j]·T[b][j] is a contiguous dot
- * product; 2×2 blocks of A share their loads. `scratch` must hold 2·d·SYRK_BLOCK doubles.
+ * product; 4×2 blocks of A share their loads. `scratch` must hold 2·d·SYRK_BLOCK doubles.
  */
 export function gatherSyrk(
   f: Float32Array,
@@ -350,50 +350,67 @@ export function gatherSyrk(
         U[a * m + j] = wj * v;
       }
     }
-    for (let a = 0; a < d; a += 2) {
-      const two = a + 1 < d;
-      const ua = a * m;
-      const ub = ua + m;
-      for (let b = 0; b <= a; b += 2) {
+    // A[a..a+3][b..b+1] from 4 rows of U and 2 of T: 6 loads for 8 products. Entries above
+    // the diagonal (b + jj > a + i) are computed in the diagonal blocks but not written.
+    for (let a = 0; a < d; a += 4) {
+      const fullA = a + 3 < d;
+      const u0o = a * m;
+      const u1o = u0o + m;
+      const u2o = u1o + m;
+      const u3o = u2o + m;
+      for (let b = 0; b <= a + 3 && b < d; b += 2) {
         const ta = T0 + b * m;
         const tb = ta + m;
-        const bTwo = b + 1 < d;
-        let s00 = 0;
-        let s01 = 0;
-        let s10 = 0;
-        let s11 = 0;
-        if (two && bTwo) {
+        if (fullA && b + 1 < d) {
+          let s00 = 0;
+          let s01 = 0;
+          let s10 = 0;
+          let s11 = 0;
+          let s20 = 0;
+          let s21 = 0;
+          let s30 = 0;
+          let s31 = 0;
           for (let j = 0; j < m; j++) {
-            const u0 = U[ua + j]!;
-            const u1 = U[ub + j]!;
             const t0 = scratch[ta + j]!;
             const t1 = scratch[tb + j]!;
+            const u0 = U[u0o + j]!;
+            const u1 = U[u1o + j]!;
+            const u2 = U[u2o + j]!;
+            const u3 = U[u3o + j]!;
             s00 += u0 * t0;
             s01 += u0 * t1;
             s10 += u1 * t0;
             s11 += u1 * t1;
+            s20 += u2 * t0;
+            s21 += u2 * t1;
+            s30 += u3 * t0;
+            s31 += u3 * t1;
           }
-        } else if (two) {
-          for (let j = 0; j < m; j++) {
-            const t0 = scratch[ta + j]!;
-            s00 += U[ua + j]! * t0;
-            s10 += U[ub + j]! * t0;
-          }
-        } else if (bTwo) {
-          for (let j = 0; j < m; j++) {
-            const u0 = U[ua + j]!;
-            s00 += u0 * scratch[ta + j]!;
-            s01 += u0 * scratch[tb + j]!;
-          }
+          const r0 = a * d + b;
+          if (b <= a) A[r0] = A[r0]! + s00;
+          if (b + 1 <= a) A[r0 + 1] = A[r0 + 1]! + s01;
+          const r1 = r0 + d;
+          if (b <= a + 1) A[r1] = A[r1]! + s10;
+          if (b + 1 <= a + 1) A[r1 + 1] = A[r1 + 1]! + s11;
+          const r2 = r1 + d;
+          if (b <= a + 2) A[r2] = A[r2]! + s20;
+          if (b + 1 <= a + 2) A[r2 + 1] = A[r2 + 1]! + s21;
+          const r3 = r2 + d;
+          A[r3] = A[r3]! + s30; // b ≤ a + 2 < a + 3 always holds here
+          A[r3 + 1] = A[r3 + 1]! + s31;
         } else {
-          for (let j = 0; j < m; j++) s00 += U[ua + j]! * scratch[ta + j]!;
-        }
-        // A[a][b], A[a][b+1] (if b+1 ≤ a), A[a+1][b], A[a+1][b+1]
-        A[a * d + b] = A[a * d + b]! + s00;
-        if (bTwo && b + 1 <= a) A[a * d + b + 1] = A[a * d + b + 1]! + s01;
-        if (two) {
-          A[(a + 1) * d + b] = A[(a + 1) * d + b]! + s10;
-          if (bTwo) A[(a + 1) * d + b + 1] = A[(a + 1) * d + b + 1]! + s11;
+          // Edges (d not a multiple of 4, or an odd last column): one entry at a time.
+          const aEnd = Math.min(d, a + 4);
+          const bEnd = Math.min(d, b + 2);
+          for (let aa = a; aa < aEnd; aa++) {
+            for (let bb = b; bb < bEnd && bb <= aa; bb++) {
+              const uo = aa * m;
+              const to = T0 + bb * m;
+              let acc = 0;
+              for (let j = 0; j < m; j++) acc += U[uo + j]! * scratch[to + j]!;
+              A[aa * d + bb] = A[aa * d + bb]! + acc;
+            }
+          }
         }
       }
     }
