@@ -126,7 +126,26 @@ export class IdIndex {
    * mode the new rows reach the table at flushNew(), which must run before the transaction ends.
    */
   idOf(externalId: string): number {
-    const n = numericKey(externalId);
+    return this.idOfKey(externalId, numericKey(externalId));
+  }
+
+  /**
+   * idOf for a caller that already knows numericKey(externalId) = n. With n >= 0 the string may
+   * be null (the parser did not make it): it is String(n), made only if the id is new.
+   */
+  idOfKey(externalId: string | null, n: number): number {
+    if (n >= 0) {
+      const v = n < this.numeric.length ? this.numeric[n]! : 0;
+      if (v !== 0) {
+        this.markSeen(v - 1);
+        return v - 1;
+      }
+      externalId ??= String(n);
+    }
+    return this.create(externalId!, n);
+  }
+
+  private create(externalId: string, n: number): number {
     let id = this.cached(externalId, n);
     if (id === undefined) {
       if (this.complete) {
@@ -168,15 +187,20 @@ const NUMERIC_LIMIT = 1 << 22;
 
 /** The value of a canonical decimal id ("0", "196"; not "0196", "+1", "1.0") below NUMERIC_LIMIT, else -1. */
 export function numericKey(s: string): number {
-  const n = s.length;
-  if (n === 0 || n > 7) return -1;
+  return numericKeyIn(s, 0, s.length);
+}
+
+/** numericKey(s.slice(from, to)) without making the substring. */
+export function numericKeyIn(s: string, from: number, to: number): number {
+  const n = to - from;
+  if (n <= 0 || n > 7) return -1;
   let v = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i) - 48;
     if (c < 0 || c > 9) return -1;
     v = v * 10 + c;
   }
-  if (n > 1 && s.charCodeAt(0) === 48) return -1;
+  if (n > 1 && s.charCodeAt(from) === 48) return -1;
   return v < NUMERIC_LIMIT ? v : -1;
 }
 

@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { Db } from '../db/connection.js';
 import { invalidInput } from '../errors.js';
+import { numericKeyIn } from './id-index.js';
 import { nowSeconds, RatingWriter } from './store.js';
 
 /**
@@ -59,6 +60,25 @@ export interface ParseSummary {
 
 /** The fast path's per-row callback: no object per row. */
 export type RowSink = (user: string, item: string, value: number, timestamp: number | null, line: number) => void;
+
+/**
+ * The import's callback: an id given as null is the canonical decimal in the number beside it
+ * (numericKey), so a MovieLens-style row allocates no strings at all.
+ */
+type KeyedSink = (
+  user: string | null,
+  userNum: number,
+  item: string | null,
+  itemNum: number,
+  value: number,
+  timestamp: number | null,
+  line: number,
+) => void;
+
+function keyed(sink: RowSink): KeyedSink {
+  return (user, userNum, item, itemNum, value, timestamp, line) =>
+    sink(user ?? String(userNum), item ?? String(itemNum), value, timestamp, line);
+}
 
 const CHUNK_BYTES = 1 << 20;
 /** The import's SQLite page cache (negative = KiB); see importRatingsFile. */
@@ -227,7 +247,7 @@ class LineParser {
   }
 
   /** Validates the fields of one row and emits it. */
-  private emit(rawUser: string, rawItem: string, rawValue: string, rawTime: string | null, lineNo: number, sink: RowSink): void {
+  private emit(rawUser: string, rawItem: string, rawValue: string, rawTime: string | null, lineNo: number, sink: KeyedSink): void {
     const user = trimId(rawUser);
     if (user.length === 0) return this.bad(lineNo, 'empty user id');
     const item = trimId(rawItem);
@@ -240,20 +260,20 @@ class LineParser {
       if (!Number.isSafeInteger(timestamp)) return this.badTime(rawTime, lineNo);
     }
     this.rows++;
-    sink(user, item, value, timestamp, lineNo);
+    sink(user, -1, item, -1, value, timestamp, lineNo);
   }
 
   /** The line buf[start, end) (no newline). */
-  lineIn(buf: string, start: number, end: number, lineNo: number, sink: RowSink): void {
+  lineIn(buf: string, start: number, end: number, lineNo: number, sink: KeyedSink): void {
     if (this.format === 'movielens' || this.format === 'tsv') this.tabRow(buf, start, end, lineNo, sink);
     else this.line(buf.slice(start, end), lineNo, sink);
   }
 
   /**
    * The hot path (u.data, the benchmark's TSV): fields are located in the chunk with indexOf and
-   * numbers parsed in place, so a row allocates only its two id strings.
+   * numbers (and decimal ids) parsed in place, so a MovieLens row allocates nothing.
    */
-  private tabRow(buf: string, start: number, end: number, lineNo: number, sink: RowSink): void {
+  private tabRow(buf: string, start: number, end: number, lineNo: number, sink: KeyedSink): void {
     let a = buf.indexOf(TAB, start);
     if (a >= end) a = -1;
     let b = a < 0 ? -1 : buf.indexOf(TAB, a + 1);
@@ -278,10 +298,12 @@ class LineParser {
         timeStart = c + 1;
       }
     }
-    const user = trimId(buf.slice(start, a));
-    if (user.length === 0) return this.bad(lineNo, 'empty user id');
-    const item = trimId(buf.slice(a + 1, b));
-    if (item.length === 0) return this.bad(lineNo, 'empty item id');
+    const userNum = numericKeyIn(buf, start, a);
+    const user = userNum >= 0 ? null : trimId(buf.slice(start, a));
+    if (user !== null && user.length === 0) return this.bad(lineNo, 'empty user id');
+    const itemNum = numericKeyIn(buf, a + 1, b);
+    const item = itemNum >= 0 ? null : trimId(buf.slice(a + 1, b));
+    if (item !== null && item.length === 0) return this.bad(lineNo, 'empty item id');
     const value = b + 1 < valueEnd ? parseDecimalIn(buf, b + 1, valueEnd) : NaN;
     if (!Number.isFinite(value)) return this.badValue(buf.slice(b + 1, valueEnd), value, lineNo);
     let timestamp: number | null = null;
@@ -290,7 +312,7 @@ class LineParser {
       if (!Number.isSafeInteger(timestamp)) return this.badTime(buf.slice(timeStart, end), lineNo);
     }
     this.rows++;
-    sink(user, item, value, timestamp, lineNo);
+    sink(user, userNum, item, itemNum, value, timestamp, lineNo);
   }
 
   private badValue(raw: string, value: number, lineNo: number): void {
@@ -301,7 +323,7 @@ class LineParser {
     this.bad(lineNo, `timestamp ${quoted(raw)} is not an integer (unix seconds)`);
   }
 
-  line(line: string, lineNo: number, sink: RowSink): void {
+  line(line: string, lineNo: number, sink: KeyedSink): void {
     switch (this.format) {
       case 'movielens':
       case 'tsv':
@@ -397,7 +419,7 @@ class Scanner {
     private readonly options: ParseOptions,
   ) {}
 
-  feed(text: string, final: boolean, sink: RowSink): void {
+  feed(text: string, final: boolean, sink: KeyedSink): void {
     if (!this.started && text.length > 0) {
       this.started = true;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // UTF-8 byte order mark
@@ -452,13 +474,12 @@ async function* chunks(path: string): AsyncGenerator<Buffer> {
   }
 }
 
-/** Streams a ratings file through `sink` (no object per row: the import's fast path). */
-export async function scanRatingsFile(
-  path: string,
-  options: ParseOptions,
-  sink: RowSink,
-  onProgress?: ProgressFn,
-): Promise<ParseSummary> {
+/** Streams a ratings file through `sink` (no object per row). */
+export function scanRatingsFile(path: string, options: ParseOptions, sink: RowSink, onProgress?: ProgressFn): Promise<ParseSummary> {
+  return scanKeyed(path, options, keyed(sink), onProgress);
+}
+
+async function scanKeyed(path: string, options: ParseOptions, sink: KeyedSink, onProgress?: ProgressFn): Promise<ParseSummary> {
   checkFormatOption(options);
   const total = ratingFileSize(path);
   const decoder = new StringDecoder('utf8');
@@ -486,9 +507,9 @@ export async function* readRatingsFile(
   const decoder = new StringDecoder('utf8');
   const scanner = new Scanner(path, options);
   let rows: ParsedRating[] = [];
-  const push: RowSink = (user, item, value, timestamp, line) => {
+  const push = keyed((user, item, value, timestamp, line) => {
     rows.push({ user, item, value, timestamp, line });
-  };
+  });
   for await (const chunk of chunks(path)) {
     scanner.feed(decoder.write(chunk), false, push);
     const batch = rows;
@@ -559,10 +580,10 @@ export async function importRatingsFile(db: Db, path: string, options: ImportOpt
     db.exec('BEGIN IMMEDIATE');
     try {
       const writer = new RatingWriter(db, { chunkRows: options.chunkRows, bulk: true });
-      const summary = await scanRatingsFile(
+      const summary = await scanKeyed(
         path,
         options,
-        (user, item, value, timestamp) => writer.add(user, item, value, timestamp ?? now),
+        (user, userNum, item, itemNum, value, timestamp) => writer.addKeyed(user, userNum, item, itemNum, value, timestamp ?? now),
         options.onProgress,
       );
       writer.flush();

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Db } from '../db/connection.js';
 import { invalidInput } from '../errors.js';
-import { IdIndex } from './id-index.js';
+import { IdIndex, numericKey } from './id-index.js';
 import { sharedFloat32, sharedInt32, transposeCsr, type RatingMatrix } from './matrix.js';
 
 /**
@@ -145,7 +145,10 @@ export class RatingWriter {
   private bufTime: Float64Array | null = null;
   private scratch: SortScratch | null = null;
   private pending = 0;
+  // The previous row's user (files grouped by user repeat it): a string, or a numeric key with
+  // lastUser null; lastUserNum -2 matches nothing.
   private lastUser: string | null = null;
+  private lastUserNum = -2;
   private lastUserId = 0;
   private written = 0;
   private updates = 0;
@@ -182,9 +185,25 @@ export class RatingWriter {
     if (user !== this.lastUser) {
       u = this.users.idOf(user);
       this.lastUser = user;
+      this.lastUserNum = -1;
       this.lastUserId = u;
     }
     this.addDense(u, this.items.idOf(item), value, updatedAt);
+  }
+
+  /**
+   * add() for the import's parser: an id given as null is the canonical decimal in its number
+   * (see numericKey), so the common MovieLens-style row makes no id strings at all.
+   */
+  addKeyed(user: string | null, userNum: number, item: string | null, itemNum: number, value: number, updatedAt: number): void {
+    let u = this.lastUserId;
+    if (user === null ? userNum !== this.lastUserNum : user !== this.lastUser) {
+      u = this.users.idOfKey(user, user === null ? userNum : numericKey(user));
+      this.lastUser = user;
+      this.lastUserNum = user === null ? userNum : -1;
+      this.lastUserId = u;
+    }
+    this.addDense(u, this.items.idOfKey(item, item === null ? itemNum : numericKey(item)), value, updatedAt);
   }
 
   /** Queues one rating by dense ids, which must exist. */
