@@ -136,7 +136,7 @@ interface ChartSpec {
 
 const W = 560;
 const H = 360;
-const M = { left: 64, right: 16, top: 36, bottom: 52 };
+const M = { left: 64, right: 16, top: 54, bottom: 52 };
 
 function chart(r: TuneResult, series: readonly Series[], spec: ChartSpec): string {
   const pts = series.flatMap((s) => s.points.map((p) => ({ s, p, y: spec.value(p.result) })));
@@ -204,10 +204,10 @@ function chart(r: TuneResult, series: readonly Series[], spec: ChartSpec): strin
         `<title>best: factors ${best.s.factors}, λ ${fmtLambda(best.p.lambda)}, ${escapeXml(spec.yLabel)} ${fmt(best.y)}</title></g>`,
     );
   }
-  // Legend.
+  // Legend: one row between the title and the plot, so it never hides a point.
   series.forEach((s, si) => {
-    const lx = W - M.right - 110;
-    const ly = M.top + 6 + si * 16;
+    const lx = M.left + si * 100;
+    const ly = 38;
     const color = PALETTE[si % PALETTE.length]!;
     out.push(
       `<g class="legend"><line x1="${lx}" y1="${ly}" x2="${lx + 18}" y2="${ly}" stroke="${color}" stroke-width="2"/><text x="${lx + 24}" y="${ly}" dominant-baseline="middle">factors ${s.factors}</text></g>`,
