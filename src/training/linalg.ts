@@ -318,6 +318,21 @@ export function gatherAxpy(
   for (; e < e1; e++) axpyRow(coef[e - e0]!, f, idx[e]! * d, y, d);
 }
 
+/** dst[j·d + t] = f[idx[e0+j]·d + t]: a row's scattered feature rows copied into one block. */
+export function gatherRows(f: Float32Array, idx: Int32Array, e0: number, e1: number, d: number, dst: Float32Array): void {
+  for (let e = e0, o = 0; e < e1; e++, o += d) {
+    const fo = idx[e]! * d;
+    let t = 0;
+    for (; t + 3 < d; t += 4) {
+      dst[o + t] = f[fo + t]!;
+      dst[o + t + 1] = f[fo + t + 1]!;
+      dst[o + t + 2] = f[fo + t + 2]!;
+      dst[o + t + 3] = f[fo + t + 3]!;
+    }
+    for (; t < d; t++) dst[o + t] = f[fo + t]!;
+  }
+}
+
 /** Rows gathered per block by gatherSyrk (its scratch holds 2·d·SYRK_BLOCK doubles). */
 export const SYRK_BLOCK = 128;
 

@@ -20,6 +20,7 @@ import {
   GRAM_CHUNK,
   gatherAxpy,
   gatherDot,
+  gatherRows,
   gatherSyrk,
   gramRows,
   SYRK_BLOCK,
@@ -74,6 +75,19 @@ export interface Scratch {
   sp: Float64Array;
   /** per entry: the coefficients of a gathered axpy. */
   coef: Float64Array;
+  /** a long row's feature rows, copied contiguously (row j at j·d), and the indices 0, 1, 2, … */
+  rows: Float32Array;
+  iota: Int32Array;
+}
+
+/** Rows with at least this many entries are gathered into contiguous scratch for CG. */
+export const GATHER_MIN_ROW = 1024;
+
+function ensureGatherCapacity(s: Scratch, n: number, d: number): void {
+  if (s.iota.length >= n) return;
+  const cap = Math.max(n, 2 * s.iota.length);
+  s.rows = new Float32Array(cap * d);
+  s.iota = Int32Array.from({ length: cap }, (_, j) => j);
 }
 
 export function createScratch(d: number, rowCapacity = 256): Scratch {
@@ -89,6 +103,8 @@ export function createScratch(d: number, rowCapacity = 256): Scratch {
     sx: new Float64Array(rowCapacity),
     sp: new Float64Array(rowCapacity),
     coef: new Float64Array(rowCapacity),
+    rows: new Float32Array(0),
+    iota: new Int32Array(0),
   };
 }
 
@@ -161,8 +177,22 @@ export function solveRows(
       // Conjugate gradient on the same system, warm-started from the current factors and
       // matrix-free: A·v = G·v + λ_r v + Σ_j w_j (f_j·v) f_j.
       for (let t = 0; t < d; t++) x[t] = out[oo + t]!;
+      // A long row is read 2·(cgSteps+1) times: copy its feature rows into one contiguous block
+      // first, so the later passes stream through memory instead of chasing scattered rows.
+      let F = fixed;
+      let I = indices;
+      let g0 = e0;
+      let g1 = e1;
+      if (n >= GATHER_MIN_ROW) {
+        ensureGatherCapacity(s, n, d);
+        gatherRows(fixed, indices, e0, e1, d, s.rows);
+        F = s.rows;
+        I = s.iota;
+        g0 = 0;
+        g1 = n;
+      }
       // r = b − A x = Σ_j (c_j t_j − w_j s_j) f_j − G x − λ_r x,   s_j = f_j·x
-      gatherDot(fixed, indices, e0, e1, x, d, sx);
+      gatherDot(F, I, g0, g1, x, d, sx);
       for (let j = 0; j < n; j++) {
         const e = e0 + j;
         const v = values[e]!;
@@ -174,7 +204,7 @@ export function solveRows(
         symMatVec(gram, d, x, r);
         for (let t = 0; t < d; t++) r[t] = -r[t]! - lam * x[t]!;
       }
-      gatherAxpy(fixed, indices, e0, e1, coef, r, d);
+      gatherAxpy(F, I, g0, g1, coef, r, d);
       for (let t = 0; t < d; t++) p[t] = r[t]!;
       let rs = dot(r, r, d);
       for (let step = 0; step < cfg.cgSteps && rs > 1e-20; step++) {
@@ -186,12 +216,12 @@ export function solveRows(
           for (let t = 0; t < d; t++) Ap[t] = Ap[t]! + lam * p[t]!;
         }
         if (weighted) {
-          gatherDot(fixed, indices, e0, e1, p, d, sp);
+          gatherDot(F, I, g0, g1, p, d, sp);
           if (explicit) {
-            gatherAxpy(fixed, indices, e0, e1, sp, Ap, d);
+            gatherAxpy(F, I, g0, g1, sp, Ap, d);
           } else {
             for (let j = 0; j < n; j++) coef[j] = alpha * values[e0 + j]! * sp[j]!;
-            gatherAxpy(fixed, indices, e0, e1, coef, Ap, d);
+            gatherAxpy(F, I, g0, g1, coef, Ap, d);
           }
         }
         const pAp = dot(p, Ap, d);
@@ -205,7 +235,7 @@ export function solveRows(
         // Keep s_j = f_j·x current for the loss: f_j·(x + α p) = s_j + α (f_j·p).
         if (weighted) for (let j = 0; j < n; j++) sx[j] = sx[j]! + step1 * sp[j]!;
         else if (computeLoss) {
-          gatherDot(fixed, indices, e0, e1, p, d, sp);
+          gatherDot(F, I, g0, g1, p, d, sp);
           for (let j = 0; j < n; j++) sx[j] = sx[j]! + step1 * sp[j]!;
         }
         const rsNew = dot(r, r, d);

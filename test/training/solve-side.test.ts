@@ -2,7 +2,7 @@ import { Matrix } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
 import type { Csr } from '../../src/ratings/matrix.js';
 import { gram } from '../../src/training/linalg.js';
-import { createScratch, type SideArrays, type SolveConfig, solveRows } from '../../src/training/solve-side.js';
+import { createScratch, GATHER_MIN_ROW, type SideArrays, type SolveConfig, solveRows } from '../../src/training/solve-side.js';
 import { maxAbsDiff, mulberry32, randomStore, referenceSolve, toMatrix } from './helpers.js';
 
 /** A CSR of `rows` rows over `cols` columns, each row a random subset (row 2 left empty). */
@@ -102,6 +102,41 @@ describe('solveRows: per-row solutions match an ml-matrix solve of the normal eq
         }
       });
     }
+  }
+
+  for (const explicit of [true, false]) {
+    it(`cg on rows long enough to be gathered (>= ${GATHER_MIN_ROW} entries) matches the ml-matrix solve (${explicit ? 'explicit' : 'implicit'})`, () => {
+      const rand = mulberry32(21);
+      const k = 5;
+      const d = explicit ? k + 1 : k;
+      const nFixed = GATHER_MIN_ROW + 200;
+      const fixed = randomStore(rand, nFixed, d, 0.3);
+      if (explicit) for (let j = 0; j < nFixed; j++) fixed[j * d + k] = 1;
+      const G = new Float64Array(d * d);
+      if (!explicit) gram(fixed, nFixed, d, G);
+      // Row 0 rates almost everything (gathered), row 1 a few columns (not gathered).
+      const r0 = Array.from({ length: nFixed }, (_, j) => j).filter((j) => j % 9 !== 4);
+      const r1 = [3, 50, 77];
+      const indices = Int32Array.from([...r0, ...r1]);
+      const values = Float32Array.from(indices, () => 1 + Math.floor(rand() * 5));
+      const side: SideArrays = {
+        csr: { indptr: Int32Array.of(0, r0.length, r0.length + r1.length), indices, values },
+        fixed,
+        fixedBias: randomStore(rand, nFixed, 1, 0.5),
+        out: new Float32Array(2 * d),
+        gram: G,
+        stats: new Float64Array(4),
+      };
+      const cfg: SolveConfig = {
+        d, explicit, lambda: 0.2, countScaling: explicit, alpha: explicit ? 0 : 0.4, cholesky: false, cgSteps: 100, globalMean: explicit ? 3 : 0,
+      };
+      expect(r0.length).toBeGreaterThanOrEqual(GATHER_MIN_ROW);
+      solveRows(side, cfg, 0, 2, true, createScratch(d, 4)); // a small scratch must grow
+      for (const r of [0, 1]) {
+        const want = reference(side, cfg, nFixed, r);
+        expect(maxAbsDiff(side.out.subarray(r * d, (r + 1) * d), want)).toBeLessThan(1e-5 * Math.max(1, ...want.map(Math.abs)));
+      }
+    });
   }
 
   it('reports each row\'s data loss and penalty at the stored solution', () => {
