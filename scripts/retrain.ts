@@ -43,8 +43,9 @@ function summary(r: RetrainResult): string {
 async function main(): Promise<number> {
   try {
     cmd.parse(process.argv);
-  } catch {
-    return RETRAIN_EXIT.error; // commander printed the usage error
+  } catch (e) {
+    // commander printed the help (exit 0) or the usage error (exit 1, like every other failure)
+    return (e as { exitCode?: number }).exitCode === 0 ? 0 : RETRAIN_EXIT.error;
   }
   const opts = cmd.opts<{ db?: string; json?: boolean; holdout?: number; maxRegression?: number; tune?: boolean; k?: number; seed?: number }>();
   const pause = Number(process.env.RIDGEREC_TEST_PAUSE_BEFORE_COMMIT ?? 0);
