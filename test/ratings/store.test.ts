@@ -336,6 +336,16 @@ describe('loadMatrix', () => {
     expect(m.byItem.values.buffer).toBeInstanceOf(SharedArrayBuffer);
   });
 
+  it('refuses ratings whose user or item row is missing (written with foreign keys off)', () => {
+    const db = memDb();
+    upsertRatings(db, [{ user: 'u', item: 'i', value: 1 }]);
+    db.pragma('foreign_keys = OFF');
+    db.exec('INSERT INTO ratings (user_id, item_id, value, updated_at) VALUES (99, 1, 2, 0)');
+    expect(() => loadMatrix(db)).toThrow('loadMatrix: rating for user id 99, which the users table does not have');
+    db.exec('DELETE FROM ratings WHERE user_id = 99; INSERT INTO ratings (user_id, item_id, value, updated_at) VALUES (1, 42, 2, 0)');
+    expect(() => loadMatrix(db)).toThrow('loadMatrix: rating for item id 42, which the items table does not have');
+  });
+
   it('an empty database is an empty matrix', () => {
     const m = loadMatrix(memDb());
     expect([m.nUsers, m.nItems, m.nnz, m.userIds, m.itemIds]).toEqual([0, 0, 0, [], []]);
