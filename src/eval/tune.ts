@@ -9,10 +9,11 @@
  * The hyperparameter names in grids and JSON are the `train` flag names (lambda, factors,
  * lambda-scaling, alpha, iterations, solver, cg-steps, seed); TrainParams keys are their camelCase.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { invalidInput, isRidgerecError } from '../errors.js';
 import { matrixFromCoo, type RatingMatrix } from '../ratings/matrix.js';
 import { DEFAULT_PARAMS, resolveParams, type Feedback, type TrainParams } from '../training/params.js';
+import { spawnWorker } from '../workers.js';
 import { DEFAULT_K, metricsToJson } from './metrics.js';
 import { fitAndEvaluate } from './run.js';
 import { mulberry32, type TestSet } from './split.js';
@@ -506,19 +507,6 @@ export type WorkerReply =
   | { readonly type: 'failed'; readonly id: number; readonly message: string; readonly expected: boolean };
 
 /**
- * The worker entry. From dist/ it is tune-worker.js. Under vitest/tsx it is TypeScript, and Node 20
- * does not apply `--import` hooks to a worker's entry, so the entry is a tiny ESM bootstrap that
- * registers tsx's ESM API (a devDependency) first — the trick src/training/pool.ts uses.
- */
-function workerEntry(): URL {
-  if (!import.meta.url.endsWith('.ts')) return new URL('./tune-worker.js', import.meta.url);
-  const target = new URL('./tune-worker.ts', import.meta.url).href;
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const boot = `(await import(${JSON.stringify(tsxApi)})).register(); await import(${JSON.stringify(target)});`;
-  return new URL(`data:text/javascript,${encodeURIComponent(boot)}`);
-}
-
-/**
  * A small pool: `jobs` workers, each holding every fold (the matrices' typed arrays sit on
  * SharedArrayBuffer, so they are shared, not copied), pulling (point, fold) tasks one at a time.
  * Each task fits with threads = 1: the parallelism is across tasks.
@@ -537,6 +525,7 @@ async function runInWorkers(
     }
   }
   let next = 0;
+  const entry = new URL('./tune-worker.js', import.meta.url);
   const workers: Worker[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
@@ -552,7 +541,7 @@ async function runInWorkers(
         w.postMessage(tasks[next++]);
       };
       for (let j = 0; j < jobs; j++) {
-        const w = new Worker(workerEntry(), { workerData: { folds } });
+        const w = spawnWorker(entry, { workerData: { folds } });
         workers.push(w);
         w.on('message', (msg: WorkerReply) => {
           active--;

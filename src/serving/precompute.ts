@@ -8,13 +8,10 @@
  * reads; each worker writes its own user range of the output table (also shared), so nothing is
  * copied back.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { StoredModel } from '../model/factor-model.js';
+import { spawnWorker } from '../workers.js';
 
 export type PrecomputeStatus = 'off' | 'running' | 'ready' | 'failed';
 
@@ -70,27 +67,6 @@ function shared<T extends Float32Array | Int32Array>(a: T): T {
   return a.buffer instanceof SharedArrayBuffer ? a : sharedCopy(a);
 }
 
-/**
- * The worker entry. From dist/ it is plain JavaScript. Under vitest/tsx it is TypeScript, and
- * Node 20 does not apply `--import` hooks to a worker's entry, so the entry becomes a tiny ESM
- * bootstrap that registers tsx (a devDependency) and then imports the .ts file.
- */
-function workerEntry(): URL {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const url = new URL(fromSource ? './precompute-worker.ts' : './precompute-worker.js', import.meta.url);
-  if (!fromSource) return url;
-  const pkgPath = createRequire(import.meta.url).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as {
-    exports: Record<string, { import?: { default?: string } } | string>;
-  };
-  const entry = pkg.exports['./esm/api'];
-  const rel = typeof entry === 'object' ? entry.import?.default : undefined;
-  if (!rel) throw new Error('tsx/esm/api has no ESM entry: cannot start TypeScript precompute workers');
-  const api = pathToFileURL(join(dirname(pkgPath), rel)).href;
-  const boot = `(await import(${JSON.stringify(api)})).register(); await import(${JSON.stringify(url.href)});`;
-  return new URL(`data:text/javascript,${encodeURIComponent(boot)}`);
-}
-
 export function startPrecompute(model: StoredModel, options: { n: number; threads?: number; simd?: boolean }): PrecomputeJob {
   const nUsers = model.nUsers;
   const n = Math.max(1, Math.min(options.n, model.nItems));
@@ -110,7 +86,7 @@ export function startPrecompute(model: StoredModel, options: { n: number; thread
     outIndices,
     outScores,
   };
-  const entry = workerEntry();
+  const entry = new URL('./precompute-worker.js', import.meta.url);
   const workers: Worker[] = [];
   let cancelled = false;
   const parts: Promise<void>[] = [];
@@ -119,7 +95,7 @@ export function startPrecompute(model: StoredModel, options: { n: number; thread
     const userStart = Math.floor((t * nUsers) / threads);
     const userEnd = Math.floor(((t + 1) * nUsers) / threads);
     const data: PrecomputeWorkerData = { ...common, userStart, userEnd };
-    const w = new Worker(entry, { workerData: data });
+    const w = spawnWorker(entry, { workerData: data });
     workers.push(w);
     parts.push(
       new Promise<void>((resolve, reject) => {

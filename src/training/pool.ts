@@ -5,12 +5,9 @@
  * fixed side and its own previous factors, so the result does not depend on which thread solved
  * it: 1 and N threads give the same factors.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Csr } from '../ratings/matrix.js';
+import { spawnWorker } from '../workers.js';
 import type { SharedState, Side, SolveConfig } from './solve-side.js';
 
 export interface PoolInit {
@@ -55,30 +52,6 @@ export function balancedChunks(csr: Csr, nChunks: number, rowCost: number): Int3
   return Int32Array.from(bounds);
 }
 
-function workerEntry(): { url: URL; execArgv: string[] | undefined } {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const url = new URL(fromSource ? './worker.ts' : './worker.js', import.meta.url);
-  if (!fromSource) return { url, execArgv: undefined };
-  // Under vitest/tsx the worker is TypeScript. Node 20 does not apply `--import` hooks to a
-  // worker's entry, so the entry is a tiny ESM bootstrap that registers tsx (a devDependency)
-  // and then imports worker.ts.
-  const tsxApi = tsxEsmApiUrl();
-  const boot = `(await import(${JSON.stringify(tsxApi)})).register(); await import(${JSON.stringify(url.href)});`;
-  return { url: new URL(`data:text/javascript,${encodeURIComponent(boot)}`), execArgv: [] };
-}
-
-/** The ESM build of `tsx/esm/api` (its `import` export condition), as a file: URL. */
-function tsxEsmApiUrl(): string {
-  const pkgPath = createRequire(import.meta.url).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as {
-    exports: Record<string, { import?: { default?: string } } | string>;
-  };
-  const entry = pkg.exports['./esm/api'];
-  const rel = typeof entry === 'object' ? entry.import?.default : undefined;
-  if (!rel) throw new Error('tsx/esm/api has no ESM entry: cannot start TypeScript training workers');
-  return pathToFileURL(join(dirname(pkgPath), rel)).href;
-}
-
 export class SolvePool {
   private closed = false;
 
@@ -88,11 +61,9 @@ export class SolvePool {
   ) {}
 
   static create(threads: number, init: PoolInit): SolvePool {
-    const { url, execArgv } = workerEntry();
+    const entry = new URL('./worker.js', import.meta.url);
     const workers: Worker[] = [];
-    for (let t = 0; t < threads; t++) {
-      workers.push(new Worker(url, { workerData: init, ...(execArgv ? { execArgv } : {}) }));
-    }
+    for (let t = 0; t < threads; t++) workers.push(spawnWorker(entry, { workerData: init }));
     return new SolvePool(workers, init.counter);
   }
 
