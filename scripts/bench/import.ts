@@ -22,6 +22,7 @@ import { join, resolve } from 'node:path';
 import { openDatabase } from '../../src/db/connection.js';
 import { importRatingsFile } from '../../src/ratings/import.js';
 import { loadMatrix } from '../../src/ratings/store.js';
+import { mulberry32 } from '../../src/training/random.js';
 
 const SQLITE3 = '/usr/bin/sqlite3';
 const CACHE = join(tmpdir(), 'ridgerec-bench');
@@ -58,17 +59,6 @@ function peakRssMB(): number {
     // not Linux: fall through
   }
   return Math.round(process.memoryUsage().rss / (1024 * 1024));
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -29,6 +29,7 @@ import { getModelSummary, listModels, loadActiveModel, saveModel } from '../../s
 import { createRecommender } from '../../src/serving/recommender.js';
 import { buildServingState, infoFromModel } from '../../src/serving/serving-state.js';
 import { DEFAULT_PARAMS, type FactorModel } from '../../src/training/params.js';
+import { mulberry32 } from '../../src/training/random.js';
 
 interface Shape {
   readonly users: number;
@@ -62,17 +63,6 @@ interface AutocannonResult {
   non2xx: number;
 }
 const autocannon = createRequire(import.meta.url)('autocannon') as (o: AutocannonOptions) => Promise<AutocannonResult>;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);

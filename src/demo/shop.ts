@@ -13,6 +13,7 @@
  *
  * Pure: no I/O. src/demo/load.ts writes it through the ratings store.
  */
+import { mulberry32 } from '../training/random.js';
 
 export interface DemoCategory {
   readonly id: string;
@@ -183,18 +184,6 @@ export interface DemoOptions {
   readonly focus?: number;
   /** Purchases per user, inclusive range (default [12, 30]). */
   readonly purchases?: readonly [number, number];
-}
-
-/** mulberry32: a tiny seeded PRNG with uniform floats in [0, 1). Deterministic across platforms. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function demoItemId(category: string, n: number): string {

@@ -5,6 +5,7 @@
  */
 import { invalidInput } from '../errors.js';
 import { matrixFromCoo, type RatingMatrix } from '../ratings/matrix.js';
+import { mulberry32 } from '../training/random.js';
 
 /** Test pairs in the TRAIN matrix's index space; -1 where the user/item id is unseen in training. */
 export interface TestSet {
@@ -17,18 +18,6 @@ export interface TestSet {
   readonly userIds: readonly string[];
   /** external item id of each test pair. */
   readonly itemIds: readonly string[];
-}
-
-/** mulberry32: a tiny, fast, seeded 32-bit PRNG; returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

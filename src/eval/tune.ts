@@ -13,10 +13,11 @@ import type { Worker } from 'node:worker_threads';
 import { invalidInput, isRidgerecError } from '../errors.js';
 import { matrixFromCoo, type RatingMatrix } from '../ratings/matrix.js';
 import { DEFAULT_PARAMS, resolveParams, type Feedback, type TrainParams } from '../training/params.js';
+import { mulberry32 } from '../training/random.js';
 import { spawnWorker } from '../workers.js';
 import { DEFAULT_K, metricsToJson } from './metrics.js';
 import { fitAndEvaluate } from './run.js';
-import { mulberry32, type TestSet } from './split.js';
+import type { TestSet } from './split.js';
 
 // ---------------------------------------------------------------------------------------------
 // Names: TrainParams keys ↔ flag names

@@ -5,6 +5,7 @@
  */
 import { vi } from 'vitest';
 import { buildProgram } from '../../src/cli/program.js';
+import { mulberry32 } from '../../src/training/random.js';
 
 export interface InProcessResult {
   readonly code: number;
@@ -49,17 +50,6 @@ export async function runInProcess(args: readonly string[]): Promise<InProcessRe
     process.exitCode = before;
   }
   return { code, stdout, stderr };
-}
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

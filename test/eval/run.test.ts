@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { fitAndEvaluate } from '../../src/eval/run.js';
-import { alignTestSet, mulberry32 } from '../../src/eval/split.js';
+import { alignTestSet } from '../../src/eval/split.js';
 import { matrixFromTriples } from '../../src/ratings/matrix.js';
 import { resolveParams } from '../../src/training/params.js';
+import { mulberry32 } from '../../src/training/random.js';
 
 describe('fitAndEvaluate on fixtures with known answers', () => {
   it('implicit checkerboard with the diagonal withheld: every user gets item u first (all ranking metrics 1)', async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { alignTestSet, holdoutSplit, mulberry32 } from '../../src/eval/split.js';
+import { alignTestSet, holdoutSplit } from '../../src/eval/split.js';
 import { matrixFromTriples, type RatingMatrix } from '../../src/ratings/matrix.js';
 import { RidgerecError } from '../../src/errors.js';
+import { mulberry32 } from '../../src/training/random.js';
 
 /** A random sparse matrix: user u has 1 + (u mod 13) ratings on distinct items, values 1..5. */
 function randomMatrix(seed: number, nUsers = 60, nItems = 40): RatingMatrix {

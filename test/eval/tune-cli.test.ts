@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connection.js';
 import { latestTuningResult } from '../../src/model/tuning-store.js';
+import { mulberry32 } from '../../src/training/random.js';
 import { runCli } from '../cli/spawn-cli.js';
-import { lowRankRatings, mulberry32, tempDir } from '../retrain/fixture.js';
+import { lowRankRatings, tempDir } from '../retrain/fixture.js';
 
 let dir = '';
 let cleanup = () => {};

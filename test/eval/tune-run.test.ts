@@ -13,6 +13,7 @@ import {
   type PointEvaluator,
 } from '../../src/eval/tune.js';
 import { matrixFromTriples } from '../../src/ratings/matrix.js';
+import { mulberry32 } from '../../src/training/random.js';
 import { resolveParams, type TrainParams } from '../../src/training/params.js';
 
 /** Three dummy folds: the fake evaluator only reads their names. */
@@ -119,14 +120,7 @@ describe('argBest and std', () => {
 
 /** A small explicit data set with known structure: a rank-2 pattern plus seeded noise. */
 function lowRank(seed: number, nUsers = 50, nItems = 30): [string, string, number][] {
-  let a = seed >>> 0;
-  const rand = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(seed);
   const U = Array.from({ length: nUsers }, () => [rand() * 2 - 1, rand() * 2 - 1]);
   const V = Array.from({ length: nItems }, () => [rand() * 2 - 1, rand() * 2 - 1]);
   const out: [string, string, number][] = [];

@@ -18,17 +18,7 @@ import {
 import type { FactorModel } from '../../src/model/factor-model.js';
 import { sharedInt32 } from '../../src/ratings/matrix.js';
 import { DEFAULT_PARAMS, type Feedback } from '../../src/training/params.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../src/training/random.js';
 
 // Ids that would break naive encodings: separators, quotes, newlines, NUL, non-BMP, a lone surrogate.
 const NASTY = ['plain', 'comma,tab\tsemi;', 'new\nline', 'quote"\'back\\slash', 'nul\u0000byte', '🎬 émoji', 'lone\ud800', '', ' '];

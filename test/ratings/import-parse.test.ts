@@ -14,6 +14,7 @@ import {
   type ParseOptions,
   type ParseSummary,
 } from '../../src/ratings/import.js';
+import { mulberry32 } from '../../src/training/random.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/import');
 const fx = (name: string) => join(FIX, name);
@@ -43,17 +44,6 @@ async function failure(p: Promise<unknown>): Promise<RidgerecError> {
     return e as RidgerecError;
   }
   throw new Error('expected a failure');
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('rating file formats', () => {

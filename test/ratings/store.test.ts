@@ -13,6 +13,7 @@ import {
   upsertRatings,
   userRatings,
 } from '../../src/ratings/store.js';
+import { mulberry32 } from '../../src/training/random.js';
 
 const open: Db[] = [];
 function memDb(): Db {
@@ -23,17 +24,6 @@ function memDb(): Db {
 afterEach(() => {
   for (const db of open.splice(0)) db.close();
 });
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function ratingRows(db: Db): Array<[string, string, number, number]> {
   return db

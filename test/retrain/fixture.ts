@@ -7,17 +7,7 @@ import { saveModel } from '../../src/model/model-store.js';
 import { loadMatrix, upsertRatings, type RatingInput } from '../../src/ratings/store.js';
 import { fit } from '../../src/training/fit.js';
 import { resolveParams, type TrainParams } from '../../src/training/params.js';
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../src/training/random.js';
 
 /**
  * Star ratings with a known structure: r = round(3 + 1.5·(rank-2 dot product) + noise), clipped to

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createIdLookup } from '../../src/serving/id-lookup.js';
-import { mulberry32 } from './helpers.js';
+import { mulberry32 } from '../../src/training/random.js';
 
 describe('createIdLookup', () => {
   it('agrees with a Map on random ids, awkward ids and misses', () => {

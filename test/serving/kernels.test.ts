@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { rowNorms, scoreAll, scoreAll4 } from '../../src/serving/kernels.js';
 import { topK } from '../../src/serving/top-k.js';
 import { createSimdScorer, wasmSimdSupported } from '../../src/serving/wasm-kernel.js';
-import { mulberry32 } from './helpers.js';
+import { mulberry32 } from '../../src/training/random.js';
 
 /** The obvious reference: s_i = b_i + Σ_f u_f q_if in float64. */
 function reference(u: Float32Array, q: Float32Array, b: Float32Array | null, k: number, n: number): number[] {
