@@ -37,10 +37,9 @@ export function holdoutSplit(
     throw invalidInput(`holdout fraction must be a number > 0 and < 1, got ${fraction}`);
   }
   if (!Number.isSafeInteger(seed)) throw invalidInput(`seed must be an integer, got ${seed}`);
-  const { indptr, indices, values } = matrix.byUser;
+  const { indptr } = matrix.byUser;
   const rand = mulberry32(seed);
   const inTest = new Uint8Array(matrix.nnz);
-  let nTest = 0;
   let perm = new Int32Array(16);
   for (let u = 0; u < matrix.nUsers; u++) {
     const start = indptr[u]!;
@@ -57,18 +56,29 @@ export function holdoutSplit(
       perm[r] = t;
       inTest[start + perm[j]!] = 1;
     }
-    nTest += m;
   }
+  return splitByMask(matrix, inTest);
+}
 
+/**
+ * Splits a matrix by a per-entry mask (entries in byUser order; 1 = test), for holdoutSplit and
+ * the tuner's K folds. The train matrix keeps only the users and items with a training rating,
+ * re-indexed in their original order; test pairs are in that index space, with -1 for a user or
+ * item the training part lacks.
+ */
+export function splitByMask(matrix: RatingMatrix, inTest: Uint8Array): { train: RatingMatrix; test: TestSet } {
+  if (inTest.length !== matrix.nnz) throw new Error(`mask length ${inTest.length} != nnz ${matrix.nnz}`);
+  const { indptr, indices, values } = matrix.byUser;
   // Which users/items keep at least one training rating → their new dense index.
   const userMap = new Int32Array(matrix.nUsers).fill(-1);
   const itemMap = new Int32Array(matrix.nItems).fill(-1);
+  let nTest = 0;
   for (let u = 0; u < matrix.nUsers; u++) {
     for (let e = indptr[u]!, end = indptr[u + 1]!; e < end; e++) {
       if (inTest[e] === 0) {
         userMap[u] = 0;
         itemMap[indices[e]!] = 0;
-      }
+      } else nTest++;
     }
   }
   const trainUserIds: string[] = [];

@@ -3,7 +3,8 @@
  * never on training loss. The pieces, each usable alone:
  *   parseGrid("lambda=0.01,0.1 factors=16,32")  → the grid (flag names → value lists), validated
  *   expandGrid(grid, base)                       → one full TrainParams per grid point
- *   kFoldSplit / splitByMask / expandFoldPattern → the folds (train matrix + test set each)
+ *   kFoldSplit / expandFoldPattern               → the folds (train matrix + test set each, cut by
+ *                                                  split.ts splitByMask)
  *   runGrid(folds, points, …)                    → every point on every fold, summarised
  *   argBest, tuneToJson                          → the best point and the `tune --json` shape
  * The hyperparameter names in grids and JSON are the `train` flag names (lambda, factors,
@@ -11,13 +12,13 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { invalidInput, isRidgerecError } from '../errors.js';
-import { matrixFromCoo, type RatingMatrix } from '../ratings/matrix.js';
+import type { RatingMatrix } from '../ratings/matrix.js';
 import { DEFAULT_PARAMS, resolveParams, type Feedback, type TrainParams } from '../training/params.js';
 import { mulberry32 } from '../training/random.js';
 import { spawnWorker } from '../workers.js';
 import { DEFAULT_K, metricsToJson } from './metrics.js';
 import { fitAndEvaluate } from './run.js';
-import type { TestSet } from './split.js';
+import { splitByMask, type TestSet } from './split.js';
 
 // ---------------------------------------------------------------------------------------------
 // Names: TrainParams keys ↔ flag names
@@ -195,64 +196,6 @@ export interface Fold {
   readonly name: string;
   readonly train: RatingMatrix;
   readonly test: TestSet;
-}
-
-/**
- * Splits a matrix by a per-entry mask (entries in byUser order; 1 = test). The train matrix keeps
- * only the users and items with a training rating, re-indexed in their original order; test pairs
- * are in that index space with -1 for a user or item the training part lacks (the TestSet
- * convention of split.ts).
- */
-export function splitByMask(matrix: RatingMatrix, inTest: Uint8Array): { train: RatingMatrix; test: TestSet } {
-  const { indptr, indices, values } = matrix.byUser;
-  if (inTest.length !== matrix.nnz) throw new Error(`mask length ${inTest.length} != nnz ${matrix.nnz}`);
-  const userMap = new Int32Array(matrix.nUsers).fill(-1);
-  const itemMap = new Int32Array(matrix.nItems).fill(-1);
-  let nTest = 0;
-  for (let u = 0; u < matrix.nUsers; u++) {
-    for (let e = indptr[u]!, end = indptr[u + 1]!; e < end; e++) {
-      if (inTest[e] === 0) {
-        userMap[u] = 0;
-        itemMap[indices[e]!] = 0;
-      } else nTest++;
-    }
-  }
-  const trainUserIds: string[] = [];
-  for (let u = 0; u < matrix.nUsers; u++) if (userMap[u] === 0) userMap[u] = trainUserIds.push(matrix.userIds[u]!) - 1;
-  const trainItemIds: string[] = [];
-  for (let i = 0; i < matrix.nItems; i++) if (itemMap[i] === 0) itemMap[i] = trainItemIds.push(matrix.itemIds[i]!) - 1;
-
-  const nTrain = matrix.nnz - nTest;
-  const tu = new Int32Array(nTrain);
-  const ti = new Int32Array(nTrain);
-  const tv = new Float32Array(nTrain);
-  const su = new Int32Array(nTest);
-  const si = new Int32Array(nTest);
-  const sv = new Float32Array(nTest);
-  const sUserIds = new Array<string>(nTest);
-  const sItemIds = new Array<string>(nTest);
-  let a = 0;
-  let b = 0;
-  for (let u = 0; u < matrix.nUsers; u++) {
-    for (let e = indptr[u]!, end = indptr[u + 1]!; e < end; e++) {
-      const i = indices[e]!;
-      if (inTest[e] === 0) {
-        tu[a] = userMap[u]!;
-        ti[a] = itemMap[i]!;
-        tv[a++] = values[e]!;
-      } else {
-        su[b] = userMap[u]!;
-        si[b] = itemMap[i]!;
-        sv[b] = values[e]!;
-        sUserIds[b] = matrix.userIds[u]!;
-        sItemIds[b++] = matrix.itemIds[i]!;
-      }
-    }
-  }
-  return {
-    train: matrixFromCoo(tu, ti, tv, trainUserIds, trainItemIds),
-    test: { users: su, items: si, values: sv, userIds: sUserIds, itemIds: sItemIds },
-  };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alignTestSet, holdoutSplit } from '../../src/eval/split.js';
+import { alignTestSet, holdoutSplit, splitByMask } from '../../src/eval/split.js';
 import { matrixFromTriples, type RatingMatrix } from '../../src/ratings/matrix.js';
 import { RidgerecError } from '../../src/errors.js';
 import { mulberry32 } from '../../src/training/random.js';
@@ -113,5 +113,28 @@ describe('alignTestSet', () => {
     expect(Array.from(t.values)).toEqual([4, 2, 1]);
     expect(t.userIds).toEqual(['u2', 'u3', 'u1']);
     expect(t.itemIds).toEqual(['a', 'b', 'zz']);
+  });
+});
+
+describe('splitByMask', () => {
+  it('re-indexes train to the users/items it keeps and marks the rest -1 in test', () => {
+    // u1 rates a, b; u2 rates b, c. Hold out (u1,a) and (u2,c): item a and c vanish from train.
+    const m = matrixFromTriples([
+      ['u1', 'a', 1],
+      ['u1', 'b', 2],
+      ['u2', 'b', 3],
+      ['u2', 'c', 4],
+      ['u3', 'c', 5],
+    ]);
+    // byUser order: u1:[a,b], u2:[b,c], u3:[c]
+    const { train, test } = splitByMask(m, Uint8Array.from([1, 0, 0, 1, 1]));
+    expect(train.userIds).toEqual(['u1', 'u2']);
+    expect(train.itemIds).toEqual(['b']);
+    expect(train.nnz).toBe(2);
+    expect([...test.values]).toEqual([1, 4, 5]);
+    expect(test.userIds).toEqual(['u1', 'u2', 'u3']);
+    expect(test.itemIds).toEqual(['a', 'c', 'c']);
+    expect([...test.users]).toEqual([0, 1, -1]);
+    expect([...test.items]).toEqual([-1, -1, -1]);
   });
 });

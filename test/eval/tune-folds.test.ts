@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expandFoldPattern, kFoldAssignment, kFoldSplit, splitByMask } from '../../src/eval/tune.js';
+import { expandFoldPattern, kFoldAssignment, kFoldSplit } from '../../src/eval/tune.js';
 import { matrixFromTriples, type RatingMatrix } from '../../src/ratings/matrix.js';
 
 /** Users u0..u(n-1): user j rates j+1 items (so counts 1..n), values from a fixed formula. */
@@ -20,29 +20,6 @@ function pairs(m: RatingMatrix): Map<string, number> {
   }
   return out;
 }
-
-describe('splitByMask', () => {
-  it('re-indexes train to the users/items it keeps and marks the rest -1 in test', () => {
-    // u1 rates a, b; u2 rates b, c. Hold out (u1,a) and (u2,c): item a and c vanish from train.
-    const m = matrixFromTriples([
-      ['u1', 'a', 1],
-      ['u1', 'b', 2],
-      ['u2', 'b', 3],
-      ['u2', 'c', 4],
-      ['u3', 'c', 5],
-    ]);
-    // byUser order: u1:[a,b], u2:[b,c], u3:[c]
-    const { train, test } = splitByMask(m, Uint8Array.from([1, 0, 0, 1, 1]));
-    expect(train.userIds).toEqual(['u1', 'u2']);
-    expect(train.itemIds).toEqual(['b']);
-    expect(train.nnz).toBe(2);
-    expect([...test.values]).toEqual([1, 4, 5]);
-    expect(test.userIds).toEqual(['u1', 'u2', 'u3']);
-    expect(test.itemIds).toEqual(['a', 'c', 'c']);
-    expect([...test.users]).toEqual([0, 1, -1]);
-    expect([...test.items]).toEqual([-1, -1, -1]);
-  });
-});
 
 describe('per-user K-fold', () => {
   const m = staircase(40);
