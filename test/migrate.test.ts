@@ -1,20 +1,20 @@
-import { mkdtempSync, writeFileSync, rmSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, rmSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrate, readMigrations, MIGRATIONS_DIR } from '../src/db/migrate.js';
 import { openDb } from '../src/db/connection.js';
 import { MigrationError } from '../src/errors.js';
+import { tempDir, type TempDir } from './helpers/temp.js';
 
-const dirs: string[] = [];
+const made: TempDir[] = [];
 function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), 'ridgerec-mig-'));
-  dirs.push(d);
-  return d;
+  const t = tempDir('ridgerec-mig-');
+  made.push(t);
+  return t.dir;
 }
 afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  for (const t of made.splice(0)) t.cleanup();
 });
 
 function folder(files: Record<string, string>): string {

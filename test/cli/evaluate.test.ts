@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connection.js';
@@ -10,13 +9,16 @@ import { countModels } from '../../src/model/model-store.js';
 import { matrixFromTriples } from '../../src/ratings/matrix.js';
 import { loadMatrix, upsertRatings } from '../../src/ratings/store.js';
 import { resolveParams } from '../../src/training/params.js';
-import { playFixture, runInProcess, starFixture, toTsv } from './train-helpers.js';
+import { runInProcess } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp.js';
+import { playFixture, starFixture, toTsv } from './train-helpers.js';
 
 let dir: string;
+let cleanup: () => void;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'ridgerec-eval-'));
+  ({ dir, cleanup } = tempDir('ridgerec-eval-'));
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => cleanup());
 
 const FAST = ['--factors', '3', '--iterations', '8', '--threads', '1'];
 const fastParams = { factors: 3, iterations: 8, threads: 1 };

@@ -1,63 +1,21 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { buildProgram } from '../../src/cli/program.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connection.js';
-import { dumpDb } from '../ratings/dump.js';
+import { runInProcess, type InProcessResult as Run } from '../helpers/cli.js';
+import { dumpDb } from '../helpers/db.js';
+import { tempDir } from '../helpers/temp.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const FIX = join(ROOT, 'test/fixtures/import');
 const fx = (name: string) => join(FIX, name);
-const dir = mkdtempSync(join(tmpdir(), 'ridgerec-cli-import-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const { dir, cleanup } = tempDir('ridgerec-cli-import-');
+afterAll(cleanup);
 let n = 0;
 const newDbPath = () => join(dir, `cli${n++}.db`);
 
-class Exit extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-  }
-}
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `ridgerec ...args` in-process (buildProgram), capturing stdout, stderr and the exit code. */
-async function cli(...args: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  const exit = vi.spyOn(process, 'exit').mockImplementation((code?: string | number | null) => {
-    throw new Exit(Number(code ?? 0));
-  });
-  process.exitCode = undefined;
-  let code: number | undefined;
-  try {
-    await buildProgram().parseAsync(['node', 'ridgerec', ...args]);
-  } catch (e) {
-    if (!(e instanceof Exit)) throw e;
-    code = e.code;
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    exit.mockRestore();
-  }
-  code ??= Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return { code, stdout, stderr };
-}
+const cli = (...args: string[]): Promise<Run> => runInProcess(args);
 
 function json(run: Run): Record<string, unknown> {
   expect(run.stdout.endsWith('\n')).toBe(true);

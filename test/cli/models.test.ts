@@ -1,14 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connection.js';
 import type { FactorModel } from '../../src/model/factor-model.js';
 import { activeModelId, saveModel } from '../../src/model/model-store.js';
 import { DEFAULT_PARAMS } from '../../src/training/params.js';
-import { runInProcess } from './train-helpers.js';
+import { runInProcess } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp.js';
 
 let dir: string;
+let cleanup: () => void;
 let dbPath: string;
 
 function tinyModel(lambda: number): FactorModel {
@@ -28,7 +28,7 @@ function tinyModel(lambda: number): FactorModel {
 }
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'ridgerec-models-cli-'));
+  ({ dir, cleanup } = tempDir('ridgerec-models-cli-'));
   dbPath = join(dir, 'r.db');
   // Three models: 1 active, 2 ready (with metrics), 3 retired with a reason.
   const db = openDatabase(dbPath);
@@ -38,7 +38,7 @@ beforeEach(() => {
   saveModel(db, tinyModel(0.3), { userItems, status: 'retired', reason: 'rmse 0.95 worse than active 0.91' });
   db.close();
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => cleanup());
 
 function active(): number | null {
   const db = openDatabase(dbPath);

@@ -3,8 +3,6 @@
  * recommendations visibly follow the planted tastes; a second run neither reloads nor retrains;
  * the real CLI then serves that database.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import request from 'supertest';
@@ -17,25 +15,26 @@ import { itemTitlesFrom } from '../../src/http/item-titles.js';
 import { listModels } from '../../src/model/model-store.js';
 import { ratingStats, upsertRatings } from '../../src/ratings/store.js';
 import { createRecommender } from '../../src/serving/recommender.js';
+import { tempDir, type TempDir } from '../helpers/temp.js';
 import { fixtureRatings } from '../http/fixture.js';
 import { startCli } from './spawn-cli.js';
 
 describe('start on an empty database', () => {
-  let dir: string;
+  let tmp: TempDir;
   let path: string;
   let db: Db;
   let first: PrepareReport;
   const said: string[] = [];
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'ridgerec-start-'));
-    path = join(dir, 'shop.db');
+    tmp = tempDir('ridgerec-start-');
+    path = join(tmp.dir, 'shop.db');
     db = openDatabase(path);
     first = await prepareDatabase(db, { say: (l) => said.push(l) });
   });
   afterAll(() => {
     if (db.open) db.close();
-    rmSync(dir, { recursive: true, force: true });
+    tmp.cleanup();
   });
 
   it('loads the demo shop and trains an implicit model', () => {
@@ -106,8 +105,8 @@ describe('start on an empty database', () => {
 
 describe('start on a database that already has (non-demo) ratings', () => {
   it('trains on them with the detected feedback and loads no demo data', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ridgerec-start-'));
-    const db = openDatabase(join(dir, 'own.db'));
+    const tmp = tempDir('ridgerec-start-');
+    const db = openDatabase(join(tmp.dir, 'own.db'));
     try {
       upsertRatings(db, fixtureRatings());
       const report = await prepareDatabase(db, { params: { factors: 2, iterations: 5, threads: 1 } });
@@ -116,7 +115,7 @@ describe('start on a database that already has (non-demo) ratings', () => {
       expect(ratingStats(db).ratings).toBe(fixtureRatings().length);
     } finally {
       db.close();
-      rmSync(dir, { recursive: true, force: true });
+      tmp.cleanup();
     }
   });
 });

@@ -1,20 +1,20 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connection.js';
 import { activeModelId, countModels, loadModel } from '../../src/model/model-store.js';
 import { loadMatrix, upsertRatings } from '../../src/ratings/store.js';
 import { DEFAULT_PARAMS } from '../../src/training/params.js';
-import { playFixture, runInProcess, starFixture } from './train-helpers.js';
+import { runInProcess } from '../helpers/cli.js';
+import { tempDir, type TempDir } from '../helpers/temp.js';
+import { playFixture, starFixture } from './train-helpers.js';
 
-let dir: string;
+let tmp: TempDir;
 let dbPath: string;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'ridgerec-train-'));
-  dbPath = join(dir, 'r.db');
+  tmp = tempDir('ridgerec-train-');
+  dbPath = join(tmp.dir, 'r.db');
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => tmp.cleanup());
 
 function seed(rows: [string, string, number][]): void {
   const db = openDatabase(dbPath);

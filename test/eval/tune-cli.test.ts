@@ -9,7 +9,8 @@ import { openDatabase } from '../../src/db/connection.js';
 import { latestTuningResult } from '../../src/model/tuning-store.js';
 import { mulberry32 } from '../../src/training/random.js';
 import { runCli } from '../cli/spawn-cli.js';
-import { lowRankRatings, tempDir } from '../retrain/fixture.js';
+import { tempDir } from '../helpers/temp.js';
+import { lowRankRatings } from '../retrain/fixture.js';
 
 let dir = '';
 let cleanup = () => {};

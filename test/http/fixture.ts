@@ -3,14 +3,12 @@
  * two taste groups. Group A (a1…a4) gives x-items 5 stars and y-items 1; group B (b1…b4) the
  * reverse. a1 has not rated x4 and b1 has not rated y4, so x4 must top a1's list and y4 b1's.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openDatabase, type Db } from '../../src/db/connection.js';
+import type { Db } from '../../src/db/connection.js';
 import { saveModel } from '../../src/model/model-store.js';
 import { loadMatrix, upsertItems, upsertRatings, type RatingInput } from '../../src/ratings/store.js';
 import { fit } from '../../src/training/fit.js';
 import { resolveParams } from '../../src/training/params.js';
+import { tempDb, type TempDb } from '../helpers/temp.js';
 
 export const X = ['x1', 'x2', 'x3', 'x4'];
 export const Y = ['y1', 'y2', 'y3', 'y4'];
@@ -29,29 +27,14 @@ export function fixtureRatings(): RatingInput[] {
   return out;
 }
 
-export interface Fixture {
-  readonly dir: string;
-  readonly path: string;
-  readonly db: Db;
-  cleanup(): void;
-}
+export type Fixture = TempDb;
 
 /** A temp database file with the fixture's ratings and item titles (no model yet). */
 export function fixtureDb(): Fixture {
-  const dir = mkdtempSync(join(tmpdir(), 'ridgerec-http-'));
-  const path = join(dir, 'test.db');
-  const db = openDatabase(path);
-  upsertItems(db, [...X, ...Y].map((id) => ({ id, title: `Title ${id}` })));
-  upsertRatings(db, fixtureRatings());
-  return {
-    dir,
-    path,
-    db,
-    cleanup() {
-      if (db.open) db.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const fx = tempDb('ridgerec-http-');
+  upsertItems(fx.db, [...X, ...Y].map((id) => ({ id, title: `Title ${id}` })));
+  upsertRatings(fx.db, fixtureRatings());
+  return fx;
 }
 
 /** Trains a small explicit model on what the database holds now and saves it (active by default). */

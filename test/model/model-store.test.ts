@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src/db/connection.js';
@@ -19,6 +17,7 @@ import type { FactorModel } from '../../src/model/factor-model.js';
 import { sharedInt32 } from '../../src/ratings/matrix.js';
 import { DEFAULT_PARAMS, type Feedback } from '../../src/training/params.js';
 import { mulberry32 } from '../../src/training/random.js';
+import { tempDir, type TempDir } from '../helpers/temp.js';
 
 // Ids that would break naive encodings: separators, quotes, newlines, NUL, non-BMP, a lone surrogate.
 const NASTY = ['plain', 'comma,tab\tsemi;', 'new\nline', 'quote"\'back\\slash', 'nul\u0000byte', '🎬 émoji', 'lone\ud800', '', ' '];
@@ -55,15 +54,15 @@ function randomModel(seed: number, feedback: Feedback, nUsers = 7, nItems = 9, k
 
 const bytesOf = (a: Float32Array | Int32Array | null) => (a ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : null);
 
-let dir: string;
+let tmp: TempDir;
 let db: Db;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'ridgerec-models-'));
-  db = openDatabase(join(dir, 'm.db'));
+  tmp = tempDir('ridgerec-models-');
+  db = openDatabase(join(tmp.dir, 'm.db'));
 });
 afterEach(() => {
   db.close();
-  rmSync(dir, { recursive: true, force: true });
+  tmp.cleanup();
 });
 
 describe('model store', () => {

@@ -1,16 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Db } from '../../src/db/connection.js';
+import { describe, expect, it } from 'vitest';
+import type { Db } from '../../src/db/connection.js';
 import { IdIndex, numericKey } from '../../src/ratings/id-index.js';
+import { dbsClosedAfterEach } from '../helpers/db.js';
 
-const open: Db[] = [];
-function memDb(): Db {
-  const db = openDatabase(':memory:');
-  open.push(db);
-  return db;
-}
-afterEach(() => {
-  for (const db of open.splice(0)) db.close();
-});
+const memDb = dbsClosedAfterEach();
 
 const table = (db: Db) => db.prepare('SELECT id, external_id FROM users ORDER BY id').raw(true).all();
 const IDS = ['196', '0196', '7', '0', 'sku-81x', '4194304', '99999999', 'a-very-long-external-identifier-0001', ' 7'];

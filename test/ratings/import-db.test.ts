@@ -1,48 +1,20 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Db } from '../../src/db/connection.js';
-import { RidgerecError } from '../../src/errors.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Db } from '../../src/db/connection.js';
 import { importRatingsFile } from '../../src/ratings/import.js';
 import { loadMatrix, ratingStats, upsertRatings } from '../../src/ratings/store.js';
-import { dumpDb } from './dump.js';
+import { dbsClosedAfterEach, dumpDb, ratingRows } from '../helpers/db.js';
+import { failure } from '../helpers/expect.js';
+import { tempDir } from '../helpers/temp.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/import');
 const fx = (name: string) => join(FIX, name);
-const dir = mkdtempSync(join(tmpdir(), 'ridgerec-import-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const open: Db[] = [];
+const { dir, cleanup } = tempDir('ridgerec-import-');
+afterAll(cleanup);
+const openDb = dbsClosedAfterEach();
 let n = 0;
-function fileDb(): Db {
-  const db = openDatabase(join(dir, `t${n++}.db`));
-  open.push(db);
-  return db;
-}
-afterEach(() => {
-  for (const db of open.splice(0)) db.close();
-});
-
-function ratings(db: Db): Array<[string, string, number, number]> {
-  return db
-    .prepare(
-      `SELECT u.external_id, i.external_id, r.value, r.updated_at FROM ratings r
-         JOIN users u ON u.id = r.user_id JOIN items i ON i.id = r.item_id
-        ORDER BY u.external_id, i.external_id`,
-    )
-    .raw(true)
-    .all() as Array<[string, string, number, number]>;
-}
-
-async function failure(p: Promise<unknown>): Promise<RidgerecError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RidgerecError);
-    return e as RidgerecError;
-  }
-  throw new Error('expected a failure');
-}
+const fileDb = (): Db => openDb(join(dir, `t${n++}.db`));
 
 describe('importRatingsFile', () => {
   it('imports a file, storing its timestamps, and reports counts', async () => {
@@ -50,7 +22,7 @@ describe('importRatingsFile', () => {
     const r = await importRatingsFile(db, fx('ratings.data'));
     expect(r).toMatchObject({ rows: 4, inserted: 4, updated: 0, users: 3, items: 4, format: 'movielens', rejected: 0 });
     expect(r.seconds).toBeGreaterThan(0);
-    expect(ratings(db)).toEqual([
+    expect(ratingRows(db)).toEqual([
       ['186', '302', 3, 891717742],
       ['196', '242', 3, 881250949],
       ['196', '51', 2, 880606923],
@@ -61,7 +33,7 @@ describe('importRatingsFile', () => {
   it('stamps rows without a timestamp with `now`', async () => {
     const db = fileDb();
     await importRatingsFile(db, fx('plain-header.csv'), { now: 1234 });
-    expect(ratings(db).map((r) => r[3])).toEqual([1234, 1234, 1234]);
+    expect(ratingRows(db).map((r) => r[3])).toEqual([1234, 1234, 1234]);
   });
 
   it('importing the same file twice leaves the same ratings (the second time: all updates)', async () => {
@@ -80,7 +52,7 @@ describe('importRatingsFile', () => {
     writeFileSync(f, 'a\tx\t2\nb\tx\t3\nb\tx\t4\nb\ty\t5\nb\tx\t4.5\n');
     const r = await importRatingsFile(db, f, { now: 99 });
     expect(r).toMatchObject({ rows: 5, inserted: 2, updated: 3, users: 2, items: 2 });
-    expect(ratings(db)).toEqual([
+    expect(ratingRows(db)).toEqual([
       ['a', 'x', 2, 99],
       ['b', 'x', 4.5, 99],
       ['b', 'y', 5, 99],

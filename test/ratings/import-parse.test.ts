@@ -1,8 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RidgerecError } from '../../src/errors.js';
 import {
   detectFormat,
   parseDecimal,
@@ -15,11 +13,13 @@ import {
   type ParseSummary,
 } from '../../src/ratings/import.js';
 import { mulberry32 } from '../../src/training/random.js';
+import { failure } from '../helpers/expect.js';
+import { tempDir } from '../helpers/temp.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/import');
 const fx = (name: string) => join(FIX, name);
-const dir = mkdtempSync(join(tmpdir(), 'ridgerec-parse-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const { dir, cleanup } = tempDir('ridgerec-parse-');
+afterAll(cleanup);
 function tmpFile(name: string, content: string | Buffer): string {
   const p = join(dir, name);
   writeFileSync(p, content);
@@ -34,16 +34,6 @@ async function readAll(path: string, options?: ParseOptions): Promise<{ rows: Pa
     if (r.done) return { rows, summary: r.value };
     rows.push(r.value);
   }
-}
-
-async function failure(p: Promise<unknown>): Promise<RidgerecError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RidgerecError);
-    return e as RidgerecError;
-  }
-  throw new Error('expected a failure');
 }
 
 describe('rating file formats', () => {

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Db } from '../../src/db/connection.js';
+import { describe, expect, it } from 'vitest';
+import type { Db } from '../../src/db/connection.js';
 import { RidgerecError } from '../../src/errors.js';
 import { matrixFromTriples, type Csr, type RatingMatrix } from '../../src/ratings/matrix.js';
 import {
@@ -14,27 +14,9 @@ import {
   userRatings,
 } from '../../src/ratings/store.js';
 import { mulberry32 } from '../../src/training/random.js';
+import { dbsClosedAfterEach, ratingRows } from '../helpers/db.js';
 
-const open: Db[] = [];
-function memDb(): Db {
-  const db = openDatabase(':memory:');
-  open.push(db);
-  return db;
-}
-afterEach(() => {
-  for (const db of open.splice(0)) db.close();
-});
-
-function ratingRows(db: Db): Array<[string, string, number, number]> {
-  return db
-    .prepare(
-      `SELECT u.external_id, i.external_id, r.value, r.updated_at FROM ratings r
-         JOIN users u ON u.id = r.user_id JOIN items i ON i.id = r.item_id
-        ORDER BY u.external_id, i.external_id`,
-    )
-    .raw(true)
-    .all() as Array<[string, string, number, number]>;
-}
+const memDb = dbsClosedAfterEach();
 
 function csr(c: Csr): { indptr: number[]; indices: number[]; values: number[] } {
   return { indptr: [...c.indptr], indices: [...c.indices], values: [...c.values] };

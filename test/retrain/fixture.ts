@@ -1,7 +1,4 @@
 /** Small seeded data sets for the retrain tests. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Db } from '../../src/db/connection.js';
 import { saveModel } from '../../src/model/model-store.js';
 import { loadMatrix, upsertRatings, type RatingInput } from '../../src/ratings/store.js';
@@ -56,7 +53,3 @@ export function seed(db: Db, ratings: readonly RatingInput[]): void {
   upsertRatings(db, ratings);
 }
 
-export function tempDir(): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'ridgerec-retrain-'));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}

@@ -7,7 +7,8 @@ import { saveTuningResult } from '../../src/model/tuning-store.js';
 import { retrain } from '../../src/retrain/retrain.js';
 import { createRecommender } from '../../src/serving/recommender.js';
 import { resolveParams } from '../../src/training/params.js';
-import { activeModel, BAD, blockImplicit, GOOD, lowRankRatings, seed, tempDir } from './fixture.js';
+import { tempDir } from '../helpers/temp.js';
+import { activeModel, BAD, blockImplicit, GOOD, lowRankRatings, seed } from './fixture.js';
 
 const open: Db[] = [];
 const cleanups: (() => void)[] = [];

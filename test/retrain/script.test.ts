@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src/db/connection.js';
 import { activeModelId, getModelSummary, listModels, loadActiveModel } from '../../src/model/model-store.js';
-import { activeModel, BAD, GOOD, lowRankRatings, seed, tempDir } from './fixture.js';
+import { tempDir } from '../helpers/temp.js';
+import { activeModel, BAD, GOOD, lowRankRatings, seed } from './fixture.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

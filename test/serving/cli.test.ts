@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { register as registerRecommend } from '../../src/cli/recommend.js';
 import { register as registerSimilar } from '../../src/cli/similar.js';
 import { createRecommender } from '../../src/serving/recommender.js';
-import { install, randomFixture, tempDb, type TempDb } from './helpers.js';
+import { tempDb, type TempDb } from '../helpers/temp.js';
+import { install, randomFixture } from './helpers.js';
 
 /** Runs `ridgerec <args>` in-process with only these two commands; returns stdout, stderr, exit code. */
 async function run(args: string[]): Promise<{ out: string; err: string; code: number }> {

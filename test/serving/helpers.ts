@@ -1,12 +1,9 @@
 /**
  * Fixtures for the serving tests: a small seeded model with known factors, saved through the model
- * store into a temp SQLite file whose ratings table holds exactly the model's training ratings,
- * and a slow, obvious float64 reference (score everything, full sort).
+ * store into a temp SQLite file (test/helpers/temp.ts tempDb) whose ratings table holds exactly the
+ * model's training ratings, and a slow, obvious float64 reference (score everything, full sort).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openDatabase, type Db } from '../../src/db/connection.js';
+import type { Db } from '../../src/db/connection.js';
 import type { FactorModel } from '../../src/model/factor-model.js';
 import { saveModel } from '../../src/model/model-store.js';
 import { upsertRatings, type RatingInput } from '../../src/ratings/store.js';
@@ -68,35 +65,6 @@ export function userItemsOf(rated: readonly number[][]): { indptr: Int32Array; i
     indptr[u + 1] = indices.length;
   });
   return { indptr, indices: Int32Array.from(indices) };
-}
-
-export interface TempDb {
-  readonly path: string;
-  readonly db: Db;
-  /** Opens another connection to the same file (another process, in effect). */
-  open(): Db;
-  cleanup(): void;
-}
-
-export function tempDb(): TempDb {
-  const dir = mkdtempSync(join(tmpdir(), 'ridgerec-serving-'));
-  const path = join(dir, 'test.db');
-  const db = openDatabase(path);
-  const others: Db[] = [];
-  return {
-    path,
-    db,
-    open() {
-      const o = openDatabase(path);
-      others.push(o);
-      return o;
-    },
-    cleanup() {
-      for (const o of others) if (o.open) o.close();
-      if (db.open) db.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** Writes the fixture's ratings and saves (and activates) its model; returns the model id. */

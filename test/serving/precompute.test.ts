@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRecommender, type ServingRecommender } from '../../src/serving/recommender.js';
 import type { PrecomputeWorkerData } from '../../src/serving/precompute.js';
 import { computeTopNRange } from '../../src/serving/top-n.js';
-import { bruteForce, install, randomFixture, tempDb, userItemsOf, userVector, type Fixture, type TempDb } from './helpers.js';
+import { tempDb, type TempDb } from '../helpers/temp.js';
+import { bruteForce, install, randomFixture, userItemsOf, userVector, type Fixture } from './helpers.js';
 
 function tableFor(fx: Fixture, n: number, simd: boolean, rated = fx.rated) {
   const { model } = fx;

@@ -5,17 +5,8 @@ import { upsertRatings, userRatings } from '../../src/ratings/store.js';
 import { createRecommender, type Recommender, type ScoredItem } from '../../src/serving/recommender.js';
 import { createFoldIn } from '../../src/training/fold-in.js';
 import type { Feedback } from '../../src/training/params.js';
-import {
-  bruteForce,
-  install,
-  randomFixture,
-  tempDb,
-  userItemsOf,
-  userOffset,
-  userVector,
-  type Fixture,
-  type TempDb,
-} from './helpers.js';
+import { tempDb, type TempDb } from '../helpers/temp.js';
+import { bruteForce, install, randomFixture, userItemsOf, userOffset, userVector, type Fixture } from './helpers.js';
 
 /** Same items in the same order, scores equal to 4 decimals (float32 kernels vs the float64 reference). */
 function expectRanking(actual: readonly ScoredItem[], expected: readonly ScoredItem[]): void {
