@@ -16,16 +16,16 @@
  *   {"case":"loadMatrix","ratings","users","items","seconds","peakRssMB"}.
  */
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openDatabase } from '../../src/db/connection.js';
 import { importRatingsFile } from '../../src/ratings/import.js';
 import { loadMatrix } from '../../src/ratings/store.js';
 import { mulberry32 } from '../../src/training/random.js';
+import { BENCH_CACHE, loadAverage, peakRssMB } from './common.js';
 
 const SQLITE3 = '/usr/bin/sqlite3';
-const CACHE = join(tmpdir(), 'ridgerec-bench');
 
 function flag(args: string[], name: string): boolean {
   const at = args.indexOf(name);
@@ -51,24 +51,14 @@ function count(raw: string, name: string): number {
   return Math.round(Number(m[1]) * mult);
 }
 
-function peakRssMB(): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Math.round(Number(m[1]) / 1024);
-  } catch {
-    // not Linux: fall through
-  }
-  return Math.round(process.memoryUsage().rss / (1024 * 1024));
-}
-
 /**
  * A deterministic `user<TAB>item<TAB>value` file in random (not user) order, like u.data:
  * ~rows/72 users, 27,000 items with a skewed popularity, integer stars 1..5. Written in 1 MiB
  * pieces so memory stays flat.
  */
 async function generateTsv(rows: number): Promise<string> {
-  mkdirSync(CACHE, { recursive: true });
-  const path = join(CACHE, `ratings-${rows}.tsv`);
+  mkdirSync(BENCH_CACHE, { recursive: true });
+  const path = join(BENCH_CACHE, `ratings-${rows}.tsv`);
   if (existsSync(path)) return path;
   const nUsers = Math.max(10, Math.ceil(rows / 72));
   const nItems = 27_000;
@@ -158,7 +148,7 @@ async function importCase(args: string[]): Promise<void> {
       ratio: shellRate === null ? null : round(ours / shellRate),
       samples,
       sqlite3Samples: shellSamples,
-      loadAverage: round(loadavg()[0]!, 2),
+      loadAverage: loadAverage(),
       file,
       fileMB: round(statSync(file).size / (1024 * 1024), 1),
     })}\n`,
@@ -170,8 +160,8 @@ async function importCase(args: string[]): Promise<void> {
  * ((k·188 + u·7919) mod 27000) + 1 for k = 0..142 (188·142 < 27000, so no repeats), values 1..5.
  */
 function buildSyntheticDb(ratings: number, rebuild: boolean): string {
-  mkdirSync(CACHE, { recursive: true });
-  const path = join(CACHE, `matrix-${ratings}.db`);
+  mkdirSync(BENCH_CACHE, { recursive: true });
+  const path = join(BENCH_CACHE, `matrix-${ratings}.db`);
   if (existsSync(path) && !rebuild) return path;
   for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
   const perUser = 143;

@@ -16,7 +16,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
@@ -30,6 +30,7 @@ import { createRecommender } from '../../src/serving/recommender.js';
 import { buildServingState, infoFromModel } from '../../src/serving/serving-state.js';
 import { DEFAULT_PARAMS, type FactorModel } from '../../src/training/params.js';
 import { mulberry32 } from '../../src/training/random.js';
+import { loadAverage, logNormalWeights, zipfSampler } from './common.js';
 
 interface Shape {
   readonly users: number;
@@ -81,35 +82,11 @@ function syntheticModel(shape: Shape): { model: FactorModel; userItems: { indptr
   for (let j = 0; j < userFactors.length; j++) userFactors[j] = (rand() - 0.5) * 0.2;
   for (let j = 0; j < itemFactors.length; j++) itemFactors[j] = (rand() - 0.5) * 0.2;
 
-  // Zipf CDF over item ranks; rank r is item perm[r].
-  const cdf = new Float64Array(items);
-  let total = 0;
-  for (let r = 0; r < items; r++) cdf[r] = total += 1 / (r + 1) ** 0.9;
-  for (let r = 0; r < items; r++) cdf[r]! /= total;
-  const perm = Int32Array.from({ length: items }, (_, i) => i);
-  for (let i = items - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [perm[i], perm[j]] = [perm[j]!, perm[i]!];
-  }
-  const drawItem = (): number => {
-    const x = rand();
-    let lo = 0;
-    let hi = items - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid]! < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return perm[lo]!;
-  };
+  // Zipf-like item popularity over a shuffled catalog.
+  const drawItem = zipfSampler(items, 0.9, rand);
 
   // Log-normal activity, scaled so the counts sum to about nnz.
-  const raw = new Float64Array(users);
-  let sum = 0;
-  for (let u = 0; u < users; u++) {
-    const g = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-    sum += raw[u] = Math.exp(g);
-  }
+  const { weights: raw, sum } = logNormalWeights(users, rand);
   const maxPerUser = Math.max(1, Math.floor(items / 4));
   const indptr = new Int32Array(users + 1);
   for (let u = 0; u < users; u++) {
@@ -203,7 +180,7 @@ function measureLoad(db: Db) {
     loadModelCpuMs: round(median(loadCpu)),
     buildStateCpuMs: round(median(buildCpu)),
     runs: 3,
-    loadAverage: round(loadavg()[0]!, 2),
+    loadAverage: loadAverage(),
   };
 }
 
@@ -316,7 +293,7 @@ export async function run(args: string[]): Promise<void> {
   const path = flag(args, '--db') ?? join(tmpdir(), `ridgerec-bench-serve-${size}.db`);
   const fresh = !existsSync(path);
 
-  const startLoad = round(loadavg()[0]!, 2); // other jobs on the machine skew every figure
+  const startLoad = loadAverage();
   const db = prepareDb(path, shape, args.includes('--regenerate'));
   const load = measureLoad(db);
   db.close();

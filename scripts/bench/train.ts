@@ -20,8 +20,7 @@
  * over the timed iterations (default 3) of fit's per-iteration wall time, with default λ/α.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../../src/db/connection.js';
@@ -29,6 +28,7 @@ import { loadMatrix } from '../../src/ratings/store.js';
 import { fit } from '../../src/training/fit.js';
 import { resolveParams, type Feedback, type Solver } from '../../src/training/params.js';
 import { mulberry32 } from '../../src/training/random.js';
+import { BENCH_CACHE, loadAverage, logNormalWeights, peakRssMB, zipfSampler } from './common.js';
 
 const SIZES = {
   '5m': { users: 100_000, items: 20_000, nnz: 5_000_000 },
@@ -44,7 +44,6 @@ const CASES: Record<string, { feedback: Feedback; solver: Solver }> = {
 
 /** Bump when the generator changes, so a stale cached database is not reused. */
 const GENERATOR_VERSION = 1;
-const CACHE = join(tmpdir(), 'ridgerec-bench');
 
 function option(args: string[], name: string): string | undefined {
   const at = args.indexOf(name);
@@ -54,13 +53,8 @@ function option(args: string[], name: string): string | undefined {
   return v;
 }
 
-function peakRssMB(): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  return m ? Math.round(Number(m[1]) / 1024) : Math.round(process.memoryUsage().rss / 2 ** 20);
-}
-
 export function dbPath(size: Size): string {
-  return join(CACHE, `train-${size}-v${GENERATOR_VERSION}.db`);
+  return join(BENCH_CACHE, `train-${size}-v${GENERATOR_VERSION}.db`);
 }
 
 /**
@@ -70,31 +64,18 @@ export function dbPath(size: Size): string {
 export function ensureDatabase(size: Size): string {
   const path = dbPath(size);
   if (existsSync(path)) return path;
-  mkdirSync(CACHE, { recursive: true });
+  mkdirSync(BENCH_CACHE, { recursive: true });
   const tmp = `${path}.partial-${process.pid}`;
   rmSync(tmp, { force: true });
   const { users, items, nnz } = SIZES[size];
   const started = performance.now();
   const rand = mulberry32(20_240_601);
 
-  // Item popularity: Zipf over ranks, ranks shuffled over the item ids; cumulative for sampling.
-  const rankToItem = Int32Array.from({ length: items }, (_, i) => i);
-  for (let i = items - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [rankToItem[i], rankToItem[j]] = [rankToItem[j]!, rankToItem[i]!];
-  }
-  const cdf = new Float64Array(items);
-  let acc = 0;
-  for (let r = 0; r < items; r++) cdf[r] = acc += 1 / (r + 1) ** 0.9;
-  for (let r = 0; r < items; r++) cdf[r] = cdf[r]! / acc;
+  // Item popularity: Zipf over ranks, ranks shuffled over the item ids.
+  const drawItem = zipfSampler(items, 0.9, rand);
 
   // User activity: log-normal weights scaled to nnz, at least 1, at most items/4.
-  const weights = new Float64Array(users);
-  let wsum = 0;
-  for (let u = 0; u < users; u++) {
-    const g = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()); // Box–Muller
-    wsum += weights[u] = Math.exp(g);
-  }
+  const { weights, sum: wsum } = logNormalWeights(users, rand);
   const cap = Math.floor(items / 4);
   const counts = new Int32Array(users);
   let assigned = 0;
@@ -141,16 +122,7 @@ export function ensureDatabase(size: Size): string {
       for (let u = 0; u < users; u++) {
         row.length = 0;
         while (row.length < counts[u]!) {
-          // Binary search of the Zipf cdf; a repeat within the user is redrawn.
-          const x = rand();
-          let lo = 0;
-          let hi = items - 1;
-          while (lo < hi) {
-            const mid = (lo + hi) >> 1;
-            if (cdf[mid]! < x) lo = mid + 1;
-            else hi = mid;
-          }
-          const item = rankToItem[lo]!;
+          const item = drawItem(); // a repeat within the user is redrawn
           if (stamp[item] === u) continue;
           stamp[item] = u;
           row.push(item);
@@ -206,7 +178,7 @@ async function child(args: string[]): Promise<void> {
       secondsPerIteration: Number(secondsPerIteration.toFixed(3)),
       loadSeconds: Number(loadSeconds.toFixed(3)),
       cpuSecondsPerIteration: Number(cpuSecondsPerIteration.toFixed(3)),
-      loadAverage: Number(loadavg()[0]!.toFixed(2)),
+      loadAverage: loadAverage(),
       peakRssMB: peakRssMB(),
       iterations,
       size,
