@@ -23,7 +23,7 @@ import {
   type SharedState,
   type Side,
   sideArrays,
-  type SolveConfig,
+  solveConfig,
   solveRows,
 } from './solve-side.js';
 
@@ -82,16 +82,7 @@ export async function fit(matrix: RatingMatrix, params: TrainParams, options: Fi
   initFactors(state.items, nItems, k, d, p.seed, INIT_SCALE[p.feedback]);
   initFactors(state.users, nUsers, k, d, (p.seed ^ 0x9e3779b9) >>> 0, INIT_SCALE[p.feedback]);
 
-  const cfg: SolveConfig = {
-    d,
-    explicit,
-    lambda: p.lambda,
-    countScaling: p.lambdaScaling === 'count',
-    alpha: explicit ? 0 : p.alpha,
-    cholesky: p.solver === 'cholesky',
-    cgSteps: p.cgSteps,
-    globalMean,
-  };
+  const cfg = solveConfig(p, { d, cholesky: p.solver === 'cholesky', globalMean });
 
   let pool: SolvePool | null = null;
   const scratch = createScratch(d); // inline solves (threads = 1) and inline Grams

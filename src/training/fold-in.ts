@@ -8,7 +8,7 @@
 import { invalidInput, ModelFitError } from '../errors.js';
 import { gram } from './linalg.js';
 import type { FactorModel } from './params.js';
-import { createScratch, type SideArrays, type SolveConfig, solveRows } from './solve-side.js';
+import { createScratch, type SideArrays, solveConfig, solveRows } from './solve-side.js';
 
 export type FoldIn = (items: Int32Array, values: Float32Array) => { factors: Float32Array; bias: number };
 
@@ -31,16 +31,7 @@ export function createFoldIn(model: FactorModel): FoldIn {
     fixed = model.itemFactors;
     gram(fixed, nItems, d, G); // YᵀY once per model
   }
-  const cfg: SolveConfig = {
-    d,
-    explicit,
-    lambda: params.lambda,
-    countScaling: params.lambdaScaling === 'count',
-    alpha: explicit ? 0 : params.alpha,
-    cholesky: true,
-    cgSteps: params.cgSteps,
-    globalMean: model.globalMean,
-  };
+  const cfg = solveConfig(params, { d, cholesky: true, globalMean: model.globalMean });
   const scratch = createScratch(d);
 
   return (items, values) => {

@@ -27,6 +27,7 @@ import {
   symMatVec,
   symmetrizeFromLower,
 } from './linalg.js';
+import type { TrainParams } from './params.js';
 
 /** The arrays of one half-sweep. All may live on SharedArrayBuffer (workers write `out`/`stats`). */
 export interface SideArrays {
@@ -55,6 +56,27 @@ export interface SolveConfig {
   readonly cgSteps: number;
   /** explicit: μ, subtracted from every target. */
   readonly globalMean: number;
+}
+
+/**
+ * The settings for `params`' objective (λ, its scaling, α; explicit or implicit). fit and fold-in
+ * both take them from here, so a folded-in user solves exactly the problem training solved.
+ */
+export function solveConfig(
+  params: TrainParams,
+  options: { readonly d: number; readonly cholesky: boolean; readonly globalMean: number },
+): SolveConfig {
+  const explicit = params.feedback === 'explicit';
+  return {
+    d: options.d,
+    explicit,
+    lambda: params.lambda,
+    countScaling: params.lambdaScaling === 'count',
+    alpha: explicit ? 0 : params.alpha,
+    cholesky: options.cholesky,
+    cgSteps: params.cgSteps,
+    globalMean: options.globalMean,
+  };
 }
 
 /** Per-thread scratch, allocated once per fit and reused for every row (grown for long rows). */
