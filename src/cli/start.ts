@@ -15,7 +15,7 @@ import { loadMatrix, ratingStats, userRatings } from '../ratings/store.js';
 import { fit } from '../training/fit.js';
 import { detectFeedback, resolveParams, type Feedback, type TrainParams } from '../training/params.js';
 import { intArg, openFromFlags, runCommand, withDbOption } from './common.js';
-import { DEFAULT_HOST, defaultLogger, resolvePort, serveUntilSignal, startServer, type ServerHandle } from './serve.js';
+import { DEFAULT_HOST, defaultLogger, resolvePort, serveUntilSignal, startServer, type ServeFlags, type ServerHandle } from './serve.js';
 
 export interface TrainedReport {
   readonly id: number;
@@ -95,19 +95,13 @@ export async function prepareDatabase(db: Db, options: PrepareOptions = {}): Pro
   return { demo, trained, model };
 }
 
-interface StartFlags {
-  db?: string;
-  port?: number;
-  host?: string;
-}
-
 export function register(program: Command): void {
   const cmd = program
     .command('start')
     .description('npm start: create the database, load the demo shop if it has no ratings, train if no model is active, serve')
     .option('--port <n>', 'port to listen on (default: $PORT or 3000)', intArg('--port', 0, 65535))
     .option('--host <address>', `address to bind (default: $HOST or ${DEFAULT_HOST})`);
-  withDbOption(cmd).action((opts: StartFlags) =>
+  withDbOption(cmd).action((opts: ServeFlags) =>
     runCommand(async () => {
       const port = resolvePort(opts.port, undefined);
       const host = opts.host ?? (process.env.HOST || DEFAULT_HOST);
