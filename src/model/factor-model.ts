@@ -11,6 +11,10 @@ export interface StoredModel extends FactorModel {
   readonly createdAt: string;
   readonly status: ModelStatus;
   readonly metrics: Readonly<Record<string, unknown>>;
-  /** Each training user's rated items (indptr + item indices, values dropped), for exclusion at serving time. */
-  readonly userItems: Pick<Csr, 'indptr' | 'indices'>;
+  /**
+   * Each training user's rated items (indptr + item indices, values dropped), for exclusion at
+   * serving time. Indices are a Uint16Array view straight over the stored bytes when the catalog has
+   * at most 65,536 items (no widening copy on load), else an Int32Array.
+   */
+  readonly userItems: { readonly indptr: Csr['indptr']; readonly indices: Int32Array | Uint16Array };
 }

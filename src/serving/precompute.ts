@@ -68,6 +68,7 @@ function shared<T extends Float32Array | Int32Array>(a: T): T {
 }
 
 export function startPrecompute(model: StoredModel, options: { n: number; threads?: number; simd?: boolean }): PrecomputeJob {
+  const idx = model.userItems.indices;
   const nUsers = model.nUsers;
   const n = Math.max(1, Math.min(options.n, model.nItems));
   const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), nUsers));
@@ -82,7 +83,7 @@ export function startPrecompute(model: StoredModel, options: { n: number; thread
     itemFactors: shared(model.itemFactors),
     itemBias: model.itemBias === null ? null : shared(model.itemBias),
     indptr: shared(model.userItems.indptr),
-    indices: model.nItems <= 0x10000 ? sharedUint16(model.userItems.indices) : shared(model.userItems.indices),
+    indices: idx instanceof Int32Array && model.nItems > 0x10000 ? shared(idx) : sharedUint16(idx),
     outIndices,
     outScores,
   };

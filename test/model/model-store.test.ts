@@ -85,7 +85,8 @@ describe('model store', () => {
     expect(Array.from(back.userItems.indptr)).toEqual(Array.from(userItems.indptr));
     expect(Array.from(back.userItems.indices)).toEqual(Array.from(userItems.indices));
     expect(back.userFactors).toBeInstanceOf(Float32Array);
-    expect(back.userItems.indices).toBeInstanceOf(Int32Array);
+    // a small catalog loads as a Uint16Array view over the stored bytes (no widening copy)
+    expect(back.userItems.indices).toBeInstanceOf(Uint16Array);
   });
 
   it('loadModel leaves the connection\'s mmap_size as it found it, also inside a transaction', () => {
