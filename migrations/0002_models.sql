@@ -23,9 +23,11 @@ CREATE TABLE models (
 -- Exactly one active model: a second row with status 'active' violates this index.
 CREATE UNIQUE INDEX models_one_active ON models (status) WHERE status = 'active';
 
--- The arrays, as raw little-endian bytes of the typed arrays (Float32 factors and biases, Int32
--- CSR of each training user's items), and the id maps as JSON arrays of strings (any string
--- round-trips exactly).
+-- The arrays, as raw little-endian bytes of the typed arrays: Float32 factors and biases; the CSR
+-- of each training user's items with Int32 indptr and item indices stored as Uint16 when the
+-- catalog has at most 65,536 items, else Int32. The id maps as JSON text: one string of the ids
+-- joined by newlines, or a JSON array of strings when an id contains a newline (any string
+-- round-trips exactly either way).
 CREATE TABLE model_blobs (
   model_id           INTEGER PRIMARY KEY REFERENCES models (id) ON DELETE CASCADE,
   user_ids           TEXT NOT NULL CHECK (json_valid(user_ids)),
