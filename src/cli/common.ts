@@ -48,12 +48,13 @@ export function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER)
   };
 }
 
-export function floatArg(name: string, min: number, max = Infinity, minExclusive = false) {
+export function floatArg(name: string, min: number, max = Infinity, minExclusive = false, maxExclusive = false) {
   return (raw: string): number => {
     const v = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(v) || (minExclusive ? v <= min : v < min) || v > max) {
+    if (raw.trim() === '' || !Number.isFinite(v) || (minExclusive ? v <= min : v < min) || (maxExclusive ? v >= max : v > max)) {
       const lo = minExclusive ? `> ${min}` : `>= ${min}`;
-      throw new InvalidArgumentError(`${name} must be a number ${lo}${max === Infinity ? '' : ` and <= ${max}`}, got "${raw}"`);
+      const hi = max === Infinity ? '' : ` and ${maxExclusive ? '<' : '<='} ${max}`;
+      throw new InvalidArgumentError(`${name} must be a number ${lo}${hi}, got "${raw}"`);
     }
     return v;
   };

@@ -3,7 +3,7 @@
  * or fits on a seeded per-user holdout of the stored ratings (`--holdout 0.2 [--seed S]`), and
  * prints RMSE/MAE (explicit) and precision/recall/NDCG/MAP/coverage at --k. Nothing is saved.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { invalidInput } from '../errors.js';
 import { DEFAULT_K, metricsToJson } from '../eval/metrics.js';
 import { fitAndEvaluate } from '../eval/run.js';
@@ -12,7 +12,7 @@ import { RATING_FORMATS, readTriples, type RatingFormat } from '../ratings/impor
 import { matrixFromTriples, type RatingMatrix } from '../ratings/matrix.js';
 import { loadMatrix } from '../ratings/store.js';
 import { detectFeedback } from '../training/params.js';
-import { choiceArg, intArg, openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import { choiceArg, floatArg, intArg, openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 import { addTrainFlags, formatIteration, paramsFromFlags, type TrainFlags } from './train-flags.js';
 
 interface Flags extends TrainFlags {
@@ -23,14 +23,6 @@ interface Flags extends TrainFlags {
   format: RatingFormat;
   holdout?: number;
   k: number;
-}
-
-function fractionArg(name: string) {
-  return (raw: string): number => {
-    const v = Number(raw);
-    if (raw.trim() === '' || !(v > 0 && v < 1)) throw new InvalidArgumentError(`${name} must be a number > 0 and < 1, got "${raw}"`);
-    return v;
-  };
 }
 
 async function loadSplit(opts: Flags): Promise<{ train: RatingMatrix; test: TestSet; source: string }> {
@@ -70,7 +62,7 @@ export function register(program: Command): void {
     .option('--train <file>', 'training ratings file (with --test)')
     .option('--test <file>', 'test ratings file (with --train)')
     .option('--format <format>', `format of both files: ${RATING_FORMATS.join('|')}`, choiceArg('--format', RATING_FORMATS), 'auto')
-    .option('--holdout <fraction>', "instead of files: hold out this fraction of each stored user's ratings (0 < f < 1; split seeded by --seed)", fractionArg('--holdout'))
+    .option('--holdout <fraction>', "instead of files: hold out this fraction of each stored user's ratings (0 < f < 1; split seeded by --seed)", floatArg('--holdout', 0, 1, true, true))
     .option('--k <k>', 'cut-off of the ranking metrics', intArg('--k', 1, 100_000), DEFAULT_K);
   withJsonOption(withDbOption(addTrainFlags(cmd))).action((opts: Flags) =>
     runCommand(async () => {
