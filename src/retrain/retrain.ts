@@ -20,7 +20,7 @@
  * The server (src/serving) polls activeModelId and hot-swaps on its own.
  */
 import type { Db } from '../db/connection.js';
-import { RidgerecError } from '../errors.js';
+import { invalidInput, RidgerecError } from '../errors.js';
 import { metricsToJson } from '../eval/metrics.js';
 import { fitAndEvaluate } from '../eval/run.js';
 import { holdoutSplit } from '../eval/split.js';
@@ -136,7 +136,7 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   const maxRegression = options.maxRegression ?? RETRAIN_DEFAULTS.maxRegression;
   const k = options.k ?? RETRAIN_DEFAULTS.k;
   if (!(Number.isFinite(maxRegression) && maxRegression >= 0)) {
-    throw new RidgerecError(`--max-regression must be a number >= 0, got ${maxRegression}`, { code: 'invalid_input', status: 400, exitCode: 2 });
+    throw invalidInput(`--max-regression must be a number >= 0, got ${maxRegression}`);
   }
 
   // 1. One consistent snapshot of the ratings and of which model is active.
