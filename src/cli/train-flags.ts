@@ -50,12 +50,23 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--seed <s>', `random seed, ${L.seed.min}..${L.seed.max} (${both('seed')})`, intArg('--seed', L.seed.min, L.seed.max));
 }
 
+const TRAIN_PARAM_KEYS = ['feedback', 'factors', 'lambda', 'lambdaScaling', 'alpha', 'iterations', 'solver', 'cgSteps', 'threads', 'seed'] as const;
+
+/**
+ * The train flags given explicitly on the command line, as a partial TrainParams (commander
+ * leaves the others undefined): for `train --tuned` and `retrain`, where explicit flags override
+ * a stored base instead of the defaults.
+ */
+export function explicitTrainParams(source: TrainFlags | Command): Partial<TrainParams> {
+  const opts: TrainFlags = 'opts' in source && typeof source.opts === 'function' ? (source as Command).opts<TrainFlags>() : (source as TrainFlags);
+  const out: Record<string, unknown> = {};
+  for (const key of TRAIN_PARAM_KEYS) if (opts[key] !== undefined) out[key] = opts[key];
+  return out as Partial<TrainParams>;
+}
+
 /** The full, validated TrainParams for `feedback` from the flags given (defaults for the rest). */
 export function paramsFromFlags(opts: TrainFlags, feedback: Feedback): TrainParams {
-  const given: Partial<TrainParams> = {};
-  const keys = ['factors', 'lambda', 'lambdaScaling', 'alpha', 'iterations', 'solver', 'cgSteps', 'threads', 'seed'] as const;
-  for (const key of keys) if (opts[key] !== undefined) Object.assign(given, { [key]: opts[key] });
-  return resolveParams({ ...given, feedback });
+  return resolveParams({ ...explicitTrainParams(opts), feedback });
 }
 
 /** One stderr line per ALS sweep: loss, data loss, penalty, seconds. */

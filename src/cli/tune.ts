@@ -41,7 +41,7 @@ import { matrixFromTriples, type RatingMatrix } from '../ratings/matrix.js';
 import { loadMatrix } from '../ratings/store.js';
 import { DEFAULT_PARAMS, detectFeedback, resolveParams, type TrainParams } from '../training/params.js';
 import { choiceArg, floatArg, intArg, openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
-import { addTrainFlags, paramsFromFlags, type TrainFlags } from './train-flags.js';
+import { addTrainFlags, explicitTrainParams, paramsFromFlags, type TrainFlags } from './train-flags.js';
 
 interface Flags extends TrainFlags {
   db?: string;
@@ -59,19 +59,8 @@ interface Flags extends TrainFlags {
   save: boolean;
 }
 
-const TRAIN_PARAM_KEYS = ['feedback', 'factors', 'lambda', 'lambdaScaling', 'alpha', 'iterations', 'solver', 'cgSteps', 'threads', 'seed'] as const;
-
-/**
- * The train flags given explicitly on the command line, as a partial TrainParams (commander
- * leaves the others undefined): for `train --tuned` and `retrain`, where explicit flags override
- * a stored base instead of the defaults.
- */
-export function explicitTrainParams(source: TrainFlags | Command): Partial<TrainParams> {
-  const opts: TrainFlags = 'opts' in source && typeof source.opts === 'function' ? (source as Command).opts<TrainFlags>() : (source as TrainFlags);
-  const out: Record<string, unknown> = {};
-  for (const key of TRAIN_PARAM_KEYS) if (opts[key] !== undefined) out[key] = opts[key];
-  return out as Partial<TrainParams>;
-}
+// scripts/retrain.ts imports it from here.
+export { explicitTrainParams };
 
 /**
  * `train --tuned`: the stored best parameters, with the train flags given explicitly over them;
