@@ -191,13 +191,9 @@ const BY_EXTENSION: Record<string, ConcreteFormat> = {
 
 /** Decides the format of `file` from options, its extension and its first non-blank line. */
 export function detectFormat(file: string, firstLine: string | null, options: ParseOptions = {}): ConcreteFormat {
+  checkFormatOption(options);
   const asked = options.format ?? 'auto';
-  if (asked !== 'auto') {
-    if (!(RATING_FORMATS as readonly string[]).includes(asked)) {
-      throw invalidInput(`unknown format "${String(asked)}"; use one of ${RATING_FORMATS.join(', ')}`);
-    }
-    return asked;
-  }
+  if (asked !== 'auto') return asked;
   if (options.userCol !== undefined || options.itemCol !== undefined || options.valueCol !== undefined) return 'csv';
   const byExt = BY_EXTENSION[extname(file).toLowerCase()];
   if (byExt) return byExt;
