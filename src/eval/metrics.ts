@@ -22,6 +22,7 @@
  */
 import { invalidInput } from '../errors.js';
 import type { RatingMatrix } from '../ratings/matrix.js';
+import { scoreAll } from '../serving/kernels.js';
 import { topK } from '../serving/top-k.js';
 import type { FactorModel } from '../training/params.js';
 import type { TestSet } from './split.js';
@@ -158,13 +159,8 @@ function rankingMetrics(
       nRel++;
     }
     if (nRel === 0) continue;
-    // score_i = b_i + p_u·q_i (explicit) or x_u·y_i (implicit)
-    const pu = u * k;
-    for (let i = 0, qi = 0; i < nItems; i++, qi += k) {
-      let s = bi ? bi[i]! : 0;
-      for (let f = 0; f < k; f++) s += P[pu + f]! * Q[qi + f]!;
-      scores[i] = s;
-    }
+    // score_i = b_i + p_u·q_i (explicit) or x_u·y_i (implicit), with serving's scoring kernel.
+    scoreAll(P.subarray(u * k, (u + 1) * k), Q, bi, k, scores, nItems);
     const top = topK(scores, K, (i) => stamp[i] === mark);
     let hits = 0;
     let dcg = 0;
