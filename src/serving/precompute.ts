@@ -11,6 +11,7 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { StoredModel } from '../model/factor-model.js';
+import { sharedFloat32, sharedInt32 } from '../ratings/matrix.js';
 import { spawnWorker } from '../workers.js';
 
 export type PrecomputeStatus = 'off' | 'running' | 'ready' | 'failed';
@@ -51,8 +52,7 @@ export interface PrecomputeWorkerData {
 }
 
 function sharedCopy<T extends Float32Array | Int32Array>(a: T): T {
-  const buf = new SharedArrayBuffer(Math.max(1, a.length) * a.BYTES_PER_ELEMENT);
-  const out = (a instanceof Float32Array ? new Float32Array(buf, 0, a.length) : new Int32Array(buf, 0, a.length)) as T;
+  const out = (a instanceof Float32Array ? sharedFloat32(a.length) : sharedInt32(a.length)) as T;
   out.set(a as never);
   return out;
 }
@@ -72,8 +72,8 @@ export function startPrecompute(model: StoredModel, options: { n: number; thread
   const nUsers = model.nUsers;
   const n = Math.max(1, Math.min(options.n, model.nItems));
   const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), nUsers));
-  const outIndices = new Int32Array(new SharedArrayBuffer(Math.max(1, nUsers * n) * 4), 0, nUsers * n);
-  const outScores = new Float32Array(new SharedArrayBuffer(Math.max(1, nUsers * n) * 4), 0, nUsers * n);
+  const outIndices = sharedInt32(nUsers * n);
+  const outScores = sharedFloat32(nUsers * n);
   const common = {
     k: model.factors,
     n,

@@ -9,7 +9,7 @@
  * with s_row = n_row (lambdaScaling 'count', ALS-WR) or 1 ('none'), c_ui = 1 + α·r_ui.
  */
 import { invalidInput, ModelFitError } from '../errors.js';
-import type { RatingMatrix } from '../ratings/matrix.js';
+import { sharedFloat32, type RatingMatrix } from '../ratings/matrix.js';
 import { GRAM_CHUNK } from './linalg.js';
 import type { FitResult, IterationStats, TrainParams } from './params.js';
 import { resolveParams } from './params.js';
@@ -33,10 +33,6 @@ export interface FitOptions {
 
 /** Scale of the seeded uniform initialisation of the factors. */
 const INIT_SCALE = { explicit: 0.1, implicit: 0.01 } as const;
-
-function sharedF32(n: number): Float32Array {
-  return new Float32Array(new SharedArrayBuffer(Math.max(1, n) * 4)).subarray(0, n);
-}
 
 function sharedF64(n: number): Float64Array {
   return new Float64Array(new SharedArrayBuffer(Math.max(1, n) * 8)).subarray(0, n);
@@ -71,10 +67,10 @@ export async function fit(matrix: RatingMatrix, params: TrainParams, options: Fi
   const state: SharedState = {
     byUser: matrix.byUser,
     byItem: matrix.byItem,
-    users: sharedF32(nUsers * d),
-    items: sharedF32(nItems * d),
-    feat: sharedF32(explicit ? maxRows * d : 0),
-    featBias: sharedF32(explicit ? maxRows : 0),
+    users: sharedFloat32(nUsers * d),
+    items: sharedFloat32(nItems * d),
+    feat: sharedFloat32(explicit ? maxRows * d : 0),
+    featBias: sharedFloat32(explicit ? maxRows : 0),
     gram: sharedF64(d * d),
     gramParts: sharedF64(explicit ? 0 : Math.ceil(maxRows / GRAM_CHUNK) * d * d),
     stats: sharedF64(2 * maxRows),
