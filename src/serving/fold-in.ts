@@ -3,8 +3,6 @@
  * of the trainer's exact ridge solve (src/training/fold-in.ts, held by the ServingState) against
  * the fixed item factors. No second solver lives here.
  */
-import { RidgerecError } from '../errors.js';
-import { allFinite } from './kernels.js';
 import type { Fold, ServingState } from './serving-state.js';
 
 export interface RatingLike {
@@ -15,8 +13,9 @@ export interface RatingLike {
 /**
  * Maps (item, value) pairs onto the model (unknown items are ignored; a repeated item keeps its
  * last value) and solves the user's vector. Returns null when no item is known to the model.
+ * The solve itself rejects a non-finite result (ModelFitError: retrain with a larger λ).
  */
-export function foldRatings(state: ServingState, ratings: readonly RatingLike[], who: string): Fold | null {
+export function foldRatings(state: ServingState, ratings: readonly RatingLike[]): Fold | null {
   const byIndex = new Map<number, number>();
   for (const r of ratings) {
     const i = state.itemIndex.get(r.item);
@@ -27,12 +26,5 @@ export function foldRatings(state: ServingState, ratings: readonly RatingLike[],
   const values = new Float32Array(items.length);
   for (let j = 0; j < items.length; j++) values[j] = byIndex.get(items[j]!)!;
   const { factors, bias } = state.foldIn(items, values);
-  if (!allFinite(factors) || !Number.isFinite(bias)) {
-    throw new RidgerecError(
-      `fold-in for ${who} produced NaN/Infinity with model ${state.info.id}: check the rating values ` +
-        '(they must be finite and on the scale the model was trained on) or retrain with a larger λ (--lambda)',
-      { code: 'fold_in_failed', status: 500, exitCode: 1 },
-    );
-  }
   return { factors, bias: state.explicit ? bias : 0, rated: items };
 }

@@ -86,12 +86,3 @@ export function rowNorms(q: Float32Array, k: number, nRows: number): Float32Arra
   }
   return out;
 }
-
-/** True when every entry is finite (no NaN, no ±Infinity). */
-export function allFinite(a: Float32Array | Float64Array): boolean {
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    if (x - x !== 0) return false;
-  }
-  return true;
-}

@@ -269,7 +269,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     if (cached !== undefined) return cached;
     const ratings = userRatings(db, user);
     if (ratings.length === 0) return null;
-    const fold = foldRatings(state, ratings, `user "${user}"`);
+    const fold = foldRatings(state, ratings);
     if (fold === null) return null;
     state.folds.set(user, fold);
     if (state.folds.size > MAX_CACHED_FOLDS) {
@@ -453,7 +453,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       });
       const exclude = excludedIndices(state, opts.exclude);
       const model = state.info.id;
-      const fold = foldRatings(state, ratings, 'the posted ratings');
+      const fold = foldRatings(state, ratings);
       if (fold === null) return { source: 'popular', model, items: recommendPopular(state, limit, exclude) };
       return { source: 'fold-in', model, items: recommendFold(state, fold, limit, exclude, false) };
     },
