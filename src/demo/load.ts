@@ -18,10 +18,7 @@ export interface DemoLoadResult {
 
 export function loadDemoShop(db: Db, shop: DemoShop = generateDemoShop()): DemoLoadResult {
   const t0 = performance.now();
-  upsertItems(
-    db,
-    shop.items.map((it) => ({ id: it.id, title: it.title, metadata: it.metadata })),
-  );
+  upsertItems(db, shop.items);
   upsertRatings(db, shop.purchases);
   let purchases = 0;
   for (const p of shop.purchases) purchases += p.value;
