@@ -10,7 +10,7 @@
  * one JSON string of the ids joined by '\n' when no id contains a newline (parsed ~3× faster than
  * an array of 140k strings on a cold start), else a JSON array; any string round-trips exactly. userItems.indices, the biggest array (one entry per
  * training rating), is stored as Uint16 when the catalog has at most 65,536 items (half the bytes
- * to read back; widened to Int32 with one native typed-array conversion on load), else as Int32;
+ * to read back; loaded as a Uint16Array view, not widened), else as Int32;
  * the blob's length tells which (2 or 4 bytes per entry, entries = indptr[nUsers]).
  */
 import type { Statement } from 'better-sqlite3';
