@@ -151,15 +151,20 @@ function scoreLive(
   rated: ArrayLike<number> | null,
   exclude: readonly number[],
 ): ScoredItem[] {
-  const m = state.model;
   // Scores live in a scratch row: NaN drops an item (topK never selects NaN).
   const scores = state.scoreCatalog(vector, true);
   if (rated !== null) for (let j = 0; j < rated.length; j++) scores[rated[j]!] = NaN;
   for (const i of exclude) scores[i] = NaN;
+  return topItems(state, limit, offset);
+}
+
+/** The best `limit` of the row scoreCatalog last returned, as (id, score + offset rounded to 4 places). */
+function topItems(state: ServingState, limit: number, offset: number): ScoredItem[] {
+  const ids = state.model.itemIds;
   const top = state.topOfCatalog(limit);
   const items: ScoredItem[] = new Array(top.indices.length);
   for (let j = 0; j < top.indices.length; j++) {
-    items[j] = { item: m.itemIds[top.indices[j]!]!, score: round4(top.scores[j]! + offset) };
+    items[j] = { item: ids[top.indices[j]!]!, score: round4(top.scores[j]! + offset) };
   }
   return items;
 }
@@ -435,12 +440,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
         scores[j] = d > 0 ? Math.max(-1, Math.min(1, scores[j]! / d)) : 0;
       }
       scores[i] = NaN; // never the item itself
-      const top = state.topOfCatalog(limit);
-      const items: ScoredItem[] = new Array(top.indices.length);
-      for (let j = 0; j < top.indices.length; j++) {
-        items[j] = { item: m.itemIds[top.indices[j]!]!, score: round4(top.scores[j]!) };
-      }
-      return { item, model: state.info.id, items };
+      return { item, model: state.info.id, items: topItems(state, limit, 0) };
     },
 
     recommendAnonymous(ratings, opts) {
