@@ -128,7 +128,7 @@ export function buildServingState(model: StoredModel, info: ModelInfo, options: 
         const counts = new Int32Array(nItems);
         const idx = model.userItems.indices;
         for (let e = 0; e < idx.length; e++) counts[idx[e]!]!++;
-        popular = { order: topK(counts.length > 0 ? Float64Array.from(counts) : new Float64Array(0), nItems).indices, counts };
+        popular = { order: topK(Float64Array.from(counts), nItems).indices, counts };
       }
       return popular;
     },
