@@ -21,7 +21,7 @@ const cmd = new Command('retrain')
   .option('--holdout <fraction>', `fraction of each user's ratings held out for the comparison (default ${RETRAIN_DEFAULTS.holdout})`, floatArg('--holdout', 0, 1, true))
   .option('--max-regression <delta>', `largest tolerated regression of the gate metric, absolute (default ${RETRAIN_DEFAULTS.maxRegression})`, floatArg('--max-regression', 0))
   .option('--tune', 'start from the newest `ridgerec tune` result instead of the active model\'s hyperparameters')
-  .option('--k <n>', 'K of the ranking metrics (default 10)', intArg('--k', 1, 10_000));
+  .option('--k <n>', `K of the ranking metrics (default ${RETRAIN_DEFAULTS.k})`, intArg('--k', 1, 10_000));
 withJsonOption(withDbOption(addTrainFlags(cmd)));
 cmd.exitOverride();
 cmd.configureOutput({ writeErr: (s) => process.stderr.write(s) });

@@ -21,7 +21,7 @@
  */
 import type { Db } from '../db/connection.js';
 import { invalidInput, RidgerecError } from '../errors.js';
-import { metricsToJson } from '../eval/metrics.js';
+import { DEFAULT_K, metricsToJson } from '../eval/metrics.js';
 import { fitAndEvaluate } from '../eval/run.js';
 import { holdoutSplit } from '../eval/split.js';
 import { activeModelId, getModelSummary, saveModel } from '../model/model-store.js';
@@ -75,7 +75,7 @@ export interface RetrainResult {
   };
 }
 
-export const RETRAIN_DEFAULTS = { holdout: 0.1, seed: 0, maxRegression: 0.005, k: 10 } as const;
+export const RETRAIN_DEFAULTS = { holdout: 0.1, seed: 0, maxRegression: 0.005, k: DEFAULT_K } as const;
 
 /** Exit codes of the retrain script. */
 export const RETRAIN_EXIT = { activated: 0, kept: 3, error: 1 } as const;
