@@ -9,6 +9,8 @@ export type ModelStatus = 'ready' | 'active' | 'retired';
 export interface StoredModel extends FactorModel {
   readonly id: number;
   readonly createdAt: string;
+  /** When it was last activated (null if never). */
+  readonly activatedAt: string | null;
   readonly status: ModelStatus;
   readonly metrics: Readonly<Record<string, unknown>>;
   /**

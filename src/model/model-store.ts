@@ -357,6 +357,7 @@ function readModel(db: Db, id: number): StoredModel {
     return {
       id: row.id,
       createdAt: row.created_at,
+      activatedAt: row.activated_at,
       status: row.status,
       metrics: JSON.parse(row.metrics) as Record<string, unknown>,
       params: JSON.parse(row.params) as TrainParams,

@@ -6,7 +6,7 @@
  */
 import type { Db } from '../db/connection.js';
 import { invalidInput, noModel, notFound } from '../errors.js';
-import { activeModelId, getModelSummary, loadActiveModel } from '../model/model-store.js';
+import { activeModelId, loadActiveModel } from '../model/model-store.js';
 import type { StoredModel } from '../model/factor-model.js';
 import {
   deleteUser as storeDeleteUser,
@@ -343,13 +343,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     const from = current?.info.id ?? null;
     let next: ServingState | null = null;
     if (model !== null) {
-      let activatedAt: string | null = null;
-      try {
-        activatedAt = getModelSummary(db, model.id).activatedAt;
-      } catch {
-        activatedAt = null;
-      }
-      next = buildServingState(model, infoFromModel(model, activatedAt), { simd: options.simd ?? true });
+      next = buildServingState(model, infoFromModel(model, model.activatedAt), { simd: options.simd ?? true });
       pruneTouched(next);
     }
     const previousJob = job;
