@@ -22,8 +22,8 @@
  */
 import { invalidInput } from '../errors.js';
 import type { RatingMatrix } from '../ratings/matrix.js';
-import { scoreAll } from '../serving/kernels.js';
-import { topK } from '../serving/top-k.js';
+import { scoreAll } from '../kernels/scoring.js';
+import { topK } from '../kernels/top-k.js';
 import type { FactorModel } from '../training/params.js';
 import type { TestSet } from './split.js';
 

@@ -78,9 +78,9 @@ export function matrixFromTriples(triples: Iterable<readonly [string, string, nu
   const itemIndex = new Map<string, number>();
   const userIds: string[] = [];
   const itemIds: string[] = [];
-  let us: number[] = [];
-  let is: number[] = [];
-  let vs: number[] = [];
+  const us: number[] = [];
+  const is: number[] = [];
+  const vs: number[] = [];
   for (const [u, i, v] of triples) {
     let ui = userIndex.get(u);
     if (ui === undefined) {
@@ -99,7 +99,6 @@ export function matrixFromTriples(triples: Iterable<readonly [string, string, nu
     vs.push(v);
   }
   const m = matrixFromCoo(Int32Array.from(us), Int32Array.from(is), Float32Array.from(vs), userIds, itemIds);
-  us = is = vs = [];
   return m;
 }
 

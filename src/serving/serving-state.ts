@@ -11,11 +11,11 @@
  */
 import type { StoredModel } from '../model/factor-model.js';
 import { createFoldIn } from '../training/fold-in.js';
-import { createIdLookup, type IdLookup } from './id-lookup.js';
-import { rowNorms, scoreAll } from './kernels.js';
+import { createIdLookup, type IdLookup } from '../model/id-lookup.js';
+import { rowNorms, scoreAll } from '../kernels/scoring.js';
 import type { PrecomputeStatus, TopNTable } from './precompute.js';
-import { topK } from './top-k.js';
-import { createSimdScorer, type SimdScorer } from './wasm-kernel.js';
+import { topK } from '../kernels/top-k.js';
+import { createSimdScorer, type SimdScorer } from '../kernels/wasm-scorer.js';
 
 export interface ModelInfo {
   readonly id: number;

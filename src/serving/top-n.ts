@@ -2,10 +2,10 @@
  * The per-user top-N computation the precompute workers run (kept apart from the worker entry so
  * tests can call it in-process).
  */
-import { scoreAll, scoreAll4 } from './kernels.js';
+import { scoreAll, scoreAll4 } from '../kernels/scoring.js';
 import type { PrecomputeWorkerData } from './precompute.js';
-import { topK } from './top-k.js';
-import { createSimdScorer } from './wasm-kernel.js';
+import { topK } from '../kernels/top-k.js';
+import { createSimdScorer } from '../kernels/wasm-scorer.js';
 
 /**
  * For every user u in [userStart, userEnd): s_ui = p_u·q_i + b_i over the catalog, the user's

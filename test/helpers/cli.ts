@@ -34,7 +34,7 @@ export async function runInProcess(args: readonly string[]): Promise<InProcessRe
   });
   const before = process.exitCode;
   process.exitCode = undefined;
-  let code = 0;
+  let code: number;
   try {
     await buildProgram().parseAsync(['node', 'ridgerec', ...args]);
     code = Number(process.exitCode ?? 0);

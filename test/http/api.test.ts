@@ -11,7 +11,7 @@ import { createApp } from '../../src/http/app.js';
 import { itemTitlesFrom } from '../../src/http/item-titles.js';
 import { ratingStats, userRatings } from '../../src/ratings/store.js';
 import { createRecommender, type Recommender } from '../../src/serving/recommender.js';
-import { X, Y, fixtureDb, trainModel, type Fixture } from './fixture.js';
+import { X, fixtureDb, trainModel, type Fixture } from './fixture.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -161,7 +161,7 @@ describe('HTTP API over a real recommender', () => {
     const before = ratingStats(fx.db);
     const res = await request(app)
       .post('/v1/ratings')
-      .send({ ratings: [{ user: 'c1', item: 'x1', value: 5 }, { user: 'c1', item: 'x2', value: 4 }, { user: 'c1', item: 'x3', value: 1e400 }] });
+      .send({ ratings: [{ user: 'c1', item: 'x1', value: 5 }, { user: 'c1', item: 'x2', value: 4 }, { user: 'c1', item: 'x3', value: Number('1e400') }] });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toBe('ratings[2].value: must be a finite number');
     expect(ratingStats(fx.db)).toEqual(before);

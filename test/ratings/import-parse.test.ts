@@ -249,7 +249,7 @@ describe('parseDecimal', () => {
     expect(parseDecimal('5.')).toBe(5);
     expect(parseDecimal('2.5e1')).toBe(25);
     expect(parseDecimal(' 3 ')).toBe(3);
-    expect(parseDecimal('12345678901234567890')).toBe(12345678901234567890);
+    expect(parseDecimal('12345678901234567890')).toBe(Number('12345678901234567890'));
     for (const bad of ['', '-', '.', 'abc', '1.2.3', '0x10', 'Infinity', 'NaN', '1e', '4 stars']) {
       expect(parseDecimal(bad), bad).toBeNaN();
     }

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/connection.js';
 import { RidgerecError } from '../../src/errors.js';
 import { matrixFromTriples, type Csr, type RatingMatrix } from '../../src/ratings/matrix.js';
 import {

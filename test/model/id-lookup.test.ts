@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createIdLookup } from '../../src/serving/id-lookup.js';
+import { createIdLookup } from '../../src/model/id-lookup.js';
 import { mulberry32 } from '../../src/training/random.js';
 
 describe('createIdLookup', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { rowNorms, scoreAll, scoreAll4 } from '../../src/serving/kernels.js';
-import { topK } from '../../src/serving/top-k.js';
-import { createSimdScorer, wasmSimdSupported } from '../../src/serving/wasm-kernel.js';
+import { rowNorms, scoreAll, scoreAll4 } from '../../src/kernels/scoring.js';
+import { topK } from '../../src/kernels/top-k.js';
+import { createSimdScorer, wasmSimdSupported } from '../../src/kernels/wasm-scorer.js';
 import { mulberry32 } from '../../src/training/random.js';
 
 /** The obvious reference: s_i = b_i + Σ_f u_f q_if in float64. */

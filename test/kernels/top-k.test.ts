@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { topK } from '../../src/serving/top-k.js';
+import { topK } from '../../src/kernels/top-k.js';
 import { mulberry32 } from '../../src/training/random.js';
 
 /** The slow, obvious reference: sort every candidate, descending score, ties by lower index. */

@@ -249,7 +249,7 @@ let simdSupported: boolean | null = null;
 /** True when this runtime validates a module using f32x4 instructions (Node ≥ 16 does). */
 export function wasmSimdSupported(): boolean {
   if (simdSupported === null) {
-    let ok = false;
+    let ok: boolean;
     try {
       ok = wasm.validate(assemble(4, 8));
     } catch {
