@@ -18,9 +18,17 @@ import { RETRAIN_DEFAULTS, RETRAIN_EXIT, retrain, type RetrainResult } from '../
 
 const cmd = new Command('retrain')
   .description('retrain on all ratings; activate the candidate unless it is worse than the active model on a holdout')
-  .option('--holdout <fraction>', `fraction of each user's ratings held out for the comparison (default ${RETRAIN_DEFAULTS.holdout})`, floatArg('--holdout', 0, 1, true))
-  .option('--max-regression <delta>', `largest tolerated regression of the gate metric, absolute (default ${RETRAIN_DEFAULTS.maxRegression})`, floatArg('--max-regression', 0))
-  .option('--tune', 'start from the newest `ridgerec tune` result instead of the active model\'s hyperparameters')
+  .option(
+    '--holdout <fraction>',
+    `fraction of each user's ratings held out for the comparison (default ${RETRAIN_DEFAULTS.holdout})`,
+    floatArg('--holdout', 0, 1, true),
+  )
+  .option(
+    '--max-regression <delta>',
+    `largest tolerated regression of the gate metric, absolute (default ${RETRAIN_DEFAULTS.maxRegression})`,
+    floatArg('--max-regression', 0),
+  )
+  .option('--tune', "start from the newest `ridgerec tune` result instead of the active model's hyperparameters")
   .option('--k <n>', `K of the ranking metrics (default ${RETRAIN_DEFAULTS.k})`, intArg('--k', 1, 10_000));
 withJsonOption(withDbOption(addTrainFlags(cmd)));
 cmd.exitOverride();
@@ -47,7 +55,15 @@ async function main(): Promise<number> {
     // commander printed the help (exit 0) or the usage error (exit 1, like every other failure)
     return (e as { exitCode?: number }).exitCode === 0 ? 0 : RETRAIN_EXIT.error;
   }
-  const opts = cmd.opts<{ db?: string; json?: boolean; holdout?: number; maxRegression?: number; tune?: boolean; k?: number; seed?: number }>();
+  const opts = cmd.opts<{
+    db?: string;
+    json?: boolean;
+    holdout?: number;
+    maxRegression?: number;
+    tune?: boolean;
+    k?: number;
+    seed?: number;
+  }>();
   const pause = Number(process.env.RIDGEREC_TEST_PAUSE_BEFORE_COMMIT ?? 0);
   try {
     const db = openFromFlags(opts);

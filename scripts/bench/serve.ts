@@ -98,7 +98,7 @@ function syntheticModel(shape: Shape): { model: FactorModel; userItems: { indptr
   for (let u = 0; u < users; u++) {
     const start = indptr[u]!;
     const end = indptr[u + 1]!;
-    for (let e = start; e < end; ) {
+    for (let e = start; e < end;) {
       const i = drawItem();
       if (mark[i] === 1) continue;
       mark[i] = 1;
@@ -210,12 +210,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function drive(
-  port: number,
-  path: (r: () => number) => string,
-  seconds: number,
-  connections: number,
-): Promise<AutocannonResult> {
+async function drive(port: number, path: (r: () => number) => string, seconds: number, connections: number): Promise<AutocannonResult> {
   const rand = mulberry32(7);
   const opts = (duration: number): AutocannonOptions => ({
     url: `http://127.0.0.1:${port}`,

@@ -112,9 +112,7 @@ export function ensureDatabase(size: Size): string {
       };
       insertIds('users', users, 'u');
       insertIds('items', items, 'i');
-      const stmt = db.prepare(
-        `INSERT INTO ratings (user_id, item_id, value, updated_at) VALUES ${'(?, ?, ?, 0),'.repeat(B).slice(0, -1)}`,
-      );
+      const stmt = db.prepare(`INSERT INTO ratings (user_id, item_id, value, updated_at) VALUES ${'(?, ?, ?, 0),'.repeat(B).slice(0, -1)}`);
       const one = db.prepare('INSERT INTO ratings (user_id, item_id, value, updated_at) VALUES (?, ?, ?, 0)');
       const p: number[] = [];
       const stamp = new Int32Array(items).fill(-1);
@@ -162,7 +160,10 @@ async function child(args: string[]): Promise<void> {
   const params = resolveParams({ feedback: c.feedback, solver: c.solver, factors: 64, threads, iterations });
   const cpu0 = process.cpuUsage();
   const result = await fit(matrix, params, {
-    onIteration: (s) => process.stderr.write(`  ${c.feedback}-${c.solver} threads=${threads} iteration ${s.iteration}: ${s.seconds.toFixed(2)} s, loss ${s.loss.toExponential(4)}\n`),
+    onIteration: (s) =>
+      process.stderr.write(
+        `  ${c.feedback}-${c.solver} threads=${threads} iteration ${s.iteration}: ${s.seconds.toFixed(2)} s, loss ${s.loss.toExponential(4)}\n`,
+      ),
   });
   const cpu = process.cpuUsage(cpu0);
   const secondsPerIteration = result.history.reduce((s, h) => s + h.seconds, 0) / result.history.length;
@@ -205,7 +206,20 @@ export async function run(args: string[]): Promise<void> {
       await new Promise<void>((resolve, reject) => {
         const p = spawn(
           process.execPath,
-          [...process.execArgv, script, 'train', '--child', '--size', size, '--case', c, '--threads', String(t), '--iterations', String(iterations)],
+          [
+            ...process.execArgv,
+            script,
+            'train',
+            '--child',
+            '--size',
+            size,
+            '--case',
+            c,
+            '--threads',
+            String(t),
+            '--iterations',
+            String(iterations),
+          ],
           { stdio: ['ignore', 'inherit', 'inherit'] },
         );
         p.on('error', reject);

@@ -37,7 +37,9 @@ async function loadSplit(opts: Flags): Promise<{ train: RatingMatrix; test: Test
     return { train, test, source: `${opts.train} / ${opts.test}` };
   }
   if (opts.holdout === undefined) {
-    throw invalidInput('nothing to evaluate on: give --train FILE --test FILE, or --holdout FRACTION (e.g. 0.2) to split the stored ratings');
+    throw invalidInput(
+      'nothing to evaluate on: give --train FILE --test FILE, or --holdout FRACTION (e.g. 0.2) to split the stored ratings',
+    );
   }
   const db = openFromFlags(opts);
   let all: RatingMatrix;
@@ -62,7 +64,11 @@ export function register(program: Command): void {
     .option('--train <file>', 'training ratings file (with --test)')
     .option('--test <file>', 'test ratings file (with --train)')
     .option('--format <format>', `format of both files: ${RATING_FORMATS.join('|')}`, choiceArg('--format', RATING_FORMATS), 'auto')
-    .option('--holdout <fraction>', "instead of files: hold out this fraction of each stored user's ratings (0 < f < 1; split seeded by --seed)", floatArg('--holdout', 0, 1, true, true))
+    .option(
+      '--holdout <fraction>',
+      "instead of files: hold out this fraction of each stored user's ratings (0 < f < 1; split seeded by --seed)",
+      floatArg('--holdout', 0, 1, true, true),
+    )
     .option('--k <k>', 'cut-off of the ranking metrics', intArg('--k', 1, 100_000), DEFAULT_K);
   withJsonOption(withDbOption(addTrainFlags(cmd))).action((opts: Flags) =>
     runCommand(async () => {
@@ -84,7 +90,9 @@ export function register(program: Command): void {
         printJson(out);
         return;
       }
-      const lines = Object.entries(out).map(([key, v]) => `${key.padEnd(14)} ${Number.isNaN(v) ? 'n/a' : key === 'seconds' ? v : v.toFixed(6)}`);
+      const lines = Object.entries(out).map(
+        ([key, v]) => `${key.padEnd(14)} ${Number.isNaN(v) ? 'n/a' : key === 'seconds' ? v : v.toFixed(6)}`,
+      );
       lines.push(`${'test users'.padEnd(14)} ${metrics.testUsers} (ranking metrics averaged over them)`);
       process.stdout.write(`${lines.join('\n')}\n`);
     }),

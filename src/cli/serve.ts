@@ -76,7 +76,8 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
   } catch (e) {
     await recommender.close();
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EADDRINUSE') throw invalidInput(`port ${options.port} on ${options.host} is already in use; pick another with --port`);
+    if (err.code === 'EADDRINUSE')
+      throw invalidInput(`port ${options.port} on ${options.host} is already in use; pick another with --port`);
     if (err.code === 'EACCES') throw invalidInput(`no permission to listen on port ${options.port}; use a port above 1023`);
     throw e;
   }

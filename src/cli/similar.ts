@@ -6,7 +6,7 @@ import { itemsTable } from './recommend.js';
 export function register(program: Command): void {
   const cmd = program
     .command('similar')
-    .description('items most similar to an item (cosine similarity of the active model\'s item factors)')
+    .description("items most similar to an item (cosine similarity of the active model's item factors)")
     .argument('<item>', 'the item id')
     .option('--limit <n>', 'how many items (1..1000)', intArg('--limit', 1, 1000), 10);
   withJsonOption(withDbOption(cmd)).action((item: string, opts: { db?: string; json?: boolean; limit: number }) =>

@@ -84,14 +84,29 @@ export function register(program: Command): void {
     .command('tune')
     .description('grid search over hyperparameters with cross-validation; stores the best for `train --tuned`')
     .requiredOption('--grid <spec>', 'the grid: "lambda=0.01,0.1,1 factors=16,32 alpha=1,10" (train flag names; every point is evaluated)')
-    .option('--train <file>', "training ratings file; a %d is replaced by 1..K (with --test and --folds K)")
+    .option('--train <file>', 'training ratings file; a %d is replaced by 1..K (with --test and --folds K)')
     .option('--test <file>', 'test ratings file for --train (one fold, or K with %d)')
-    .option('--folds <k>', 'number of folds: K %d-files, or a seeded per-user K-fold split of --train / the database', intArg('--folds', 2, 1000))
-    .option('--holdout <fraction>', "fraction of each user's ratings held out when there is no --test or --folds (default 0.2)", floatArg('--holdout', 0, 1, true))
+    .option(
+      '--folds <k>',
+      'number of folds: K %d-files, or a seeded per-user K-fold split of --train / the database',
+      intArg('--folds', 2, 1000),
+    )
+    .option(
+      '--holdout <fraction>',
+      "fraction of each user's ratings held out when there is no --test or --folds (default 0.2)",
+      floatArg('--holdout', 0, 1, true),
+    )
     .option('--format <format>', `rating file format: ${RATING_FORMATS.join(', ')} (default auto)`, choiceArg('--format', RATING_FORMATS))
     .option('--binary', 'treat every value as 1 (implicit "seen" data from star ratings)')
-    .option('--metric <name>', 'validation metric: rmse | mae (explicit) | ndcg@K | precision@K | recall@K | map@K (default rmse explicit, ndcg@10 implicit)')
-    .option('--jobs <n>', `grid points fitted concurrently in worker threads, 1 thread each (default: the number of cores, ${DEFAULT_JOBS}); 1 fits one at a time with --threads`, intArg('--jobs', 1, 256))
+    .option(
+      '--metric <name>',
+      'validation metric: rmse | mae (explicit) | ndcg@K | precision@K | recall@K | map@K (default rmse explicit, ndcg@10 implicit)',
+    )
+    .option(
+      '--jobs <n>',
+      `grid points fitted concurrently in worker threads, 1 thread each (default: the number of cores, ${DEFAULT_JOBS}); 1 fits one at a time with --threads`,
+      intArg('--jobs', 1, 256),
+    )
     .option('--report <file>', 'write a self-contained HTML report with the validation curve')
     .option('--no-save', 'do not store the best parameters in the database');
   withJsonOption(withDbOption(addTrainFlags(cmd))).action((opts: Flags) => runCommand(() => tune(opts)));
@@ -127,7 +142,9 @@ async function loadFolds(opts: Flags, seed: number, say: (s: string) => void): P
       if (opts.holdout !== undefined) throw invalidInput('--holdout splits --train itself; drop it when --test is given');
       if (pattern && opts.folds === undefined) throw invalidInput('a %d in --train/--test needs --folds K (e.g. --folds 5 for u1..u5)');
       if (!pattern && opts.folds !== undefined) {
-        throw invalidInput('--folds with --train and --test needs a %d in the paths (u%d.base / u%d.test); drop --test for a K-fold split of --train');
+        throw invalidInput(
+          '--folds with --train and --test needs a %d in the paths (u%d.base / u%d.test); drop --test for a K-fold split of --train',
+        );
       }
       const k = opts.folds ?? 1;
       const trains = expandFoldPattern(opts.train, k);
@@ -186,7 +203,11 @@ function table(r: TuneResult, varying: readonly string[]): string {
     ];
   });
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
-  const line = (cells: string[]) => cells.map((c, j) => (j < widths.length ? c.padStart(widths[j]!) : c)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, j) => (j < widths.length ? c.padStart(widths[j]!) : c))
+      .join('  ')
+      .trimEnd();
   return [line(head), ...rows.map(line)].join('\n');
 }
 

@@ -27,7 +27,9 @@ export function checksum(sql: string): string {
 }
 
 export function readMigrations(dir: string = MIGRATIONS_DIR): MigrationFile[] {
-  const names = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+  const names = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
   const seen = new Set<string>();
   return names.map((name) => {
     const m = NAME.exec(name);
@@ -53,16 +55,15 @@ export function migrate(db: Database.Database, dir: string = MIGRATIONS_DIR): Mi
   )`);
   const files = readMigrations(dir);
   const byName = new Map(files.map((f) => [f.name, f]));
-  const appliedRows = db
-    .prepare('SELECT name, checksum FROM schema_migrations ORDER BY name')
-    .all() as { name: string; checksum: string }[];
+  const appliedRows = db.prepare('SELECT name, checksum FROM schema_migrations ORDER BY name').all() as {
+    name: string;
+    checksum: string;
+  }[];
 
   for (const row of appliedRows) {
     const file = byName.get(row.name);
     if (!file) {
-      throw new MigrationError(
-        `migration ${row.name} was applied to this database but its file is missing from ${dir}; restore it`,
-      );
+      throw new MigrationError(`migration ${row.name} was applied to this database but its file is missing from ${dir}; restore it`);
     }
     if (file.checksum !== row.checksum) {
       throw new MigrationError(
@@ -76,9 +77,7 @@ export function migrate(db: Database.Database, dir: string = MIGRATIONS_DIR): Mi
   const pending = files.filter((f) => !appliedNames.has(f.name));
   for (const f of pending) {
     if (lastApplied !== null && f.name < lastApplied) {
-      throw new MigrationError(
-        `migration ${f.name} sorts before the already-applied ${lastApplied}; give it a higher number`,
-      );
+      throw new MigrationError(`migration ${f.name} sorts before the already-applied ${lastApplied}; give it a higher number`);
     }
   }
 

@@ -42,12 +42,7 @@ export interface EvalMetrics {
 
 export const DEFAULT_K = 10;
 
-export function evaluateModel(
-  model: FactorModel,
-  train: RatingMatrix,
-  test: TestSet,
-  options: { k?: number } = {},
-): EvalMetrics {
+export function evaluateModel(model: FactorModel, train: RatingMatrix, test: TestSet, options: { k?: number } = {}): EvalMetrics {
   const K = options.k ?? DEFAULT_K;
   if (!Number.isSafeInteger(K) || K < 1) throw invalidInput(`k must be an integer >= 1, got ${K}`);
   if (model.nUsers !== train.nUsers || model.nItems !== train.nItems) {
@@ -104,7 +99,9 @@ function ratingError(model: FactorModel, train: RatingMatrix, test: TestSet): { 
   const rmse = Math.sqrt(se / n);
   const mae = ae / n;
   if (!Number.isFinite(rmse) || !Number.isFinite(mae)) {
-    throw invalidInput('RMSE is not finite: the model or the test values contain NaN/Infinity; check the input values and refit with a larger λ');
+    throw invalidInput(
+      'RMSE is not finite: the model or the test values contain NaN/Infinity; check the input values and refit with a larger λ',
+    );
   }
   return { rmse, mae };
 }

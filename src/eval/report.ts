@@ -151,8 +151,16 @@ function chart(r: TuneResult, series: readonly Series[], spec: ChartSpec): strin
     out.push(`<text x="${W / 2}" y="${H / 2}" text-anchor="middle">no finite values to plot</text></svg>`);
     return out.join('\n');
   }
-  const x = logOrLinearX(finite.map((q) => q.p.lambda), M.left, W - M.right);
-  const y = linearY(finite.map((q) => q.y), H - M.bottom, M.top);
+  const x = logOrLinearX(
+    finite.map((q) => q.p.lambda),
+    M.left,
+    W - M.right,
+  );
+  const y = linearY(
+    finite.map((q) => q.y),
+    H - M.bottom,
+    M.top,
+  );
   // Axes, grid lines and tick labels.
   out.push(`<g class="axes">`);
   out.push(`<line x1="${M.left}" y1="${H - M.bottom}" x2="${W - M.right}" y2="${H - M.bottom}" class="axis"/>`);
@@ -282,9 +290,17 @@ code { font-family: ui-monospace, monospace; }
 <body>
 <h1>ridgerec tune — ${escapeXml(r.metric.name)} against λ</h1>
 <dl>
-<dt>best</dt><dd><code>${escapeXml(Object.entries(bestFlags).map(([k, v]) => `--${k} ${v}`).join(' '))}</code></dd>
+<dt>best</dt><dd><code>${escapeXml(
+    Object.entries(bestFlags)
+      .map(([k, v]) => `--${k} ${v}`)
+      .join(' '),
+  )}</code></dd>
 <dt>${escapeXml(r.metric.name)}</dt><dd>${fmt(r.best.metric)} ± ${fmt(r.best.std)} (mean ± sample std over ${r.folds} fold${r.folds === 1 ? '' : 's'})</dd>
-<dt>grid</dt><dd><code>${escapeXml(Object.entries(info.grid).map(([k, v]) => `${k}=${v.join(',')}`).join(' '))}</code> (${r.results.length} points)</dd>
+<dt>grid</dt><dd><code>${escapeXml(
+    Object.entries(info.grid)
+      .map(([k, v]) => `${k}=${v.join(',')}`)
+      .join(' '),
+  )}</code> (${r.results.length} points)</dd>
 <dt>data</dt><dd>${escapeXml(info.source)}</dd>
 <dt>created</dt><dd>${escapeXml(created)}</dd>
 <dt>seconds</dt><dd>${fmt(r.seconds, 1)}</dd>

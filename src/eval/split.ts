@@ -28,11 +28,7 @@ export interface TestSet {
  * (an item whose every rating was held out is not in it, so its test pairs carry item -1);
  * relative order of the remaining ids is preserved.
  */
-export function holdoutSplit(
-  matrix: RatingMatrix,
-  fraction: number,
-  seed: number,
-): { train: RatingMatrix; test: TestSet } {
+export function holdoutSplit(matrix: RatingMatrix, fraction: number, seed: number): { train: RatingMatrix; test: TestSet } {
   if (!(Number.isFinite(fraction) && fraction > 0 && fraction < 1)) {
     throw invalidInput(`holdout fraction must be a number > 0 and < 1, got ${fraction}`);
   }

@@ -77,8 +77,16 @@ export interface Grid {
 export function parseGrid(spec: string): Grid {
   const known = gridParamNames();
   const allowed = known.map((k) => k.name).join(', ');
-  const parts = spec.trim().split(/\s+/).filter((s) => s !== '');
-  if (parts.length === 0) throw invalidInput(`--grid is empty; give e.g. "lambda=0.01,0.1,1 factors=16,32" (parameters: ${allowed})`, { flag: '--grid' }, 'invalid_grid');
+  const parts = spec
+    .trim()
+    .split(/\s+/)
+    .filter((s) => s !== '');
+  if (parts.length === 0)
+    throw invalidInput(
+      `--grid is empty; give e.g. "lambda=0.01,0.1,1 factors=16,32" (parameters: ${allowed})`,
+      { flag: '--grid' },
+      'invalid_grid',
+    );
   const dims: GridDim[] = [];
   for (const part of parts) {
     const eq = part.indexOf('=');
@@ -176,14 +184,18 @@ export function parseMetric(raw: string | undefined, feedback: Feedback): Metric
   const name = raw ?? (feedback === 'explicit' ? 'rmse' : `ndcg@${DEFAULT_K}`);
   if (name === 'rmse' || name === 'mae') {
     if (feedback !== 'explicit') {
-      throw invalidInput(`--metric ${name} needs explicit feedback (implicit models predict no ratings); use ndcg@10`, { flag: '--metric' });
+      throw invalidInput(`--metric ${name} needs explicit feedback (implicit models predict no ratings); use ndcg@10`, {
+        flag: '--metric',
+      });
     }
     return { name, higherIsBetter: false, k: DEFAULT_K };
   }
   const m = /^(ndcg|precision|recall|map)@(\d+)$/.exec(name);
   const k = m ? Number(m[2]) : NaN;
   if (!m || !Number.isSafeInteger(k) || k < 1 || k > 10_000) {
-    throw invalidInput(`--metric must be one of rmse, mae, ndcg@K, precision@K, recall@K, map@K (K in 1..10000), got "${name}"`, { flag: '--metric' });
+    throw invalidInput(`--metric must be one of rmse, mae, ndcg@K, precision@K, recall@K, map@K (K in 1..10000), got "${name}"`, {
+      flag: '--metric',
+    });
   }
   return { name, higherIsBetter: true, k };
 }
@@ -206,7 +218,8 @@ export interface Fold {
  * entry in byUser order, -1 for never tested.
  */
 export function kFoldAssignment(matrix: RatingMatrix, k: number, seed: number): Int8Array | Int16Array {
-  if (!Number.isSafeInteger(k) || k < 2 || k > 1000) throw invalidInput(`--folds must be an integer in 2..1000, got ${k}`, { flag: '--folds' });
+  if (!Number.isSafeInteger(k) || k < 2 || k > 1000)
+    throw invalidInput(`--folds must be an integer in 2..1000, got ${k}`, { flag: '--folds' });
   const rand = mulberry32(seed);
   const fold = k <= 127 ? new Int8Array(matrix.nnz) : new Int16Array(matrix.nnz);
   fold.fill(-1);

@@ -50,7 +50,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     const h = (err ?? {}) as HttpError;
     if (h.type === 'entity.too.large') {
-      res.status(413).json(errorBody('payload_too_large', `the request body is larger than the ${String(h.limit ?? 1048576)}-byte limit (1 MB); split it`));
+      res
+        .status(413)
+        .json(
+          errorBody('payload_too_large', `the request body is larger than the ${String(h.limit ?? 1048576)}-byte limit (1 MB); split it`),
+        );
       return;
     }
     if (h.type === 'entity.parse.failed') {

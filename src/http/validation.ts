@@ -97,10 +97,9 @@ export const ratingsBatchSchema = z.object({
 
 export const anonymousSchema = z.object({
   ratings: z
-    .array(
-      z.object({ item: id(), value: finite }, { error: 'must be an object {"item","value"}' }),
-      { error: required('must be an array of {"item","value"}') },
-    )
+    .array(z.object({ item: id(), value: finite }, { error: 'must be an object {"item","value"}' }), {
+      error: required('must be an array of {"item","value"}'),
+    })
     .max(MAX_BATCH, { error: `must hold at most ${MAX_BATCH} ratings` }),
   limit: limitField.optional(),
   exclude: excludeField.optional(),

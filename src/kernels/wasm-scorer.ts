@@ -94,30 +94,65 @@ function score1Body(k: number): number[] {
   const [acc0, acc1, s] = [8, 9, 10];
   const kb = k * 16; // bytes of one 4-item block
   const code = [
-    ...get(n8), ...i32eqz, ...ifVoid, ...ret, ...end,
+    ...get(n8),
+    ...i32eqz,
+    ...ifVoid,
+    ...ret,
+    ...end,
     ...loop,
-    ...get(bias), ...v128load(0), ...set(acc0),
-    ...get(bias), ...v128load(16), ...set(acc1),
-    ...get(qt), ...set(qa),
-    ...get(p), ...set(pf),
-    ...i32c(k), ...set(f),
+    ...get(bias),
+    ...v128load(0),
+    ...set(acc0),
+    ...get(bias),
+    ...v128load(16),
+    ...set(acc1),
+    ...get(qt),
+    ...set(qa),
+    ...get(p),
+    ...set(pf),
+    ...i32c(k),
+    ...set(f),
     ...loop,
-    ...get(pf), ...v128splat32(0), ...set(s),
-    ...get(acc0), ...get(s), ...get(qa), ...v128load(0), ...f32x4mul, ...f32x4add, ...set(acc0),
-    ...get(acc1), ...get(s), ...get(qa), ...v128load(kb), ...f32x4mul, ...f32x4add, ...set(acc1),
+    ...get(pf),
+    ...v128splat32(0),
+    ...set(s),
+    ...get(acc0),
+    ...get(s),
+    ...get(qa),
+    ...v128load(0),
+    ...f32x4mul,
+    ...f32x4add,
+    ...set(acc0),
+    ...get(acc1),
+    ...get(s),
+    ...get(qa),
+    ...v128load(kb),
+    ...f32x4mul,
+    ...f32x4add,
+    ...set(acc1),
     ...bump(qa, 16),
     ...bump(pf, 4),
     ...countDown(f),
     ...end,
-    ...get(out), ...get(acc0), ...v128store(0),
-    ...get(out), ...get(acc1), ...v128store(16),
+    ...get(out),
+    ...get(acc0),
+    ...v128store(0),
+    ...get(out),
+    ...get(acc1),
+    ...v128store(16),
     ...bump(out, 32),
     ...bump(bias, 32),
     ...bump(qt, 2 * kb),
     ...countDown(n8),
     ...end,
   ];
-  return funcBody([[3, I32], [3, V128]], code);
+  return funcBody(
+    [
+      [3, I32],
+      [3, V128],
+    ],
+    code,
+  );
 }
 
 /**
@@ -141,7 +176,13 @@ function score8Body(k: number, nPad: number): number[] {
   code.push(...bump(qa, 16), ...bump(pf, 4), ...countDown(f), ...end);
   for (let j = 0; j < 8; j++) code.push(...get(out), ...get(acc(j)), ...v128store(j * nPad * 4));
   code.push(...bump(out, 16), ...bump(bias, 16), ...bump(qt, k * 16), ...countDown(n4), ...end);
-  return funcBody([[3, I32], [9, V128]], code);
+  return funcBody(
+    [
+      [3, I32],
+      [9, V128],
+    ],
+    code,
+  );
 }
 
 /**
@@ -153,35 +194,80 @@ function collectBody(): number[] {
   const [out, n4, thr, dst] = [0, 1, 2, 3];
   const [m, idx, t] = [4, 5, 6];
   const code: number[] = [
-    ...get(thr), ...f32x4splat, ...set(t),
-    ...i32c(0), ...set(m),
-    ...i32c(0), ...set(idx),
-    ...get(n4), ...i32eqz, ...ifVoid, ...i32c(0), ...ret, ...end,
+    ...get(thr),
+    ...f32x4splat,
+    ...set(t),
+    ...i32c(0),
+    ...set(m),
+    ...i32c(0),
+    ...set(idx),
+    ...get(n4),
+    ...i32eqz,
+    ...ifVoid,
+    ...i32c(0),
+    ...ret,
+    ...end,
     ...loop,
-    ...get(out), ...v128load(0), ...get(t), ...f32x4ge, ...v128anyTrue, ...ifVoid,
+    ...get(out),
+    ...v128load(0),
+    ...get(t),
+    ...f32x4ge,
+    ...v128anyTrue,
+    ...ifVoid,
   ];
   for (let lane = 0; lane < 4; lane++) {
     code.push(
-      ...get(out), ...f32load(lane * 4), ...get(thr), ...f32ge, ...ifVoid,
-      ...get(dst), ...get(m), ...i32c(2), ...i32shl, ...i32add,
-      ...get(idx), ...i32c(lane), ...i32add, ...i32store,
+      ...get(out),
+      ...f32load(lane * 4),
+      ...get(thr),
+      ...f32ge,
+      ...ifVoid,
+      ...get(dst),
+      ...get(m),
+      ...i32c(2),
+      ...i32shl,
+      ...i32add,
+      ...get(idx),
+      ...i32c(lane),
+      ...i32add,
+      ...i32store,
       ...bump(m, 1),
       ...end,
     );
   }
   code.push(...end, ...bump(out, 16), ...bump(idx, 4), ...countDown(n4), ...end, ...get(m));
-  return funcBody([[2, I32], [1, V128]], code);
+  return funcBody(
+    [
+      [2, I32],
+      [1, V128],
+    ],
+    code,
+  );
 }
 
 function assemble(k: number, nPad: number): Uint8Array {
   const fnType = [0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), 0x00];
   const collectType = [0x60, ...vec([[I32], [I32], [F32], [I32]]), ...vec([[I32]])];
   const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec([fnType, collectType])),
     ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, 0x00]])),
     ...section(3, vec([[0x00], [0x00], [0x01]])),
-    ...section(7, vec([[...name('score1'), 0x00, 0x00], [...name('score8'), 0x00, 0x01], [...name('collect'), 0x00, 0x02]])),
+    ...section(
+      7,
+      vec([
+        [...name('score1'), 0x00, 0x00],
+        [...name('score8'), 0x00, 0x01],
+        [...name('collect'), 0x00, 0x02],
+      ]),
+    ),
     ...section(10, vec([score1Body(k), score8Body(k, nPad), collectBody()])),
   ];
   return Uint8Array.from(bytes);
@@ -264,12 +350,7 @@ export function wasmSimdSupported(): boolean {
  * Builds a scorer over a copy of the item factors (k must be ≥ 1); null when WebAssembly SIMD is
  * unavailable, in which case callers keep the JavaScript kernel.
  */
-export function createSimdScorer(
-  itemFactors: Float32Array,
-  itemBias: Float32Array | null,
-  k: number,
-  nItems: number,
-): SimdScorer | null {
+export function createSimdScorer(itemFactors: Float32Array, itemBias: Float32Array | null, k: number, nItems: number): SimdScorer | null {
   if (!(k >= 1) || !wasmSimdSupported()) return null;
   const nPad = Math.max(8, Math.ceil(nItems / 8) * 8);
   const qBytes = nPad * k * 4;

@@ -71,8 +71,7 @@ interface BlobRow {
   user_items_indices: Buffer;
 }
 
-const SUMMARY_COLUMNS =
-  'id, created_at, activated_at, feedback, status, params, metrics, reason, n_users, n_items, factors, global_mean';
+const SUMMARY_COLUMNS = 'id, created_at, activated_at, feedback, status, params, metrics, reason, n_users, n_items, factors, global_mean';
 
 /** Prepared statements cached per connection (the server polls activeModelId every 2 s). */
 const statementCache = new WeakMap<Db, Map<string, Statement>>();
@@ -156,7 +155,8 @@ function validate(model: FactorModel, userItems: Pick<Csr, 'indptr' | 'indices'>
     const i = ix[e]!;
     if (!(i >= 0 && i < nItems)) throw bad(`userItems.indices[${e}] = ${i} is outside 0..${nItems - 1}`);
   }
-  if (!Number.isFinite(model.globalMean)) throw new ModelFitError('refusing to save a model whose global mean is not finite; check the input values');
+  if (!Number.isFinite(model.globalMean))
+    throw new ModelFitError('refusing to save a model whose global mean is not finite; check the input values');
   checkFinite(model.userFactors, 'user factors');
   checkFinite(model.itemFactors, 'item factors');
   checkFinite(model.userBias, 'user biases');
@@ -170,7 +170,8 @@ function validate(model: FactorModel, userItems: Pick<Csr, 'indptr' | 'indices'>
 export function saveModel(db: Db, model: FitResult | FactorModel, options: SaveOptions): number {
   validate(model, options.userItems);
   const status = options.status ?? 'ready';
-  if (status !== 'ready' && status !== 'retired') throw invalidInput(`cannot save model: status must be ready or retired, got ${String(status)}`);
+  if (status !== 'ready' && status !== 'retired')
+    throw invalidInput(`cannot save model: status must be ready or retired, got ${String(status)}`);
   if (status === 'retired' && options.activate) throw invalidInput('cannot save model: a retired model cannot be activated on save');
   // Strip anything that is not a TrainParams field (a FitResult's params is already one).
   const p = model.params;

@@ -201,9 +201,7 @@ export function detectFormat(file: string, firstLine: string | null, options: Pa
   if (firstLine.includes('::')) return 'dat';
   if (firstLine.includes(TAB)) return 'movielens';
   if (firstLine.includes(',')) return 'csv';
-  throw invalidInput(
-    `${file}:1: cannot tell the format from the extension or the first line; pass --format movielens|dat|csv|tsv`,
-  );
+  throw invalidInput(`${file}:1: cannot tell the format from the extension or the first line; pass --format movielens|dat|csv|tsv`);
 }
 
 // ---- the line parser ------------------------------------------------------------------------
@@ -326,7 +324,11 @@ class LineParser {
         return this.tabRow(line, 0, line.length, lineNo, sink);
       case 'dat': {
         const f = line.split('::');
-        if (f.length < 3) return this.bad(lineNo, `missing column: expected user::item::value[::timestamp], found ${f.length} field${f.length === 1 ? '' : 's'}`);
+        if (f.length < 3)
+          return this.bad(
+            lineNo,
+            `missing column: expected user::item::value[::timestamp], found ${f.length} field${f.length === 1 ? '' : 's'}`,
+          );
         if (f.length > 4) return this.bad(lineNo, `too many columns: expected user::item::value[::timestamp], found ${f.length} fields`);
         return this.emit(f[0]!, f[1]!, f[2]!, f[3] ?? null, lineNo, sink);
       }
@@ -494,10 +496,7 @@ async function scanKeyed(path: string, options: ParseOptions, sink: KeyedSink, o
  * Streams a ratings file; throws invalidInput("<file>:<line>: <problem>") on a bad row unless
  * skipInvalid. The generator's return value is the ParseSummary (rows, rejected, format).
  */
-export async function* readRatingsFile(
-  path: string,
-  options: ParseOptions = {},
-): AsyncGenerator<ParsedRating, ParseSummary, undefined> {
+export async function* readRatingsFile(path: string, options: ParseOptions = {}): AsyncGenerator<ParsedRating, ParseSummary, undefined> {
   checkFormatOption(options);
   ratingFileSize(path);
   const decoder = new StringDecoder('utf8');
@@ -605,4 +604,3 @@ export async function importRatingsFile(db: Db, path: string, options: ImportOpt
     db.pragma(`foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}`);
   }
 }
-

@@ -323,7 +323,9 @@ function checkRating(r: RatingInput, i: number): void {
   if (typeof r.user !== 'string' || r.user.length === 0) throw invalidInput(`${at}.user must be a non-empty string`);
   if (typeof r.item !== 'string' || r.item.length === 0) throw invalidInput(`${at}.item must be a non-empty string`);
   if (typeof r.value !== 'number' || !Number.isFinite(r.value)) {
-    throw invalidInput(`${at}.value must be a finite number, got ${typeof r.value === 'number' ? String(r.value) : (JSON.stringify(r.value) ?? String(r.value))}`);
+    throw invalidInput(
+      `${at}.value must be a finite number, got ${typeof r.value === 'number' ? String(r.value) : (JSON.stringify(r.value) ?? String(r.value))}`,
+    );
   }
   if (r.timestamp !== undefined && !Number.isSafeInteger(r.timestamp)) {
     throw invalidInput(`${at}.timestamp must be an integer (unix seconds), got ${String(r.timestamp)}`);
@@ -527,7 +529,9 @@ export function loadMatrix(db: Db): RatingMatrix {
     // order (no sort; test/ratings/store.test.ts checks the plan), and step() verifies it.
     scanState = st;
     try {
-      db.prepare(`SELECT ${LOAD_AGGREGATE}(user_id, item_id, value) FROM (SELECT user_id, item_id, value FROM ratings ORDER BY user_id, item_id)`).get();
+      db.prepare(
+        `SELECT ${LOAD_AGGREGATE}(user_id, item_id, value) FROM (SELECT user_id, item_id, value FROM ratings ORDER BY user_id, item_id)`,
+      ).get();
     } finally {
       scanState = null;
     }
@@ -566,10 +570,7 @@ export function loadMatrix(db: Db): RatingMatrix {
  * existing ones sets the fields given (`undefined` leaves a field as it is, `null` clears it).
  * One transaction; returns the number of items written.
  */
-export function upsertItems(
-  db: Db,
-  items: readonly { id: string; title?: string | null; metadata?: unknown }[],
-): number {
+export function upsertItems(db: Db, items: readonly { id: string; title?: string | null; metadata?: unknown }[]): number {
   items.forEach((it, i) => {
     if (typeof it?.id !== 'string' || it.id.length === 0) throw invalidInput(`items[${i}].id must be a non-empty string`);
     if (it.title !== undefined && it.title !== null && typeof it.title !== 'string') {

@@ -144,7 +144,9 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   const activeId = activeModelId(db);
   const activeSummary = activeId === null ? null : getModelSummary(db, activeId);
   const matrix = loadMatrix(db);
-  say(`loaded ${matrix.nnz} ratings (${matrix.nUsers} users × ${matrix.nItems} items) in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  say(
+    `loaded ${matrix.nnz} ratings (${matrix.nUsers} users × ${matrix.nItems} items) in ${((performance.now() - t0) / 1000).toFixed(2)} s`,
+  );
   const { params, base } = candidateParams(db, () => detectFeedback(matrix.byUser.values), activeSummary?.params ?? null, options);
   const activeParams = activeSummary ? resolveParams({ ...activeSummary.params, threads: params.threads }) : null;
 
@@ -153,7 +155,9 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   const split = `per-user holdout ${holdout} seed ${seed}: ${train.nnz} train / ${test.values.length} test ratings`;
   say(`split: ${split}`);
   const progress = (who: string, p: TrainParams) => (s: IterationStats) =>
-    say(`${who} iteration ${s.iteration}/${p.iterations}: loss ${s.loss.toPrecision(6)} (data ${s.dataLoss.toPrecision(6)} + penalty ${s.penalty.toPrecision(6)}) ${s.seconds.toFixed(2)} s`);
+    say(
+      `${who} iteration ${s.iteration}/${p.iterations}: loss ${s.loss.toPrecision(6)} (data ${s.dataLoss.toPrecision(6)} + penalty ${s.penalty.toPrecision(6)}) ${s.seconds.toFixed(2)} s`,
+    );
   say(`training the candidate on the split (${base}): factors ${params.factors}, lambda ${params.lambda}, ${params.feedback}`);
   const cand = await fitAndEvaluate(train, test, params, { k, onIteration: progress('candidate', params) });
   const candMetrics = metricsToJson(cand.metrics);
@@ -162,7 +166,7 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
     if (sameHyperparameters(activeParams, params)) {
       // Same hyperparameters, same split, same seed: the fit would be identical.
       actMetrics = candMetrics;
-      say('the active model has the same hyperparameters: its holdout metrics are the candidate\'s');
+      say("the active model has the same hyperparameters: its holdout metrics are the candidate's");
     } else {
       say(`training the active model's hyperparameters (model ${activeId}) on the same split`);
       const act = await fitAndEvaluate(train, test, activeParams, { k, onIteration: progress('active', activeParams) });
@@ -176,7 +180,10 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   const lowerIsBetter = metric === 'rmse';
   const c = candMetrics[metric];
   if (c === undefined || !Number.isFinite(c)) {
-    throw new RidgerecError(`the candidate's holdout ${metric} is ${String(c)}: nothing to compare (too few ratings per user for a holdout?)`, { code: 'retrain_failed', exitCode: 1 });
+    throw new RidgerecError(
+      `the candidate's holdout ${metric} is ${String(c)}: nothing to compare (too few ratings per user for a holdout?)`,
+      { code: 'retrain_failed', exitCode: 1 },
+    );
   }
   let activate: boolean;
   let reason: string;

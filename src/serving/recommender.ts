@@ -8,24 +8,12 @@ import type { Db } from '../db/connection.js';
 import { invalidInput, noModel, notFound } from '../errors.js';
 import { activeModelId, loadActiveModel } from '../model/model-store.js';
 import type { StoredModel } from '../model/factor-model.js';
-import {
-  deleteUser as storeDeleteUser,
-  upsertRatings,
-  userRatings,
-  type RatingInput,
-} from '../ratings/store.js';
+import { deleteUser as storeDeleteUser, upsertRatings, userRatings, type RatingInput } from '../ratings/store.js';
 import { foldRatings } from './fold-in.js';
 import { startPrecompute, type PrecomputeJob, type PrecomputeStatus } from './precompute.js';
 
 export type { PrecomputeStatus } from './precompute.js';
-import {
-  buildServingState,
-  infoFromModel,
-  MAX_CACHED_FOLDS,
-  type Fold,
-  type ModelInfo,
-  type ServingState,
-} from './serving-state.js';
+import { buildServingState, infoFromModel, MAX_CACHED_FOLDS, type Fold, type ModelInfo, type ServingState } from './serving-state.js';
 
 export type { ModelInfo } from './serving-state.js';
 
@@ -217,13 +205,7 @@ function recommendPopular(state: ServingState, limit: number, exclude: readonly 
   return items;
 }
 
-function recommendFold(
-  state: ServingState,
-  fold: Fold,
-  limit: number,
-  exclude: readonly number[],
-  includeRated: boolean,
-): ScoredItem[] {
+function recommendFold(state: ServingState, fold: Fold, limit: number, exclude: readonly number[], includeRated: boolean): ScoredItem[] {
   const offset = state.explicit ? state.model.globalMean + fold.bias : 0;
   return scoreLive(state, fold.factors, offset, limit, includeRated ? null : fold.rated, exclude);
 }
@@ -492,7 +474,9 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
         try {
           poll();
         } catch (e) {
-          process.emitWarning(`ridgerec: loading the newly activated model failed; keeping model ${current?.info.id ?? 'none'}: ${(e as Error).message}`);
+          process.emitWarning(
+            `ridgerec: loading the newly activated model failed; keeping model ${current?.info.id ?? 'none'}: ${(e as Error).message}`,
+          );
         }
       }, intervalMs);
       timer.unref();

@@ -202,12 +202,7 @@ function initFactors(store: Float32Array, n: number, k: number, d: number, seed:
 }
 
 /** Stride-d internal rows → stride-k factors (+ the bias slot as its own array, explicit). */
-function splitBias(
-  store: Float32Array,
-  n: number,
-  k: number,
-  explicit: boolean,
-): { factors: Float32Array; bias: Float32Array | null } {
+function splitBias(store: Float32Array, n: number, k: number, explicit: boolean): { factors: Float32Array; bias: Float32Array | null } {
   if (!explicit) return { factors: store.slice(0, n * k), bias: null };
   const d = k + 1;
   const factors = new Float32Array(n * k);

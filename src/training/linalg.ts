@@ -232,15 +232,7 @@ export function choleskySolve(A: Float64Array, d: number, b: Float64Array): bool
  * feature rows with one vector. Four rows at a time (each x[t] loaded once for four products),
  * two t per step: 8 independent accumulators.
  */
-export function gatherDot(
-  f: Float32Array,
-  idx: Int32Array,
-  e0: number,
-  e1: number,
-  x: Float64Array,
-  d: number,
-  out: Float64Array,
-): void {
+export function gatherDot(f: Float32Array, idx: Int32Array, e0: number, e1: number, x: Float64Array, d: number, out: Float64Array): void {
   let e = e0;
   for (; e + 3 < e1; e += 4) {
     const a = idx[e]! * d;
@@ -288,15 +280,7 @@ export function gatherDot(
  * y += Σ_j coef[j] · f_{idx[e0+j]} over the entries e0 ≤ e0+j < e1: a row's gathered feature rows
  * combined into one vector. Four rows at a time, so y is loaded and stored once per four rows.
  */
-export function gatherAxpy(
-  f: Float32Array,
-  idx: Int32Array,
-  e0: number,
-  e1: number,
-  coef: Float64Array,
-  y: Float64Array,
-  d: number,
-): void {
+export function gatherAxpy(f: Float32Array, idx: Int32Array, e0: number, e1: number, coef: Float64Array, y: Float64Array, d: number): void {
   let e = e0;
   for (; e + 3 < e1; e += 4) {
     const a = idx[e]! * d;

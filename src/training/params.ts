@@ -75,7 +75,6 @@ export interface FitResult extends FactorModel {
 // MovieLens 100K (explicit: 5-fold RMSE; implicit: ndcg@10 on ua/ub) and cg because it matched
 // cholesky's accuracy at a fraction of the time: see `## Training` in README.md for the curves.
 
-
 const SHARED_DEFAULTS = {
   factors: 64,
   iterations: 15,

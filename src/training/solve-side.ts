@@ -145,14 +145,7 @@ function ensureRowCapacity(s: Scratch, n: number): void {
  *   implicit: zᵀ G z + Σ_{j∈R_r} (c_rj (1 − f_j·z)² − (f_j·z)²)   (= Σ over all columns of c(p − s)²)
  * Returns the first row whose Cholesky factorisation failed (not positive definite), or −1.
  */
-export function solveRows(
-  side: SideArrays,
-  cfg: SolveConfig,
-  start: number,
-  end: number,
-  computeLoss: boolean,
-  s: Scratch,
-): number {
+export function solveRows(side: SideArrays, cfg: SolveConfig, start: number, end: number, computeLoss: boolean, s: Scratch): number {
   const { indptr, indices, values } = side.csr;
   const { fixed, fixedBias, out, gram, stats } = side;
   const { d, explicit, alpha, globalMean } = cfg;

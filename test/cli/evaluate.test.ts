@@ -85,7 +85,10 @@ describe('ridgerec evaluate', () => {
   it('--holdout on the stored ratings: seeded, equal to holdoutSplit + fitAndEvaluate, saves nothing', async () => {
     const dbPath = join(dir, 'r.db');
     const db = openDatabase(dbPath);
-    upsertRatings(db, starFixture(13).map(([user, item, value]) => ({ user, item, value })));
+    upsertRatings(
+      db,
+      starFixture(13).map(([user, item, value]) => ({ user, item, value })),
+    );
     const all = loadMatrix(db);
     db.close();
     const r = await runInProcess(['evaluate', '--db', dbPath, '--holdout', '0.25', '--seed', '3', ...FAST, '--k', '5', '--json']);

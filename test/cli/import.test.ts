@@ -40,7 +40,11 @@ describe('ridgerec import', () => {
     ['ratings.dat', ['--format', 'dat'], { rows: 3, inserted: 3, updated: 0, users: 2, items: 2 }],
     ['movielens-header.csv', [], { rows: 3, inserted: 3, updated: 0, users: 2, items: 2 }],
     ['plain-header.csv', ['--format', 'csv'], { rows: 3, inserted: 3, updated: 0, users: 2, items: 2 }],
-    ['named-columns.csv', ['--user-col', 'who', '--item-col', 'what', '--value-col', 'stars'], { rows: 2, inserted: 2, updated: 0, users: 2, items: 2 }],
+    [
+      'named-columns.csv',
+      ['--user-col', 'who', '--item-col', 'what', '--value-col', 'stars'],
+      { rows: 2, inserted: 2, updated: 0, users: 2, items: 2 },
+    ],
     ['ratings.tsv', [], { rows: 3, inserted: 3, updated: 0, users: 2, items: 2 }],
     ['ratings.tsv', ['--format', 'tsv'], { rows: 3, inserted: 3, updated: 0, users: 2, items: 2 }],
   ];
@@ -67,7 +71,9 @@ describe('ridgerec import', () => {
   it('prints a human summary without --json', async () => {
     const run = await cli('import', fx('ratings.data'), '--db', newDbPath());
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^imported 4 ratings from .*ratings\.data \(movielens\): 4 new, 0 updated; 3 users, 4 items in the file; [\d.]+ s\n$/);
+    expect(run.stdout).toMatch(
+      /^imported 4 ratings from .*ratings\.data \(movielens\): 4 new, 0 updated; 3 users, 4 items in the file; [\d.]+ s\n$/,
+    );
   });
 
   it('importing the same file twice leaves the same ratings', async () => {

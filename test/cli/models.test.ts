@@ -53,7 +53,10 @@ describe('ridgerec models', () => {
   it('list --json: every model oldest first, and the active id', async () => {
     const r = await runInProcess(['models', 'list', '--db', dbPath, '--json']);
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as { models: { id: number; status: string; reason: string | null; metrics: object; params: { lambda: number } }[]; activeModel: number };
+    const out = JSON.parse(r.stdout) as {
+      models: { id: number; status: string; reason: string | null; metrics: object; params: { lambda: number } }[];
+      activeModel: number;
+    };
     expect(out.activeModel).toBe(1);
     expect(out.models.map((m) => [m.id, m.status, m.params.lambda])).toEqual([
       [1, 'active', 0.1],

@@ -65,7 +65,11 @@ describe('start on an empty database', () => {
       expect(share).toBeGreaterThanOrEqual(0.8);
       // What the README shows: demo-1's list, with titles.
       const demo1 = await request(app).get('/v1/users/demo-1/recommendations?limit=5');
-      expect(demo1.body.items[0]).toEqual({ item: expect.stringMatching(/^[a-z]+-\d{3}$/), score: expect.any(Number), title: expect.any(String) });
+      expect(demo1.body.items[0]).toEqual({
+        item: expect.stringMatching(/^[a-z]+-\d{3}$/),
+        score: expect.any(Number),
+        title: expect.any(String),
+      });
       // Similar items stay in the category: hiking gear → hiking gear.
       const similar = await request(app).get('/v1/items/hiking-001/similar?limit=5');
       const inCategory = similar.body.items.filter((x: { item: string }) => demoCategoryOf(x.item) === 'hiking').length;

@@ -18,7 +18,10 @@ afterEach(() => tmp.cleanup());
 
 function seed(rows: [string, string, number][]): void {
   const db = openDatabase(dbPath);
-  upsertRatings(db, rows.map(([user, item, value]) => ({ user, item, value })));
+  upsertRatings(
+    db,
+    rows.map(([user, item, value]) => ({ user, item, value })),
+  );
   db.close();
 }
 
@@ -44,7 +47,9 @@ describe('ridgerec train', () => {
     expect(its.at(-1)!.loss).toBeLessThan(its[0]!.loss);
     expect(typeof out.seconds).toBe('number');
     // one progress line per iteration on stderr, nothing else on stdout
-    expect(r.stderr.split('\n').filter((l) => /^iteration \d+\/5 {2}loss \S+ {2}data \S+ {2}penalty \S+ {2}\d+\.\d+ s$/.test(l))).toHaveLength(5);
+    expect(
+      r.stderr.split('\n').filter((l) => /^iteration \d+\/5 {2}loss \S+ {2}data \S+ {2}penalty \S+ {2}\d+\.\d+ s$/.test(l)),
+    ).toHaveLength(5);
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
 
     const db = openDatabase(dbPath);

@@ -111,7 +111,15 @@ describe('evaluateModel: ranking metrics, implicit, worked by hand', () => {
   });
 
   it('ranking metrics are NaN (JSON null) when no test user can be evaluated', () => {
-    const r = evaluateModel(m, train, testSet([[2, -1, 1], [-1, 0, 1]]), { k: 3 });
+    const r = evaluateModel(
+      m,
+      train,
+      testSet([
+        [2, -1, 1],
+        [-1, 0, 1],
+      ]),
+      { k: 3 },
+    );
     expect(r.testUsers).toBe(0);
     expect(r.precision).toBeNaN();
     expect(JSON.parse(JSON.stringify(metricsToJson(r)))['ndcg@3']).toBeNull();

@@ -19,7 +19,14 @@ interface TuneJson {
   best: { params: Record<string, number | string>; metric: number; std: number };
   metric: string;
   folds: number;
-  results: { params: Record<string, number | string>; metric: number; std: number; trainLoss: number; trainRmse?: number; folds: number[] }[];
+  results: {
+    params: Record<string, number | string>;
+    metric: number;
+    std: number;
+    trainLoss: number;
+    trainRmse?: number;
+    folds: number[];
+  }[];
   source: string;
   tuningResult: number | null;
 }
@@ -46,8 +53,23 @@ describe('ridgerec tune', () => {
     const db = join(dir, 'a.db');
     const report = join(dir, 'tune.html');
     const r = await runCli([
-      'tune', '--db', db, '--train', join(dir, 'f%d.base'), '--test', join(dir, 'f%d.test'), '--folds', '2', '--format', 'tsv',
-      '--grid', 'lambda=0.01,0.1,1000 factors=2,3', ...small, '--report', report, '--json',
+      'tune',
+      '--db',
+      db,
+      '--train',
+      join(dir, 'f%d.base'),
+      '--test',
+      join(dir, 'f%d.test'),
+      '--folds',
+      '2',
+      '--format',
+      'tsv',
+      '--grid',
+      'lambda=0.01,0.1,1000 factors=2,3',
+      ...small,
+      '--report',
+      report,
+      '--json',
     ]);
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout) as TuneJson;
@@ -89,8 +111,24 @@ describe('ridgerec tune', () => {
 
   it('K-fold of one file, binary values as implicit, ndcg@10 higher-is-better', async () => {
     const r = await runCli([
-      'tune', '--train', join(dir, 'all.tsv'), '--folds', '3', '--binary', '--alpha', '0', '--no-save',
-      '--grid', 'lambda=0.1,10', '--factors', '3', '--iterations', '4', '--jobs', '2', '--json',
+      'tune',
+      '--train',
+      join(dir, 'all.tsv'),
+      '--folds',
+      '3',
+      '--binary',
+      '--alpha',
+      '0',
+      '--no-save',
+      '--grid',
+      'lambda=0.1,10',
+      '--factors',
+      '3',
+      '--iterations',
+      '4',
+      '--jobs',
+      '2',
+      '--json',
     ]);
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout) as TuneJson;

@@ -42,7 +42,9 @@ describe('grid parsing', () => {
 
   it('offers every hyperparameter but feedback and threads', () => {
     const names = gridParamNames().map((n) => n.name);
-    expect(names).toEqual(expect.arrayContaining(['factors', 'lambda', 'lambda-scaling', 'alpha', 'iterations', 'solver', 'cg-steps', 'seed']));
+    expect(names).toEqual(
+      expect.arrayContaining(['factors', 'lambda', 'lambda-scaling', 'alpha', 'iterations', 'solver', 'cg-steps', 'seed']),
+    );
     expect(names).not.toContain('threads');
     expect(names).not.toContain('feedback');
   });

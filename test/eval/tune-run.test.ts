@@ -22,7 +22,11 @@ const folds: Fold[] = [0, 1, 2].map((f) => {
     ['u', 'i', 1],
     ['u', 'j', 2],
   ]);
-  return { name: `fold ${f}`, train: m, test: { users: new Int32Array(1), items: new Int32Array(1), values: new Float32Array(1), userIds: ['u'], itemIds: ['i'] } };
+  return {
+    name: `fold ${f}`,
+    train: m,
+    test: { users: new Int32Array(1), items: new Int32Array(1), values: new Float32Array(1), userIds: ['u'], itemIds: ['i'] },
+  };
 });
 
 /**
@@ -44,7 +48,11 @@ const points = expandGrid(grid, base);
 describe('runGrid', () => {
   it('returns mean ± sample std per point and the arg-best point', async () => {
     const progress: number[] = [];
-    const r = await runGrid(folds, points, { metric: parseMetric('rmse', 'explicit'), evaluate: fake, onProgress: (d) => progress.push(d) });
+    const r = await runGrid(folds, points, {
+      metric: parseMetric('rmse', 'explicit'),
+      evaluate: fake,
+      onProgress: (d) => progress.push(d),
+    });
     expect(progress).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
     expect(r.results).toHaveLength(8);
     expect(r.folds).toBe(3);

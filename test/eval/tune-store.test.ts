@@ -25,9 +25,18 @@ describe('tuning store (migration 0003)', () => {
     const a = saveTuningResult(db, record());
     const b = saveTuningResult(
       db,
-      record({ feedback: 'implicit', metric: 'ndcg@10', higherIsBetter: true, bestValue: 0.31, bestParams: resolveParams({ feedback: 'implicit', alpha: 0, threads: 1 }) }),
+      record({
+        feedback: 'implicit',
+        metric: 'ndcg@10',
+        higherIsBetter: true,
+        bestValue: 0.31,
+        bestParams: resolveParams({ feedback: 'implicit', alpha: 0, threads: 1 }),
+      }),
     );
-    const c = saveTuningResult(db, record({ bestValue: 0.905, bestParams: resolveParams({ feedback: 'explicit', lambda: 0.05, threads: 1 }) }));
+    const c = saveTuningResult(
+      db,
+      record({ bestValue: 0.905, bestParams: resolveParams({ feedback: 'explicit', lambda: 0.05, threads: 1 }) }),
+    );
     expect([a, b, c]).toEqual([1, 2, 3]);
     const latest = latestTuningResult(db)!;
     expect(latest.id).toBe(c);
@@ -62,10 +71,18 @@ describe('tuning store (migration 0003)', () => {
   it('the schema refuses malformed rows', () => {
     const db = openDatabase(':memory:');
     expect(() =>
-      db.prepare("INSERT INTO tuning_results (feedback, metric, higher_is_better, best_value, best_params, grid, source, results) VALUES ('both','rmse',0,1,'{}','{}','s','[]')").run(),
+      db
+        .prepare(
+          "INSERT INTO tuning_results (feedback, metric, higher_is_better, best_value, best_params, grid, source, results) VALUES ('both','rmse',0,1,'{}','{}','s','[]')",
+        )
+        .run(),
     ).toThrow(/CHECK/);
     expect(() =>
-      db.prepare("INSERT INTO tuning_results (feedback, metric, higher_is_better, best_value, best_params, grid, source, results) VALUES ('explicit','rmse',0,1,'{oops','{}','s','[]')").run(),
+      db
+        .prepare(
+          "INSERT INTO tuning_results (feedback, metric, higher_is_better, best_value, best_params, grid, source, results) VALUES ('explicit','rmse',0,1,'{oops','{}','s','[]')",
+        )
+        .run(),
     ).toThrow(/CHECK/);
     db.close();
   });

@@ -38,7 +38,7 @@ describe('HTTP API over a real recommender', () => {
     expect(res.body).toEqual({ status: 'ok', model: modelId });
   });
 
-  it('GET /v1/users/:user/recommendations ranks the held-out item of the user\'s taste first', async () => {
+  it("GET /v1/users/:user/recommendations ranks the held-out item of the user's taste first", async () => {
     const res = await request(app).get('/v1/users/a1/recommendations?limit=3');
     expect(res.status).toBe(200);
     expect(res.body.user).toBe('a1');
@@ -99,7 +99,15 @@ describe('HTTP API over a real recommender', () => {
   it('POST /v1/recommendations folds in an anonymous list', async () => {
     const res = await request(app)
       .post('/v1/recommendations')
-      .send({ ratings: [{ item: 'y1', value: 5 }, { item: 'y2', value: 5 }, { item: 'x1', value: 1 }], limit: 3, exclude: ['y4'] });
+      .send({
+        ratings: [
+          { item: 'y1', value: 5 },
+          { item: 'y2', value: 5 },
+          { item: 'x1', value: 1 },
+        ],
+        limit: 3,
+        exclude: ['y4'],
+      });
     expect(res.status).toBe(200);
     expect(res.body.source).toBe('fold-in');
     expect(res.body.model).toBe(modelId);
@@ -107,10 +115,14 @@ describe('HTTP API over a real recommender', () => {
     expect(ids).not.toContain('y4');
     expect(ids).not.toContain('y1');
     expect(ids[0]).toBe('y3');
-    const unknown = await request(app).post('/v1/recommendations').send({ ratings: [{ item: 'zzz', value: 5 }] });
+    const unknown = await request(app)
+      .post('/v1/recommendations')
+      .send({ ratings: [{ item: 'zzz', value: 5 }] });
     expect(unknown.status).toBe(200);
     expect(unknown.body.source).toBe('popular');
-    const bad = await request(app).post('/v1/recommendations').send({ ratings: [{ item: 'y1', value: '5' }] });
+    const bad = await request(app)
+      .post('/v1/recommendations')
+      .send({ ratings: [{ item: 'y1', value: '5' }] });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toBe('ratings[0].value: must be a finite number');
   });
@@ -161,7 +173,13 @@ describe('HTTP API over a real recommender', () => {
     const before = ratingStats(fx.db);
     const res = await request(app)
       .post('/v1/ratings')
-      .send({ ratings: [{ user: 'c1', item: 'x1', value: 5 }, { user: 'c1', item: 'x2', value: 4 }, { user: 'c1', item: 'x3', value: Number('1e400') }] });
+      .send({
+        ratings: [
+          { user: 'c1', item: 'x1', value: 5 },
+          { user: 'c1', item: 'x2', value: 4 },
+          { user: 'c1', item: 'x3', value: Number('1e400') },
+        ],
+      });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toBe('ratings[2].value: must be a finite number');
     expect(ratingStats(fx.db)).toEqual(before);
@@ -169,7 +187,14 @@ describe('HTTP API over a real recommender', () => {
   });
 
   it('DELETE /v1/users/:user deletes the ratings and forgets the fold-in', async () => {
-    await request(app).post('/v1/ratings').send({ ratings: [{ user: 'gone', item: 'y1', value: 5 }, { user: 'gone', item: 'y2', value: 5 }] });
+    await request(app)
+      .post('/v1/ratings')
+      .send({
+        ratings: [
+          { user: 'gone', item: 'y1', value: 5 },
+          { user: 'gone', item: 'y2', value: 5 },
+        ],
+      });
     expect((await request(app).get('/v1/users/gone/recommendations')).body.source).toBe('fold-in');
     const del = await request(app).delete('/v1/users/gone');
     expect(del.status).toBe(204);

@@ -46,7 +46,9 @@ describe('error mapping', () => {
   it('answers 413 payload_too_large over 1 MB', async () => {
     const rec = fakeRecommender();
     const app = createApp({ recommender: rec, logger: silent });
-    const big = { ratings: Array.from({ length: 9000 }, (_, i) => ({ user: `user-${i}`.padEnd(60, 'x'), item: 'i'.repeat(60), value: 1 })) };
+    const big = {
+      ratings: Array.from({ length: 9000 }, (_, i) => ({ user: `user-${i}`.padEnd(60, 'x'), item: 'i'.repeat(60), value: 1 })),
+    };
     expect(JSON.stringify(big).length).toBeGreaterThan(1024 * 1024);
     expectError(await request(app).post('/v1/ratings').send(big), 413, 'payload_too_large');
     expect(rec.calls.addRatings).toHaveLength(0);
@@ -123,7 +125,15 @@ describe('error mapping', () => {
     const app = createApp({ recommender: rec, logger: silent });
     const res = await request(app).get('/v1/users/196/recommendations?limit=2&exclude=x,y&includeRated=true');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ user: '196', model: 7, source: 'model', items: [{ item: 'a', score: 3 }, { item: 'b', score: 2 }] });
+    expect(res.body).toEqual({
+      user: '196',
+      model: 7,
+      source: 'model',
+      items: [
+        { item: 'a', score: 3 },
+        { item: 'b', score: 2 },
+      ],
+    });
     expect(rec.calls.recommend).toEqual([{ user: '196', options: { limit: 2, exclude: ['x', 'y'], includeRated: true } }]);
     expectError(await request(app).get('/v1/users/196/recommendations?limit=1001'), 400, 'invalid_input');
     expectError(await request(app).get('/v1/users/196/recommendations?includeRated=1'), 400, 'invalid_input');
@@ -178,7 +188,13 @@ describe('auth', () => {
     expect(rec.calls.deleteUser).toEqual(['u']);
     expect(rec.calls.reload).toBe(1);
     // Reads and the anonymous fold-in stay open.
-    expect((await request(app).post('/v1/recommendations').send({ ratings: [{ item: 'a', value: 1 }] })).status).toBe(200);
+    expect(
+      (
+        await request(app)
+          .post('/v1/recommendations')
+          .send({ ratings: [{ item: 'a', value: 1 }] })
+      ).status,
+    ).toBe(200);
     expect((await request(app).get('/v1/users/u/recommendations')).status).toBe(200);
     expect((await request(app).get('/v1/model')).status).toBe(200);
     expect((await request(app).get('/metrics')).status).toBe(200);
@@ -225,7 +241,9 @@ describe('metrics', () => {
     expect(text).toContain('ridgerec_http_requests_total{method="GET",route="/v1/items/:item/similar",status="404"} 1');
     expect(text).toContain('ridgerec_http_requests_total{method="GET",route="unmatched",status="404"} 1');
     expect(text).not.toMatch(/alice|bob|nowhere/);
-    expect(text).toMatch(/ridgerec_http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/v1\/users\/:user\/recommendations"\} \d/);
+    expect(text).toMatch(
+      /ridgerec_http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/v1\/users\/:user\/recommendations"\} \d/,
+    );
     expect(text).toContain('ridgerec_model_id 7');
     const age = /^ridgerec_model_age_seconds (\S+)$/m.exec(text)?.[1];
     expect(Number(age)).toBeGreaterThan(0);
@@ -253,7 +271,13 @@ describe('openapi', () => {
     // The routes registered on the Express app, from its router stack.
     const router = (app as unknown as { router: { stack: { route?: { path: string; methods: Record<string, boolean> } }[] } }).router;
     const served = router.stack
-      .flatMap((l) => (l.route ? Object.keys(l.route.methods).filter((m) => m !== '_all').map((m) => `${m.toUpperCase()} ${l.route!.path}`) : []))
+      .flatMap((l) =>
+        l.route
+          ? Object.keys(l.route.methods)
+              .filter((m) => m !== '_all')
+              .map((m) => `${m.toUpperCase()} ${l.route!.path}`)
+          : [],
+      )
       .sort();
     expect(served.length).toBeGreaterThanOrEqual(10);
     expect(documented).toEqual(served);

@@ -32,7 +32,10 @@ export type Fixture = TempDb;
 /** A temp database file with the fixture's ratings and item titles (no model yet). */
 export function fixtureDb(): Fixture {
   const fx = tempDb('ridgerec-http-');
-  upsertItems(fx.db, [...X, ...Y].map((id) => ({ id, title: `Title ${id}` })));
+  upsertItems(
+    fx.db,
+    [...X, ...Y].map((id) => ({ id, title: `Title ${id}` })),
+  );
   upsertRatings(fx.db, fixtureRatings());
   return fx;
 }

@@ -68,7 +68,14 @@ describe('parseExclude / parseBool / parseIdParam', () => {
 describe('parseRatingsBody', () => {
   it('accepts one rating or a batch', () => {
     expect(parseRatingsBody({ user: 'u', item: 'i', value: 4 })).toEqual([{ user: 'u', item: 'i', value: 4 }]);
-    expect(parseRatingsBody({ ratings: [{ user: 'u', item: 'i', value: 0 }, { user: 'v', item: 'j', value: -1.5 }] })).toHaveLength(2);
+    expect(
+      parseRatingsBody({
+        ratings: [
+          { user: 'u', item: 'i', value: 0 },
+          { user: 'v', item: 'j', value: -1.5 },
+        ],
+      }),
+    ).toHaveLength(2);
   });
   it('names the index and the field of the first bad element and lists all of them', () => {
     const ok = { user: 'u', item: 'i', value: 1 };
@@ -119,7 +126,11 @@ describe('parseRatingsBody', () => {
 
 describe('parseAnonymousBody', () => {
   it('fills limit and exclude defaults', () => {
-    expect(parseAnonymousBody({ ratings: [{ item: '50', value: 5 }] })).toEqual({ ratings: [{ item: '50', value: 5 }], limit: 10, exclude: [] });
+    expect(parseAnonymousBody({ ratings: [{ item: '50', value: 5 }] })).toEqual({
+      ratings: [{ item: '50', value: 5 }],
+      limit: 10,
+      exclude: [],
+    });
   });
   it('validates limit and exclude', () => {
     expect(rejects(() => parseAnonymousBody({ ratings: [], limit: 0 })).message).toMatch(/^limit: must be an integer in 1\.\.1000/);

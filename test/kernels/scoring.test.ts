@@ -66,7 +66,10 @@ describe.skipIf(!wasmSimdSupported())('WebAssembly SIMD kernel', () => {
         const s = createSimdScorer(q, bias, k, n)!;
         expectClose(s.scoreOne(p.subarray(0, k)), reference(p.subarray(0, k), q, bias, k, n), 1e-4);
         // eight users, and a partial batch of three
-        for (const users of [[2, 0, 9, 1, 3, 4, 5, 6], [7, 8, 2]]) {
+        for (const users of [
+          [2, 0, 9, 1, 3, 4, 5, 6],
+          [7, 8, 2],
+        ]) {
           const rows = s.scoreEight(p, users);
           users.forEach((u, j) => expectClose(rows[j]!, reference(p.subarray(u * k, (u + 1) * k), q, bias, k, n), 1e-4));
         }
@@ -100,4 +103,3 @@ describe.skipIf(!wasmSimdSupported())('WebAssembly SIMD kernel', () => {
     expect(s.top(0, 5).indices).toHaveLength(0);
   });
 });
-

@@ -89,7 +89,7 @@ describe('model store', () => {
     expect(back.userItems.indices).toBeInstanceOf(Uint16Array);
   });
 
-  it('loadModel leaves the connection\'s mmap_size as it found it, also inside a transaction', () => {
+  it("loadModel leaves the connection's mmap_size as it found it, also inside a transaction", () => {
     const { model, userItems } = randomModel(5, 'explicit');
     const id = saveModel(db, model, { userItems });
     const before = db.pragma('mmap_size', { simple: true });
@@ -101,7 +101,10 @@ describe('model store', () => {
   });
 
   it('round-trips id maps in both encodings: newline-free ids (joined string) and ids with newlines (array)', () => {
-    for (const itemIds of [['a', '', 'b c', '"q"', '[x]', '\\'], ['', 'line\nbreak', 'x']]) {
+    for (const itemIds of [
+      ['a', '', 'b c', '"q"', '[x]', '\\'],
+      ['', 'line\nbreak', 'x'],
+    ]) {
       const model: FactorModel = { ...randomModel(6, 'implicit', 1, itemIds.length, 1).model, userIds: [''], itemIds };
       const userItems = { indptr: Int32Array.from([0, 0]), indices: new Int32Array(0) };
       const id = saveModel(db, model, { userItems });
@@ -178,7 +181,11 @@ describe('model store', () => {
 
   it('a retired model can be activated explicitly; an unknown id is notFound and changes nothing', () => {
     const a = saveModel(db, randomModel(1, 'explicit').model, { userItems: randomModel(1, 'explicit').userItems, activate: true });
-    const r = saveModel(db, randomModel(2, 'explicit').model, { userItems: randomModel(2, 'explicit').userItems, status: 'retired', reason: 'r' });
+    const r = saveModel(db, randomModel(2, 'explicit').model, {
+      userItems: randomModel(2, 'explicit').userItems,
+      status: 'retired',
+      reason: 'r',
+    });
     let err: unknown;
     try {
       activateModel(db, 999);

@@ -11,9 +11,7 @@ const IDS = ['196', '0196', '7', '0', 'sku-81x', '4194304', '99999999', 'a-very-
 describe('numericKey', () => {
   it('maps canonical small decimals to their value and everything else to -1', () => {
     expect(['0', '7', '196', '4194303'].map(numericKey)).toEqual([0, 7, 196, 4194303]);
-    expect(['', '0196', '+1', '-1', '1.0', '1e3', ' 7', '4194304', '12345678', 'x1'].map(numericKey)).toEqual(
-      new Array(10).fill(-1),
-    );
+    expect(['', '0196', '+1', '-1', '1.0', '1e3', ' 7', '4194304', '12345678', 'x1'].map(numericKey)).toEqual(new Array(10).fill(-1));
   });
 });
 
@@ -65,8 +63,6 @@ describe.each([
     db.exec('COMMIT');
     const rows = table(db) as Array<[number, string]>;
     expect(rows).toHaveLength(700);
-    expect(new Map(rows.map(([id, ext]) => [ext, id]))).toEqual(
-      new Map(ids.map((id, k) => [k % 2 ? `u${k}` : String(k), id])),
-    );
+    expect(new Map(rows.map(([id, ext]) => [ext, id]))).toEqual(new Map(ids.map((id, k) => [k % 2 ? `u${k}` : String(k), id])));
   });
 });

@@ -128,7 +128,8 @@ describe('rating file formats', () => {
     let ok = true;
     await scanRatingsFile(f, {}, (user, item, value, ts, line) => {
       n++;
-      if (user !== `ü${line - 1}😀` || item !== `î${(line - 1) % 97}€` || value !== ((line - 1) % 9) / 2 + 0.5 || ts !== 999 + line) ok = false;
+      if (user !== `ü${line - 1}😀` || item !== `î${(line - 1) % 97}€` || value !== ((line - 1) % 9) / 2 + 0.5 || ts !== 999 + line)
+        ok = false;
     });
     expect(n).toBe(40_000);
     expect(ok).toBe(true);

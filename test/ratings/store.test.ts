@@ -154,9 +154,7 @@ describe('sortByUserItem', () => {
       items[k] = rand() < 0.5 ? Math.floor(rand() * 3) : 65_000 + Math.floor(rand() * 3_000_000);
     }
     const order = [...sortByUserItem(users, items, n)];
-    const expected = Array.from({ length: n }, (_, k) => k).sort(
-      (a, b) => users[a]! - users[b]! || items[a]! - items[b]! || a - b,
-    );
+    const expected = Array.from({ length: n }, (_, k) => k).sort((a, b) => users[a]! - users[b]! || items[a]! - items[b]! || a - b);
     expect(order).toEqual(expected);
     // Reused scratch arrays (bigger than n, holding an earlier result) give the same answer.
     const scratch = { a: new Int32Array(n + 5).fill(7), b: new Int32Array(n + 5).fill(3), digit: new Uint16Array(n + 5) };
@@ -262,13 +260,15 @@ describe('upsertItems', () => {
   it('creates items and updates only the fields given', () => {
     const db = memDb();
     expect(upsertItems(db, [{ id: 'a', title: 'Alpha', metadata: { genre: ['x'] } }, { id: 'b' }])).toBe(2);
-    const rows = () =>
-      db.prepare('SELECT external_id, title, metadata FROM items ORDER BY external_id').raw(true).all();
+    const rows = () => db.prepare('SELECT external_id, title, metadata FROM items ORDER BY external_id').raw(true).all();
     expect(rows()).toEqual([
       ['a', 'Alpha', '{"genre":["x"]}'],
       ['b', null, null],
     ]);
-    upsertItems(db, [{ id: 'a', metadata: null }, { id: 'b', title: 'Beta' }]);
+    upsertItems(db, [
+      { id: 'a', metadata: null },
+      { id: 'b', title: 'Beta' },
+    ]);
     expect(rows()).toEqual([
       ['a', 'Alpha', null],
       ['b', 'Beta', null],
@@ -327,14 +327,19 @@ describe('loadMatrix', () => {
     const db = memDb();
     const rand = mulberry32(9);
     const triples: Array<[string, string, number]> = [];
-    for (let k = 0; k < 2000; k++) triples.push([`u${Math.floor(rand() * 90)}`, `i${Math.floor(rand() * 70)}`, Math.floor(rand() * 10) / 2]);
-    upsertRatings(db, triples.map(([user, item, value]) => ({ user, item, value })));
+    for (let k = 0; k < 2000; k++)
+      triples.push([`u${Math.floor(rand() * 90)}`, `i${Math.floor(rand() * 70)}`, Math.floor(rand() * 10) / 2]);
+    upsertRatings(
+      db,
+      triples.map(([user, item, value]) => ({ user, item, value })),
+    );
     const m = loadMatrix(db);
     const ref = matrixFromTriples(triples);
     const asMap = (x: RatingMatrix) => {
       const out = new Map<string, number>();
       for (let u = 0; u < x.nUsers; u++) {
-        for (let e = x.byUser.indptr[u]!; e < x.byUser.indptr[u + 1]!; e++) out.set(`${x.userIds[u]}|${x.itemIds[x.byUser.indices[e]!]}`, x.byUser.values[e]!);
+        for (let e = x.byUser.indptr[u]!; e < x.byUser.indptr[u + 1]!; e++)
+          out.set(`${x.userIds[u]}|${x.itemIds[x.byUser.indices[e]!]}`, x.byUser.values[e]!);
       }
       return out;
     };

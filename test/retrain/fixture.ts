@@ -52,4 +52,3 @@ export async function activeModel(db: Db, params: Partial<TrainParams> & { feedb
 export function seed(db: Db, ratings: readonly RatingInput[]): void {
   upsertRatings(db, ratings);
 }
-

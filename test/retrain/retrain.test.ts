@@ -109,7 +109,16 @@ describe('retrain quality gate (explicit: rmse, lower is better)', () => {
     await expect(retrain(db, { tune: true })).rejects.toThrow(/no tuning result.*ridgerec tune/);
     expect(activeModelId(db)).toBeNull();
     const best = resolveParams({ feedback: 'explicit', factors: 3, lambda: 0.07, iterations: 4, threads: 1 });
-    saveTuningResult(db, { feedback: 'explicit', metric: 'rmse', higherIsBetter: false, bestValue: 0.9, bestParams: best, grid: { lambda: [0.07] }, source: 'test', results: [] });
+    saveTuningResult(db, {
+      feedback: 'explicit',
+      metric: 'rmse',
+      higherIsBetter: false,
+      bestValue: 0.9,
+      bestParams: best,
+      grid: { lambda: [0.07] },
+      source: 'test',
+      results: [],
+    });
     const r = await retrain(db, { tune: true, overrides: { iterations: 5 } });
     expect(r.activated).toBe(true);
     const p = loadActiveModel(db)!.params;

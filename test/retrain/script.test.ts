@@ -69,7 +69,16 @@ function reopen(path: string): Db {
   return db;
 }
 
-const flags = (p: typeof GOOD) => ['--factors', String(p.factors), '--lambda', String(p.lambda), '--iterations', String(p.iterations), '--threads', '1'];
+const flags = (p: typeof GOOD) => [
+  '--factors',
+  String(p.factors),
+  '--lambda',
+  String(p.lambda),
+  '--iterations',
+  String(p.iterations),
+  '--threads',
+  '1',
+];
 
 /** The database after a kill: consistent, the old model active and loadable, no partial rows. */
 function expectIntact(path: string, active: number, modelsBefore: number): void {
@@ -116,7 +125,10 @@ describe('scripts/retrain.ts', () => {
     expect(activeModelId(db)).toBe(active);
     const models = listModels(db);
     expect(models).toHaveLength(2);
-    expect(getModelSummary(db, models[1]!.id)).toMatchObject({ status: 'retired', reason: expect.stringMatching(/--max-regression 0\.005/) });
+    expect(getModelSummary(db, models[1]!.id)).toMatchObject({
+      status: 'retired',
+      reason: expect.stringMatching(/--max-regression 0\.005/),
+    });
   });
 
   it('exit 1 on any error (no tuning result, bad flag), active model untouched', async () => {
@@ -132,7 +144,9 @@ describe('scripts/retrain.ts', () => {
 
   it('kill -9 mid-training leaves the previous model active and the database consistent', async () => {
     const { path, active } = await prepared(GOOD);
-    const r = await retrainScript(['--db', path, '--factors', '8', '--iterations', '500', '--threads', '1'], { killOn: /candidate iteration 1\// });
+    const r = await retrainScript(['--db', path, '--factors', '8', '--iterations', '500', '--threads', '1'], {
+      killOn: /candidate iteration 1\//,
+    });
     expect(r.signal).toBe('SIGKILL');
     expectIntact(path, active, 1);
   });

@@ -27,10 +27,7 @@ function thrown(f: () => unknown): { status: number; code: string; message: stri
 /** The user's vector and offset as B's fold-in computes them from (item index, value) pairs. */
 function expectedFold(fx: Fixture, pairs: [number, number][]) {
   pairs.sort((a, b) => a[0] - b[0]);
-  const fold = createFoldIn(fx.model)(
-    Int32Array.from(pairs.map((p) => p[0])),
-    Float32Array.from(pairs.map((p) => p[1])),
-  );
+  const fold = createFoldIn(fx.model)(Int32Array.from(pairs.map((p) => p[0])), Float32Array.from(pairs.map((p) => p[1])));
   const offset = fx.model.params.feedback === 'explicit' ? fx.model.globalMean + fold.bias : 0;
   return { vector: fold.factors, offset, items: new Set(pairs.map((p) => p[0])) };
 }

@@ -78,11 +78,9 @@ describe('fit: the objective', () => {
     it(`decreases every iteration with cholesky (${feedback}), and loss = dataLoss + penalty`, async () => {
       const m = randomMatrix(5, 40, 30, 0.2);
       const seen: IterationStats[] = [];
-      const model = await fit(
-        m,
-        params({ feedback, factors: 5, lambda: 0.1, alpha: 1, iterations: 12, solver: 'cholesky' }),
-        { onIteration: (s) => seen.push(s) },
-      );
+      const model = await fit(m, params({ feedback, factors: 5, lambda: 0.1, alpha: 1, iterations: 12, solver: 'cholesky' }), {
+        onIteration: (s) => seen.push(s),
+      });
       expect(seen).toEqual(model.history);
       expect(model.history.map((h) => h.iteration)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
       for (const h of model.history) {
@@ -178,7 +176,13 @@ describe('fit: rows without ratings and bad input', () => {
   it('gives users/items with no ratings zero factors and zero bias, even with count scaling', async () => {
     // u3 and i4 exist (e.g. after a holdout split) but have no training ratings.
     const m = denseIdMatrix(4, 5, [
-      [0, 0, 5], [0, 1, 3], [1, 1, 4], [1, 2, 2], [2, 0, 1], [2, 3, 4], [1, 3, 5],
+      [0, 0, 5],
+      [0, 1, 3],
+      [1, 1, 4],
+      [1, 2, 2],
+      [2, 0, 1],
+      [2, 3, 4],
+      [1, 3, 5],
     ]);
     for (const feedback of ['explicit', 'implicit'] as const) {
       for (const solver of ['cholesky', 'cg'] as const) {
@@ -205,7 +209,12 @@ describe('fit: rows without ratings and bad input', () => {
 
   for (const feedback of ['explicit', 'implicit'] as const) {
     it(`NaN input → ModelFitError that says to raise λ (${feedback})`, async () => {
-      const m = denseIdMatrix(3, 3, [[0, 0, 4], [1, 1, Number.NaN], [2, 2, 3], [0, 2, 1]]);
+      const m = denseIdMatrix(3, 3, [
+        [0, 0, 4],
+        [1, 1, Number.NaN],
+        [2, 2, 3],
+        [0, 2, 1],
+      ]);
       const err = await fit(m, params({ feedback, factors: 2, iterations: 2 })).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ModelFitError);
       expect(isRidgerecError(err) && err.code).toBe('model_fit_failed');

@@ -19,7 +19,15 @@ function trainSet(seed: number, nUsers: number, nItems: number, implicit: boolea
 }
 
 /** The user row a training half-sweep computes against fixed item factors, the slow obvious way. */
-function referenceRow(p: TrainParams, Q: Float32Array, bi: Float32Array | null, mu: number, nItems: number, items: number[], values: number[]) {
+function referenceRow(
+  p: TrainParams,
+  Q: Float32Array,
+  bi: Float32Array | null,
+  mu: number,
+  nItems: number,
+  items: number[],
+  values: number[],
+) {
   const k = p.factors;
   const explicit = p.feedback === 'explicit';
   const d = explicit ? k + 1 : k;
@@ -36,7 +44,12 @@ function referenceRow(p: TrainParams, Q: Float32Array, bi: Float32Array | null, 
   items.forEach((i, e) => {
     const f = F.getRowVector(i);
     const v = values[e]!;
-    A = A.add(f.transpose().mmul(f).mul(explicit ? 1 : p.alpha * v));
+    A = A.add(
+      f
+        .transpose()
+        .mmul(f)
+        .mul(explicit ? 1 : p.alpha * v),
+    );
     b.add(f.transpose().mul(explicit ? v - mu - bi![i]! : 1 + p.alpha * v));
   });
   return referenceSolve(A, b.getColumn(0));
@@ -71,7 +84,12 @@ describe('createFoldIn', () => {
   }
 
   it('returns zeros for no ratings and rejects out-of-range items', async () => {
-    const m = denseIdMatrix(3, 3, [[0, 0, 5], [1, 1, 3], [2, 2, 4], [0, 1, 2]]);
+    const m = denseIdMatrix(3, 3, [
+      [0, 0, 5],
+      [1, 1, 3],
+      [2, 2, 4],
+      [0, 1, 2],
+    ]);
     const model = await fit(m, resolveParams({ feedback: 'explicit', factors: 2, iterations: 2, threads: 1 }));
     const foldIn = createFoldIn(model);
     expect(foldIn(new Int32Array(0), new Float32Array(0))).toEqual({ factors: new Float32Array(2), bias: 0 });
@@ -80,7 +98,15 @@ describe('createFoldIn', () => {
   });
 
   it('fails loudly, naming λ, when the model has λ = 0 and the system is singular', async () => {
-    const m = denseIdMatrix(3, 3, [[0, 0, 5], [1, 1, 3], [2, 2, 4], [0, 1, 2], [1, 0, 1], [2, 1, 3], [0, 2, 1]]);
+    const m = denseIdMatrix(3, 3, [
+      [0, 0, 5],
+      [1, 1, 3],
+      [2, 2, 4],
+      [0, 1, 2],
+      [1, 0, 1],
+      [2, 1, 3],
+      [0, 2, 1],
+    ]);
     const model = await fit(m, resolveParams({ feedback: 'explicit', factors: 2, lambda: 0.1, iterations: 2, threads: 1 }));
     const zeroLambda = { ...model, params: { ...model.params, lambda: 0 } };
     expect(() => createFoldIn(zeroLambda)(Int32Array.of(1), Float32Array.of(4))).toThrow(ModelFitError);

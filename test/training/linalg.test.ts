@@ -57,7 +57,14 @@ describe('linalg kernels against obvious loops', () => {
   }
 
   // Row counts around the 4-row blocking and the SYRK_BLOCK gathering; d around the 2-way unroll.
-  for (const [n, d] of [[1, 1], [3, 4], [4, 5], [7, 64], [9, 65], [SYRK_BLOCK + 5, 7]] as const) {
+  for (const [n, d] of [
+    [1, 1],
+    [3, 4],
+    [4, 5],
+    [7, 64],
+    [9, 65],
+    [SYRK_BLOCK + 5, 7],
+  ] as const) {
     it(`gatherDot, gatherAxpy and gatherSyrk match ml-matrix on gathered rows (n=${n}, d=${d})`, () => {
       const nRows = 20;
       const f = randomStore(rand, nRows, d);
@@ -72,13 +79,21 @@ describe('linalg kernels against obvious loops', () => {
       expect(maxAbsDiff(out, rows.mmul(Matrix.columnVector(Array.from(x))).getColumn(0))).toBeLessThan(1e-9);
       const w = Float64Array.from(randomStore(rand, 1, n));
       const y = Float64Array.from(randomStore(rand, 1, d));
-      const wantY = rows.transpose().mmul(Matrix.columnVector(Array.from(w))).getColumn(0).map((v, t) => v + y[t]!);
+      const wantY = rows
+        .transpose()
+        .mmul(Matrix.columnVector(Array.from(w)))
+        .getColumn(0)
+        .map((v, t) => v + y[t]!);
       gatherAxpy(f, idx, e0, e1, w, y, d);
       expect(maxAbsDiff(y, wantY)).toBeLessThan(1e-9);
       const A = new Float64Array(d * d).fill(0.5); // accumulates onto what is there
       gatherSyrk(f, idx, e0, e1, w, A, d, new Float64Array(2 * d * SYRK_BLOCK));
       symmetrizeFromLower(A, d);
-      const wantA = rows.transpose().mmul(Matrix.diag(Array.from(w))).mmul(rows).add(0.5);
+      const wantA = rows
+        .transpose()
+        .mmul(Matrix.diag(Array.from(w)))
+        .mmul(rows)
+        .add(0.5);
       expect(maxAbsDiff(A, wantA.to1DArray())).toBeLessThan(1e-9);
     });
   }

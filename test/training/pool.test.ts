@@ -30,18 +30,31 @@ describe('balancedChunks', () => {
   });
 
   it('never makes more chunks than rows', () => {
-    const m = denseIdMatrix(3, 2, [[0, 0, 1], [1, 1, 1], [2, 0, 1]]);
+    const m = denseIdMatrix(3, 2, [
+      [0, 0, 1],
+      [1, 1, 1],
+      [2, 0, 1],
+    ]);
     expect(Array.from(balancedChunks(m.byUser, 64, 1))).toEqual([0, 1, 2, 3]);
   });
 });
 
 describe('the worker pool', () => {
   it('more threads than rows still trains, and a failure in the workers ends the fit with ModelFitError', async () => {
-    const m = denseIdMatrix(3, 3, [[0, 0, 4], [1, 1, 2], [2, 2, 3], [0, 1, 1]]);
+    const m = denseIdMatrix(3, 3, [
+      [0, 0, 4],
+      [1, 1, 2],
+      [2, 2, 3],
+      [0, 1, 1],
+    ]);
     const ok = await fit(m, resolveParams({ feedback: 'explicit', factors: 2, iterations: 2, threads: 4 }));
     const one = await fit(m, resolveParams({ feedback: 'explicit', factors: 2, iterations: 2, threads: 1 }));
     expect(ok.userFactors).toEqual(one.userFactors);
-    const bad = denseIdMatrix(3, 3, [[0, 0, 4], [1, 1, Number.NaN], [2, 2, 3]]);
+    const bad = denseIdMatrix(3, 3, [
+      [0, 0, 4],
+      [1, 1, Number.NaN],
+      [2, 2, 3],
+    ]);
     await expect(fit(bad, resolveParams({ feedback: 'implicit', factors: 2, iterations: 2, threads: 2 }))).rejects.toBeInstanceOf(
       ModelFitError,
     );

@@ -128,7 +128,14 @@ describe('solveRows: per-row solutions match an ml-matrix solve of the normal eq
         stats: new Float64Array(4),
       };
       const cfg: SolveConfig = {
-        d, explicit, lambda: 0.2, countScaling: explicit, alpha: explicit ? 0 : 0.4, cholesky: false, cgSteps: 100, globalMean: explicit ? 3 : 0,
+        d,
+        explicit,
+        lambda: 0.2,
+        countScaling: explicit,
+        alpha: explicit ? 0 : 0.4,
+        cholesky: false,
+        cgSteps: 100,
+        globalMean: explicit ? 3 : 0,
       };
       expect(r0.length).toBeGreaterThanOrEqual(GATHER_MIN_ROW);
       solveRows(side, cfg, 0, 2, true, createScratch(d, 4)); // a small scratch must grow
@@ -139,7 +146,7 @@ describe('solveRows: per-row solutions match an ml-matrix solve of the normal eq
     });
   }
 
-  it('reports each row\'s data loss and penalty at the stored solution', () => {
+  it("reports each row's data loss and penalty at the stored solution", () => {
     const rand = mulberry32(3);
     const k = 3;
     const nFixed = 8;
@@ -155,7 +162,16 @@ describe('solveRows: per-row solutions match an ml-matrix solve of the normal eq
       gram: G,
       stats: new Float64Array(8),
     };
-    const cfg: SolveConfig = { d: k, explicit: false, lambda: 0.2, countScaling: false, alpha: 2, cholesky: true, cgSteps: 3, globalMean: 0 };
+    const cfg: SolveConfig = {
+      d: k,
+      explicit: false,
+      lambda: 0.2,
+      countScaling: false,
+      alpha: 2,
+      cholesky: true,
+      cgSteps: 3,
+      globalMean: 0,
+    };
     solveRows(side, cfg, 0, 4, true, createScratch(k));
     for (let r = 0; r < 4; r++) {
       // Σ over EVERY column of c (p − s)², c = 1 + α v and p = 1 where observed, c = 1 and p = 0 elsewhere.
