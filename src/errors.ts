@@ -1,46 +1,68 @@
 /**
- * One error class for everything ridgerec reports on purpose. It carries what each boundary needs:
- * an HTTP status and a snake_case code for the API, an exit code for the CLI, and optional details.
+ * The errors ridgerec raises on purpose. They say what went wrong and carry a snake_case code and
+ * optional details; they know nothing of HTTP statuses or exit codes, which belong to the layers
+ * that answer them (src/http/errors.ts maps them to statuses, src/cli/common.ts to exit codes).
  * Anything that is not a RidgerecError is a bug: the HTTP layer answers a bare 500 and logs it,
  * the CLI exits 1.
  */
 export interface ErrorOptions {
   readonly code?: string;
-  readonly status?: number;
-  readonly exitCode?: number;
   readonly details?: unknown;
   readonly cause?: unknown;
 }
 
 export class RidgerecError extends Error {
   readonly code: string;
-  readonly status: number;
-  readonly exitCode: number;
   readonly details: unknown;
 
   constructor(message: string, options: ErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = options.code ?? 'error';
-    this.status = options.status ?? 500;
-    this.exitCode = options.exitCode ?? 1;
     this.details = options.details;
   }
 }
 
-/** Bad input from a user: a file line, a flag, a request field. HTTP 400, exit code 2. */
-export function invalidInput(message: string, details?: unknown, code = 'invalid_input'): RidgerecError {
-  return new RidgerecError(message, { code, status: 400, exitCode: 2, details });
+/** Bad input from a caller: a file line, a parameter, a request field. Nothing was changed. */
+export class InvalidInput extends RidgerecError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, { code: 'invalid_input', ...options });
+  }
 }
 
-/** Something named does not exist (an item, a model). HTTP 404, exit code 2. */
-export function notFound(message: string, code = 'not_found', details?: unknown): RidgerecError {
-  return new RidgerecError(message, { code, status: 404, exitCode: 2, details });
+/** Something named does not exist (an item, a model). */
+export class NotFound extends RidgerecError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, { code: 'not_found', ...options });
+  }
 }
 
-/** No model is active yet. HTTP 503, exit code 2. */
-export function noModel(message = 'no model is active yet; run `ridgerec train` first'): RidgerecError {
-  return new RidgerecError(message, { code: 'no_model', status: 503, exitCode: 2 });
+/** The request cannot be served in the current state (no model is active, nothing to roll back to). */
+export class Unavailable extends RidgerecError {}
+
+/** The caller is not allowed to do this (a missing or wrong API key). */
+export class Unauthorized extends RidgerecError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, { code: 'unauthorized', ...options });
+  }
+}
+
+/** The state changed under the caller (e.g. nothing to roll back to); retrying after a look may help. */
+export class Conflict extends RidgerecError {}
+
+/** Bad input: InvalidInput with a code (default invalid_input) and details. */
+export function invalidInput(message: string, details?: unknown, code = 'invalid_input'): InvalidInput {
+  return new InvalidInput(message, { code, details });
+}
+
+/** A named thing does not exist. */
+export function notFound(message: string, code = 'not_found', details?: unknown): NotFound {
+  return new NotFound(message, { code, details });
+}
+
+/** No model is active yet. */
+export function noModel(message = 'no model is active yet; run `ridgerec train` first'): Unavailable {
+  return new Unavailable(message, { code: 'no_model' });
 }
 
 /**
@@ -49,14 +71,14 @@ export function noModel(message = 'no model is active yet; run `ridgerec train` 
  */
 export class ModelFitError extends RidgerecError {
   constructor(message: string, details?: unknown) {
-    super(message, { code: 'model_fit_failed', status: 500, exitCode: 1, details });
+    super(message, { code: 'model_fit_failed', details });
   }
 }
 
 /** The migrations folder and the database disagree (edited or missing applied file). */
 export class MigrationError extends RidgerecError {
   constructor(message: string) {
-    super(message, { code: 'migration_failed', status: 500, exitCode: 1 });
+    super(message, { code: 'migration_failed' });
   }
 }
 

@@ -24,10 +24,11 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { pino } from 'pino';
 import { openDatabase, type Db } from '../../src/db/connection.js';
+import { Model } from '../../src/model/model.js';
+import { storeFromDb } from '../../src/store/store.js';
 import { createApp } from '../../src/http/app.js';
-import { getModelSummary, listModels, loadActiveModel, saveModel } from '../../src/model/model-store.js';
+import { listModels, loadActiveModel, saveModel } from '../../src/model/registry.js';
 import { createRecommender } from '../../src/serving/recommender.js';
-import { buildServingState, infoFromModel } from '../../src/serving/serving-state.js';
 import { DEFAULT_PARAMS, type FactorModel } from '../../src/training/params.js';
 import { mulberry32 } from '../../src/training/random.js';
 import { loadAverage, logNormalWeights, zipfSampler } from './common.js';
@@ -134,7 +135,9 @@ function prepareDb(path: string, shape: Shape, regenerate: boolean): Db {
   const t0 = performance.now();
   const { model, userItems } = syntheticModel(shape);
   const t1 = performance.now();
-  saveModel(db, model, { userItems, metrics: { synthetic: tag }, activate: true });
+  saveModel(db, new Model({ ...model, userItems, metrics: { synthetic: tag }, history: [], createdAt: new Date().toISOString() }), {
+    activate: true,
+  });
   process.stderr.write(
     `bench serve: generated in ${((t1 - t0) / 1000).toFixed(1)} s, saved in ${((performance.now() - t1) / 1000).toFixed(1)} s (${userItems.indices.length} userItems entries)\n`,
   );
@@ -160,10 +163,10 @@ function measureLoad(db: Db) {
   for (let r = 0; r < 3; r++) {
     const c0 = cpuMs();
     const t0 = performance.now();
-    const model = loadActiveModel(db)!;
+    const { model } = loadActiveModel(db)!;
     const t1 = performance.now();
     const c1 = cpuMs();
-    buildServingState(model, infoFromModel(model, getModelSummary(db, model.id).activatedAt));
+    model.prepare();
     const t2 = performance.now();
     const c2 = cpuMs();
     load.push(t1 - t0);
@@ -257,7 +260,7 @@ async function child(args: string[]): Promise<void> {
   }
   const db = openDatabase(flag(args, '--db')!);
   const t0 = performance.now();
-  const recommender = createRecommender({ db, ...(args.includes('--live') ? { precompute: false } : {}) });
+  const recommender = createRecommender({ store: storeFromDb(db), ...(args.includes('--live') ? { precompute: false } : {}) });
   const startupMs = performance.now() - t0;
   const t1 = performance.now();
   const status = await recommender.whenPrecomputed();

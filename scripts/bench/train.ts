@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../../src/db/connection.js';
 import { loadMatrix } from '../../src/ratings/store.js';
-import { fit } from '../../src/training/fit.js';
+import { fitFactors } from '../../src/training/fit.js';
 import { resolveParams, type Feedback, type Solver } from '../../src/training/params.js';
 import { mulberry32 } from '../../src/training/random.js';
 import { BENCH_CACHE, loadAverage, logNormalWeights, peakRssMB, zipfSampler } from './common.js';
@@ -159,7 +159,7 @@ async function child(args: string[]): Promise<void> {
   db.close();
   const params = resolveParams({ feedback: c.feedback, solver: c.solver, factors: 64, threads, iterations });
   const cpu0 = process.cpuUsage();
-  const result = await fit(matrix, params, {
+  const result = await fitFactors(matrix, params, {
     onIteration: (s) =>
       process.stderr.write(
         `  ${c.feedback}-${c.solver} threads=${threads} iteration ${s.iteration}: ${s.seconds.toFixed(2)} s, loss ${s.loss.toExponential(4)}\n`,

@@ -1,8 +1,19 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { resolveDbPath } from '../config.js';
-import { openDatabase, type Db } from '../db/connection.js';
-import { isRidgerecError } from '../errors.js';
+import { openStore, type Store } from '../store/store.js';
+import { Conflict, InvalidInput, isRidgerecError, NotFound, Unauthorized, Unavailable, type RidgerecError } from '../errors.js';
+
+/** The exit code of each kind of core error: 2 for what the user can fix by asking differently, else 1. */
+export function exitCode(err: RidgerecError): number {
+  return err instanceof InvalidInput ||
+    err instanceof NotFound ||
+    err instanceof Conflict ||
+    err instanceof Unavailable ||
+    err instanceof Unauthorized
+    ? 2
+    : 1;
+}
 
 /** Adds the --db flag every command that touches the database takes. */
 export function withDbOption(cmd: Command): Command {
@@ -13,13 +24,25 @@ export function withJsonOption(cmd: Command): Command {
   return cmd.option('--json', 'print one JSON object on stdout');
 }
 
-/** Opens the database named by --db / RIDGEREC_DB / the default, applying pending migrations. */
-export function openFromFlags(opts: { db?: string | undefined }): Db {
-  return openDatabase(resolveDbPath(opts.db));
+/** Opens the store named by --db / RIDGEREC_DB / the default, applying pending migrations. */
+export function openFromFlags(opts: { db?: string | undefined }): Store {
+  return openStore(resolveDbPath(opts.db));
 }
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/**
+ * The core names parameters (`factors must be …`, details.field "factors"); on the command line
+ * the same thing is a flag (`--factors must be …`).
+ */
+export function cliMessage(e: RidgerecError): string {
+  const field = (e.details as { field?: unknown } | undefined)?.field;
+  if (e instanceof InvalidInput && typeof field === 'string' && /^[a-z][A-Za-z]*$/.test(field) && e.message.startsWith(`${field} `)) {
+    return `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}${e.message.slice(field.length)}`;
+  }
+  return e.message;
 }
 
 /** Runs a command body; a RidgerecError becomes `ridgerec: message` and its exit code. */
@@ -28,8 +51,8 @@ export async function runCommand(body: () => Promise<void> | void): Promise<void
     await body();
   } catch (e) {
     if (isRidgerecError(e)) {
-      process.stderr.write(`ridgerec: ${e.message}\n`);
-      process.exitCode = e.exitCode;
+      process.stderr.write(`ridgerec: ${cliMessage(e)}\n`);
+      process.exitCode = exitCode(e);
     } else {
       process.stderr.write(`ridgerec: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
       process.exitCode = 1;

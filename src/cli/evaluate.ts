@@ -41,7 +41,8 @@ async function loadSplit(opts: Flags): Promise<{ train: RatingMatrix; test: Test
       'nothing to evaluate on: give --train FILE --test FILE, or --holdout FRACTION (e.g. 0.2) to split the stored ratings',
     );
   }
-  const db = openFromFlags(opts);
+  const store = openFromFlags(opts);
+  const db = store.db;
   let all: RatingMatrix;
   try {
     all = loadMatrix(db);

@@ -30,7 +30,8 @@ export function register(program: Command): void {
   withJsonOption(withDbOption(cmd)).action((file: string, opts: ImportFlags) =>
     runCommand(async () => {
       const total = ratingFileSize(file); // a missing file fails before the database is touched
-      const db = openFromFlags(opts);
+      const store = openFromFlags(opts);
+      const db = store.db;
       const bar = process.stderr.isTTY
         ? new cliProgress.SingleBar(
             {

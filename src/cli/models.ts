@@ -3,7 +3,7 @@
  * model the server answers with. A running `ridgerec serve` picks an activation up within 2 s.
  */
 import type { Command } from 'commander';
-import { activateModel, activeModelId, listModels, rollbackModel, type ModelSummary } from '../model/model-store.js';
+import { activateModel, activeModelId, listModels, rollbackModel, type ModelRecord } from '../model/registry.js';
 import { intArg, openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 
 interface Flags {
@@ -18,7 +18,7 @@ function metricText(m: Record<string, unknown>): string {
   return shown.join(' ') || '-';
 }
 
-function table(models: ModelSummary[]): string {
+function table(models: ModelRecord[]): string {
   if (models.length === 0) return 'no models yet; run `ridgerec train`\n';
   const rows = [['id', 'status', 'feedback', 'created', 'factors', 'λ', 'users', 'items', 'metrics', 'reason']];
   for (const m of models) {
@@ -53,7 +53,8 @@ export function register(program: Command): void {
 
   withJsonOption(withDbOption(models.command('list').description('list every saved model, oldest first'))).action((opts: Flags) =>
     runCommand(() => {
-      const db = openFromFlags(opts);
+      const store = openFromFlags(opts);
+      const db = store.db;
       try {
         const all = listModels(db);
         if (opts.json) printJson({ models: all, activeModel: activeModelId(db) });
@@ -68,7 +69,8 @@ export function register(program: Command): void {
     withDbOption(models.command('activate').description('make model ID the active model').argument('<id>', 'model id', intArg('ID', 1))),
   ).action((id: number, opts: Flags) =>
     runCommand(() => {
-      const db = openFromFlags(opts);
+      const store = openFromFlags(opts);
+      const db = store.db;
       try {
         const previous = activeModelId(db);
         activateModel(db, id);
@@ -85,7 +87,8 @@ export function register(program: Command): void {
     withDbOption(models.command('rollback').description('re-activate the model that was active before the current one')),
   ).action((opts: Flags) =>
     runCommand(() => {
-      const db = openFromFlags(opts);
+      const store = openFromFlags(opts);
+      const db = store.db;
       try {
         const previous = activeModelId(db);
         const id = rollbackModel(db);

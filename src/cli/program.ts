@@ -10,6 +10,7 @@ import { register as registerModels } from './models.js';
 import { register as registerRecommend } from './recommend.js';
 import { register as registerSimilar } from './similar.js';
 import { register as registerTune } from './tune.js';
+import { register as registerRetrain } from './retrain.js';
 
 /** Builds the `ridgerec` program; each command lives in its own file and only wires src/ pieces. */
 export function buildProgram(): Command {
@@ -33,5 +34,6 @@ export function buildProgram(): Command {
   registerRecommend(program);
   registerSimilar(program);
   registerTune(program);
+  registerRetrain(program);
   return program;
 }

@@ -21,9 +21,9 @@ export function register(program: Command): void {
     .option('--limit <n>', 'how many items (1..1000)', intArg('--limit', 1, 1000), 10);
   withJsonOption(withDbOption(cmd)).action((user: string, opts: { db?: string; json?: boolean; limit: number }) =>
     runCommand(async () => {
-      const db = openFromFlags(opts);
+      const store = openFromFlags(opts);
       // No top-N precomputation for a one-shot command: one live scoring pass is all it needs.
-      const rec = createRecommender({ db, precompute: false });
+      const rec = createRecommender({ store, precompute: false });
       try {
         const result = rec.recommend(user, { limit: opts.limit });
         if (opts.json) printJson(result);
@@ -33,7 +33,7 @@ export function register(program: Command): void {
         }
       } finally {
         await rec.close();
-        db.close();
+        store.close();
       }
     }),
   );

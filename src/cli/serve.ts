@@ -8,11 +8,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { pino, type Logger } from 'pino';
-import type { Db } from '../db/connection.js';
 import { invalidInput } from '../errors.js';
 import { createApp } from '../http/app.js';
-import { itemTitlesFrom } from '../http/item-titles.js';
 import { createRecommender, type Recommender } from '../serving/recommender.js';
+import type { Store } from '../store/store.js';
 import { intArg, openFromFlags, runCommand, withDbOption } from './common.js';
 
 export const DEFAULT_PORT = 3000;
@@ -31,7 +30,7 @@ export interface ServerHandle {
 }
 
 export interface StartServerOptions {
-  readonly db: Db;
+  readonly store: Store;
   readonly port: number;
   readonly host: string;
   /** RIDGEREC_API_KEY; null/empty leaves the write routes open. */
@@ -57,7 +56,7 @@ export function defaultLogger(): Logger {
 export async function startServer(options: StartServerOptions): Promise<ServerHandle> {
   const logger = options.logger ?? defaultLogger();
   const recommender = createRecommender({
-    db: options.db,
+    store: options.store,
     onSwap: (from, to) => logger.info({ from, to }, `model swapped: ${from ?? 'none'} → ${to ?? 'none'}`),
   });
   recommender.startPolling(options.pollMs ?? POLL_MS);
@@ -65,7 +64,6 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     recommender,
     apiKey: options.apiKey ?? null,
     logger,
-    itemTitles: itemTitlesFrom(options.db),
   });
   const server = app.listen(options.port, options.host);
   try {
@@ -110,7 +108,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
  * Runs until SIGTERM or SIGINT, then closes the server (requests in flight finish), the
  * recommender and the database, and exits 0.
  */
-export function serveUntilSignal(handle: ServerHandle, db: Db, logger: Logger): Promise<void> {
+export function serveUntilSignal(handle: ServerHandle, store: Store, logger: Logger): Promise<void> {
   return new Promise((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       process.off('SIGTERM', stop);
@@ -119,7 +117,7 @@ export function serveUntilSignal(handle: ServerHandle, db: Db, logger: Logger): 
       void handle
         .close()
         .then(() => {
-          db.close();
+          store.close();
           logger.info('stopped');
           resolve();
         })
@@ -151,20 +149,20 @@ export function register(program: Command): void {
     runCommand(async () => {
       const port = resolvePort(opts.port, positional);
       const host = opts.host ?? DEFAULT_HOST;
-      const db = openFromFlags(opts);
+      const store = openFromFlags(opts);
       const logger = defaultLogger();
       let handle: ServerHandle;
       try {
-        handle = await startServer({ db, port, host, apiKey: process.env.RIDGEREC_API_KEY ?? null, logger });
+        handle = await startServer({ store, port, host, apiKey: process.env.RIDGEREC_API_KEY ?? null, logger });
       } catch (e) {
-        db.close();
+        store.close();
         throw e;
       }
       const model = handle.recommender.modelId();
       process.stdout.write(
         `ridgerec listening on ${handle.url} (model ${model ?? 'none yet: run `ridgerec train`; the server picks it up within 2 s'})\n`,
       );
-      await serveUntilSignal(handle, db, logger);
+      await serveUntilSignal(handle, store, logger);
     }),
   );
 }

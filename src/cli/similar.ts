@@ -11,8 +11,8 @@ export function register(program: Command): void {
     .option('--limit <n>', 'how many items (1..1000)', intArg('--limit', 1, 1000), 10);
   withJsonOption(withDbOption(cmd)).action((item: string, opts: { db?: string; json?: boolean; limit: number }) =>
     runCommand(async () => {
-      const db = openFromFlags(opts);
-      const rec = createRecommender({ db, precompute: false });
+      const store = openFromFlags(opts);
+      const rec = createRecommender({ store, precompute: false });
       try {
         const result = rec.similarItems(item, { limit: opts.limit });
         if (opts.json) printJson(result);
@@ -22,7 +22,7 @@ export function register(program: Command): void {
         }
       } finally {
         await rec.close();
-        db.close();
+        store.close();
       }
     }),
   );

@@ -10,9 +10,9 @@ import type { Command } from 'commander';
 import type { Db } from '../db/connection.js';
 import { loadDemoShop, type DemoLoadResult } from '../demo/load.js';
 import { generateDemoShop } from '../demo/shop.js';
-import { activeModelId, saveModel } from '../model/model-store.js';
+import { activeModelId, saveModel } from '../model/registry.js';
 import { loadMatrix, ratingStats, userRatings } from '../ratings/store.js';
-import { fit } from '../training/fit.js';
+import { fit } from '../model/fit.js';
 import { detectFeedback, resolveParams, type Feedback, type TrainParams } from '../training/params.js';
 import { intArg, openFromFlags, runCommand, withDbOption } from './common.js';
 import { DEFAULT_HOST, defaultLogger, resolvePort, serveUntilSignal, startServer, type ServeFlags, type ServerHandle } from './serve.js';
@@ -73,12 +73,7 @@ export async function prepareDatabase(db: Db, options: PrepareOptions = {}): Pro
         `on ${matrix.nnz} ratings from ${matrix.nUsers} users × ${matrix.nItems} items …`,
     );
     const result = await fit(matrix, params);
-    const last = result.history.at(-1);
-    model = saveModel(db, result, {
-      userItems: matrix.byUser,
-      activate: true,
-      metrics: { trainSeconds: Math.round(result.seconds * 1000) / 1000, ...(last ? { loss: last.loss } : {}) },
-    });
+    model = saveModel(db, result, { activate: true });
     const seconds = (performance.now() - t0) / 1000;
     trained = {
       id: model,
@@ -105,16 +100,17 @@ export function register(program: Command): void {
     runCommand(async () => {
       const port = resolvePort(opts.port, undefined);
       const host = opts.host ?? (process.env.HOST || DEFAULT_HOST);
-      const db = openFromFlags(opts);
+      const store = openFromFlags(opts);
+      const db = store.db;
       let handle: ServerHandle;
       const logger = defaultLogger();
       try {
         const say = (line: string) => process.stdout.write(`ridgerec: ${line}\n`);
         const report = await prepareDatabase(db, { say });
         if (report.demo === null && report.trained === null) say(`database ready (model ${report.model} active)`);
-        handle = await startServer({ db, port, host, apiKey: process.env.RIDGEREC_API_KEY ?? null, logger });
+        handle = await startServer({ store, port, host, apiKey: process.env.RIDGEREC_API_KEY ?? null, logger });
       } catch (e) {
-        db.close();
+        store.close();
         throw e;
       }
       const user = isDemo(db) ? 'demo-1' : 'USER';
@@ -122,7 +118,7 @@ export function register(program: Command): void {
         `ridgerec listening on ${handle.url} (model ${handle.recommender.modelId() ?? 'none'})\n` +
           `  try: curl '${handle.url}/v1/users/${user}/recommendations?limit=5'\n`,
       );
-      await serveUntilSignal(handle, db, logger);
+      await serveUntilSignal(handle, store, logger);
     }),
   );
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { activeModelId, countModels } from '../model/model-store.js';
+import { activeModelId, countModels } from '../model/registry.js';
 import { ratingStats } from '../ratings/store.js';
 import { openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 
@@ -8,7 +8,8 @@ export function register(program: Command): void {
   const cmd = program.command('stats').description('count users, items and ratings, and the rating range');
   withJsonOption(withDbOption(cmd)).action((opts: { db?: string; json?: boolean }) =>
     runCommand(() => {
-      const db = openFromFlags(opts);
+      const store = openFromFlags(opts);
+      const db = store.db;
       let stats;
       try {
         stats = { ...ratingStats(db), models: countModels(db), activeModel: activeModelId(db) };

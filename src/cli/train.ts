@@ -4,9 +4,9 @@
  * sweep; --json prints one object on stdout.
  */
 import type { Command } from 'commander';
-import { saveModel } from '../model/model-store.js';
+import { saveModel } from '../model/registry.js';
 import { loadMatrix } from '../ratings/store.js';
-import { fit } from '../training/fit.js';
+import { fit } from '../model/fit.js';
 import { detectFeedback, type IterationStats } from '../training/params.js';
 import { openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 import { addTrainFlags, formatIteration, paramsFromFlags, type TrainFlags } from './train-flags.js';
@@ -31,7 +31,8 @@ export function register(program: Command): void {
   withJsonOption(withDbOption(addTrainFlags(cmd))).action((opts: Flags) =>
     runCommand(async () => {
       const started = performance.now();
-      const db = openFromFlags(opts);
+      const store = openFromFlags(opts);
+      const db = store.db;
       try {
         const tuned = opts.tuned ? requireTuningResult(db, opts.feedback) : null;
         const matrix = loadMatrix(db);
@@ -46,11 +47,7 @@ export function register(program: Command): void {
           onIteration: (s: IterationStats) => process.stderr.write(`${formatIteration(s, params.iterations)}\n`),
         });
         const last = result.history.at(-1);
-        const id = saveModel(db, result, {
-          userItems: matrix.byUser,
-          metrics: { trainLoss: last?.loss ?? null, trainSeconds: round(result.seconds, 3), ratings: matrix.nnz },
-          activate: opts.activate,
-        });
+        const id = saveModel(db, result, { activate: opts.activate });
         const seconds = round((performance.now() - started) / 1000, 3);
         if (opts.json) {
           printJson({

@@ -60,7 +60,6 @@ interface Flags extends TrainFlags {
 }
 
 // scripts/retrain.ts imports it from here.
-export { explicitTrainParams };
 
 /**
  * `train --tuned`: the stored best parameters, with the train flags given explicitly over them;
@@ -163,7 +162,8 @@ async function loadFolds(opts: Flags, seed: number, say: (s: string) => void): P
     const all = matrixFromTriples(binaryTriples(await readTriples(opts.train, readOpts), binary));
     return splitMatrix(all, opts, seed, `file ${opts.train}`, bin);
   }
-  const db = openFromFlags(opts);
+  const store = openFromFlags(opts);
+  const db = store.db;
   try {
     const all = binaryMatrix(loadMatrix(db), binary);
     return splitMatrix(all, opts, seed, `database ${opts.db ?? '(default)'}`, bin);
@@ -258,7 +258,8 @@ async function tune(opts: Flags): Promise<void> {
   let stored: number | null = null;
   const json = tuneToJson(result);
   if (opts.save) {
-    const db = openFromFlags(opts);
+    const store = openFromFlags(opts);
+    const db = store.db;
     try {
       stored = saveTuningResult(db, {
         feedback,

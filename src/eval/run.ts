@@ -3,8 +3,9 @@
  * script: fit on the train matrix, score the held-out TestSet, time both.
  */
 import type { RatingMatrix } from '../ratings/matrix.js';
-import { fit as fitModel } from '../training/fit.js';
-import type { FitResult, IterationStats, TrainParams } from '../training/params.js';
+import { fit as fitModel } from '../model/fit.js';
+import type { Model } from '../model/model.js';
+import type { IterationStats, TrainParams } from '../training/params.js';
 import { evaluateModel, type EvalMetrics } from './metrics.js';
 import type { TestSet } from './split.js';
 
@@ -20,7 +21,7 @@ export async function fitAndEvaluate(
   test: TestSet,
   params: TrainParams,
   options: FitAndEvaluateOptions = {},
-): Promise<{ fit: FitResult; metrics: EvalMetrics; seconds: number }> {
+): Promise<{ fit: Model; metrics: EvalMetrics; seconds: number }> {
   const started = performance.now();
   const fit = await fitModel(train, params, options.onIteration ? { onIteration: options.onIteration } : {});
   const metrics = evaluateModel(fit, train, test, options.k === undefined ? {} : { k: options.k });

@@ -141,7 +141,7 @@ export function gridSize(grid: Grid): number {
 /**
  * Every grid point as full TrainParams: `base` (the train flags and defaults) with the point's
  * values over it, validated by resolveParams. The first dimension varies slowest. An out-of-range
- * value fails with the point named: `--grid lambda=-1: --lambda must be a number >= 0, got -1`.
+ * value fails with the point named: `--grid lambda=-1: lambda must be a number >= 0, got -1`.
  */
 export function expandGrid(grid: Grid, base: TrainParams): TrainParams[] {
   const out: TrainParams[] = [];

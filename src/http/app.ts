@@ -9,39 +9,27 @@ import express, { type Express } from 'express';
 import { pino, type Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Registry } from 'prom-client';
-import type { Recommender, ScoredItem } from '../serving/recommender.js';
 import { requireApiKey } from './auth.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import { createMetrics } from './metrics.js';
-import type { OutputItem, RouteContext } from './routes/context.js';
+import type { RouteContext } from './routes/context.js';
 import { register as registerHealth } from './routes/health.js';
-import { register as registerItems } from './routes/items.js';
 import { register as registerMeta } from './routes/meta.js';
-import { register as registerModel } from './routes/model.js';
-import { register as registerRatings } from './routes/ratings.js';
-import { register as registerRecommendations } from './routes/recommendations.js';
-import { register as registerUsers } from './routes/users.js';
+import { BODY_LIMIT, createRouter, decorator, type RouterDeps } from './router.js';
 
-/** Request bodies above this are a 413 payload_too_large. */
-export const BODY_LIMIT = '1mb';
-
-/** Looks up display titles for item ids (ids without a title are simply absent from the map). */
-export type ItemTitles = (ids: readonly string[]) => ReadonlyMap<string, string>;
-
-export interface AppDeps {
-  readonly recommender: Recommender;
-  /** When set (RIDGEREC_API_KEY), POST/DELETE routes except POST /v1/recommendations need it as a Bearer token. */
-  readonly apiKey?: string | null;
+export interface AppDeps extends RouterDeps {
   /** Request logs go here (pino-http); default: pino at info on stdout. */
   readonly logger?: Logger;
   /** Metrics registry; default: a fresh one per app. */
   readonly registry?: Registry;
-  /** Adds "title" to response items when given (e.g. from the items table). */
-  readonly itemTitles?: ItemTitles;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
+/**
+ * The standalone server's app: the API router at the root, plus /health, /metrics,
+ * /openapi.json, request logs, the 404 fallback and the error handler.
+ */
 export function createApp(deps: AppDeps): Express {
   const logger = deps.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
   const metrics = createMetrics(deps.recommender, deps.registry);
@@ -76,29 +64,15 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
 
-  const titles = deps.itemTitles;
-  const decorate = (items: readonly ScoredItem[]): OutputItem[] => {
-    if (titles === undefined || items.length === 0) return items.map((x) => ({ item: x.item, score: x.score }));
-    const map = titles(items.map((x) => x.item));
-    return items.map((x) => {
-      const title = map.get(x.item);
-      return title === undefined ? { item: x.item, score: x.score } : { item: x.item, score: x.score, title };
-    });
-  };
-
   const ctx: RouteContext = {
     app,
     recommender: deps.recommender,
     auth: requireApiKey(deps.apiKey),
     json: express.json({ limit: BODY_LIMIT }),
-    decorate,
+    decorate: decorator(deps),
   };
   registerHealth(ctx);
-  registerUsers(ctx);
-  registerItems(ctx);
-  registerRecommendations(ctx);
-  registerRatings(ctx);
-  registerModel(ctx);
+  app.use(createRouter(deps));
   registerMeta(ctx, metrics.registry);
 
   app.use(notFoundHandler);

@@ -6,14 +6,14 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { RidgerecError } from '../errors.js';
+import { Unauthorized } from '../errors.js';
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
 }
 
-export function unauthorized(message: string): RidgerecError {
-  return new RidgerecError(message, { code: 'unauthorized', status: 401, exitCode: 2 });
+export function unauthorized(message: string): Unauthorized {
+  return new Unauthorized(message);
 }
 
 /** True when `header` is exactly "Bearer <key>" (scheme case-insensitive). Constant time in the key. */

@@ -1,13 +1,23 @@
 /**
  * The one error middleware (and the 404 fallback). Every error answer has the same shape:
  *   {"error":{"code":"snake_case","message":"a sentence","details":…}}
- * RidgerecError → its status/code/message/details; body-parser failures → 400 invalid_json,
+ * RidgerecError → the status of its kind (httpStatus) and its code/message/details; body-parser failures → 400 invalid_json,
  * 413 payload_too_large, 415 unsupported_media_type; anything else is a bug → a bare 500
  * internal_error that names the request id (the stack goes to the log, never to the client).
  */
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { isRidgerecError } from '../errors.js';
+import { Conflict, InvalidInput, isRidgerecError, NotFound, Unauthorized, Unavailable, type RidgerecError } from '../errors.js';
+
+/** The HTTP status of each kind of core error; anything else is a 500. */
+export function httpStatus(err: RidgerecError): number {
+  if (err instanceof InvalidInput) return 400;
+  if (err instanceof Unauthorized) return 401;
+  if (err instanceof NotFound) return 404;
+  if (err instanceof Conflict) return 409;
+  if (err instanceof Unavailable) return 503;
+  return 500;
+}
 
 export interface ErrorBody {
   readonly error: { readonly code: string; readonly message: string; readonly details?: unknown };
@@ -44,8 +54,9 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     if (isRidgerecError(err)) {
-      if (err.status >= 500) log.error({ err, reqId: requestId(req) }, err.message);
-      res.status(err.status).json(errorBody(err.code, err.message, err.details));
+      const status = httpStatus(err);
+      if (status >= 500) log.error({ err, reqId: requestId(req) }, err.message);
+      res.status(status).json(errorBody(err.code, err.message, err.details));
       return;
     }
     const h = (err ?? {}) as HttpError;

@@ -598,3 +598,29 @@ export function upsertItems(db: Db, items: readonly { id: string; title?: string
   });
   return write.immediate();
 }
+
+const titleStatements = new WeakMap<Db, Database.Statement<[string], [string, string]>>();
+
+/**
+ * Display titles of the given items (ids without a title are absent from the map), with one
+ * statement: the ids go in as a JSON array and json_each unpacks them, so a 1000-item answer is
+ * still one query over the unique index on external_id. No cache: a title changed by a catalogue
+ * sync shows up on the next request.
+ */
+export function itemTitles(db: Db, ids: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  if (ids.length === 0) return out;
+  let stmt = titleStatements.get(db);
+  if (!stmt) {
+    stmt = db
+      .prepare<[string], [string, string]>(
+        `SELECT i.external_id, i.title
+           FROM json_each(?) j JOIN items i ON i.external_id = j.value
+          WHERE i.title IS NOT NULL`,
+      )
+      .raw(true);
+    titleStatements.set(db, stmt);
+  }
+  for (const [id, title] of stmt.iterate(JSON.stringify(ids))) out.set(id, title);
+  return out;
+}

@@ -1,5 +1,5 @@
 /**
- * Offline retraining with a quality gate (scripts/retrain.ts wires it):
+ * Offline retraining with a quality gate (`ridgerec retrain`, src/cli/retrain.ts, wires it):
  *
  *   1. read every rating in ONE read transaction (loadMatrix): a concurrent writer cannot tear it;
  *   2. split a seeded per-user holdout; fit the candidate's hyperparameters on the rest and, for a
@@ -24,10 +24,10 @@ import { invalidInput, RidgerecError } from '../errors.js';
 import { DEFAULT_K, metricsToJson } from '../eval/metrics.js';
 import { fitAndEvaluate } from '../eval/run.js';
 import { holdoutSplit } from '../eval/split.js';
-import { activeModelId, getModelSummary, saveModel } from '../model/model-store.js';
+import { activeModelId, getModel, saveModel } from '../model/registry.js';
 import { requireTuningResult } from '../model/tuning-store.js';
 import { loadMatrix } from '../ratings/store.js';
-import { fit } from '../training/fit.js';
+import { fit } from '../model/fit.js';
 import { DEFAULT_PARAMS, detectFeedback, resolveParams, type Feedback, type IterationStats, type TrainParams } from '../training/params.js';
 
 export interface RetrainOptions {
@@ -45,11 +45,6 @@ export interface RetrainOptions {
   readonly k?: number;
   /** Progress lines (the script prints them on stderr). */
   readonly onProgress?: (line: string) => void;
-  /**
-   * Test hook (kill -9 tests): sleep this many ms inside the saving transaction, after the rows
-   * are written and before COMMIT. The script reads it from RIDGEREC_TEST_PAUSE_BEFORE_COMMIT.
-   */
-  readonly pauseBeforeCommitMs?: number;
 }
 
 export interface RetrainResult {
@@ -79,10 +74,6 @@ export const RETRAIN_DEFAULTS = { holdout: 0.1, seed: 0, maxRegression: 0.005, k
 
 /** Exit codes of the retrain script. */
 export const RETRAIN_EXIT = { activated: 0, kept: 3, error: 1 } as const;
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
 
 function fmt(x: number | undefined): string {
   return x === undefined || !Number.isFinite(x) ? String(x) : x.toFixed(4);
@@ -142,7 +133,7 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   // 1. One consistent snapshot of the ratings and of which model is active.
   const t0 = performance.now();
   const activeId = activeModelId(db);
-  const activeSummary = activeId === null ? null : getModelSummary(db, activeId);
+  const activeSummary = activeId === null ? null : getModel(db, activeId);
   const matrix = loadMatrix(db);
   say(
     `loaded ${matrix.nnz} ratings (${matrix.nUsers} users × ${matrix.nItems} items) in ${((performance.now() - t0) / 1000).toFixed(2)} s`,
@@ -182,7 +173,7 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   if (c === undefined || !Number.isFinite(c)) {
     throw new RidgerecError(
       `the candidate's holdout ${metric} is ${String(c)}: nothing to compare (too few ratings per user for a holdout?)`,
-      { code: 'retrain_failed', exitCode: 1 },
+      { code: 'retrain_failed' },
     );
   }
   let activate: boolean;
@@ -213,14 +204,10 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   if (activate) {
     say('refitting the candidate on all ratings');
     const full = await fit(matrix, params, { onIteration: progress('final', params) });
-    candidateId = saveInOneTransaction(db, options.pauseBeforeCommitMs, activeId, say, () =>
-      saveModel(db, full, { userItems: matrix.byUser, metrics: savedMetrics, activate: true, reason }),
-    );
+    candidateId = saveInOneTransaction(db, activeId, () => saveModel(db, full, { metrics: savedMetrics, activate: true, reason }));
     say(`saved and activated model ${candidateId}`);
   } else {
-    candidateId = saveInOneTransaction(db, options.pauseBeforeCommitMs, undefined, say, () =>
-      saveModel(db, cand.fit, { userItems: train.byUser, metrics: savedMetrics, status: 'retired', reason }),
-    );
+    candidateId = saveInOneTransaction(db, undefined, () => saveModel(db, cand.fit, { metrics: savedMetrics, status: 'retired', reason }));
     say(`saved the candidate as retired model ${candidateId}`);
   }
   return {
@@ -236,16 +223,10 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
 
 /**
  * saveModel inside an outer IMMEDIATE transaction (better-sqlite3 turns saveModel's own transaction
- * into a savepoint), so the test hook can sleep before the single COMMIT, and so an activation
- * checks, in the same transaction, that the model it was compared with is still the active one.
+ * into a savepoint), so an activation checks, in the same transaction as the save, that the model
+ * it was compared with is still the active one.
  */
-function saveInOneTransaction(
-  db: Db,
-  pauseMs: number | undefined,
-  expectActive: number | null | undefined,
-  say: (line: string) => void,
-  save: () => number,
-): number {
+function saveInOneTransaction(db: Db, expectActive: number | null | undefined, save: () => number): number {
   return db
     .transaction((): number => {
       if (expectActive !== undefined) {
@@ -253,16 +234,11 @@ function saveInOneTransaction(
         if (now !== expectActive) {
           throw new RidgerecError(
             `the active model changed while retraining (was ${expectActive}, now ${String(now)}); nothing was saved — run retrain again`,
-            { code: 'active_model_changed', exitCode: 1 },
+            { code: 'active_model_changed' },
           );
         }
       }
-      const id = save();
-      if (pauseMs !== undefined && pauseMs > 0) {
-        say(`test hook: model ${id} written, holding the transaction open ${pauseMs} ms before COMMIT`);
-        sleepSync(pauseMs);
-      }
-      return id;
+      return save();
     })
     .immediate();
 }

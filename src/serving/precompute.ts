@@ -10,7 +10,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import type { StoredModel } from '../model/factor-model.js';
+import type { Model } from '../model/model.js';
 import { sharedFloat32, sharedInt32 } from '../ratings/matrix.js';
 import { spawnWorker } from '../workers.js';
 
@@ -67,7 +67,7 @@ function shared<T extends Float32Array | Int32Array>(a: T): T {
   return a.buffer instanceof SharedArrayBuffer ? a : sharedCopy(a);
 }
 
-export function startPrecompute(model: StoredModel, options: { n: number; threads?: number; simd?: boolean }): PrecomputeJob {
+export function startPrecompute(model: Model, options: { n: number; threads?: number; simd?: boolean }): PrecomputeJob {
   const idx = model.userItems.indices;
   const nUsers = model.nUsers;
   const n = Math.max(1, Math.min(options.n, model.nItems));

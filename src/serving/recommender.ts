@@ -4,35 +4,47 @@
  * real-time rating updates and atomic hot swaps of the model. The HTTP layer (src/http) and the
  * CLI (src/cli/recommend.ts, similar.ts) call only the Recommender interface below.
  */
-import type { Db } from '../db/connection.js';
 import { invalidInput, noModel, notFound } from '../errors.js';
-import { activeModelId, loadActiveModel } from '../model/model-store.js';
-import type { StoredModel } from '../model/factor-model.js';
-import { deleteUser as storeDeleteUser, upsertRatings, userRatings, type RatingInput } from '../ratings/store.js';
-import { foldRatings } from './fold-in.js';
+import type { FoldedInUser, ItemRating, Model, ScoredItem, Source } from '../model/model.js';
+import type { LoadedModel, ModelRecord } from '../model/registry.js';
+import type { RatingInput } from '../ratings/store.js';
 import { startPrecompute, type PrecomputeJob, type PrecomputeStatus } from './precompute.js';
+import { buildServingState, MAX_CACHED_FOLDS, type ServingState } from './serving-state.js';
 
 export type { PrecomputeStatus } from './precompute.js';
-import { buildServingState, infoFromModel, MAX_CACHED_FOLDS, type Fold, type ModelInfo, type ServingState } from './serving-state.js';
+export type { ScoredItem, Source } from '../model/model.js';
 
-export type { ModelInfo } from './serving-state.js';
-
-export interface ScoredItem {
-  readonly item: string;
-  readonly score: number;
-}
-export type Source = 'model' | 'fold-in' | 'popular';
 export interface RecommendOptions {
   readonly limit: number;
   readonly exclude?: readonly string[];
   readonly includeRated?: boolean;
 }
 
+/**
+ * What the serving core needs from storage, and nothing more: the active model, one user's
+ * ratings, the two writes the API makes, and item titles. The SQLite store (openStore) is one
+ * implementation; tests and embedders may give their own.
+ */
+export interface ServingStore {
+  /** Id of the active model, or null. Polled every couple of seconds: must be cheap. */
+  activeModelId(): number | null;
+  /** A saved model with its record. */
+  loadModel(id: number): LoadedModel;
+  /** The user's current ratings (empty for an unknown user). */
+  userRatings(user: string): readonly ItemRating[];
+  /** Stores ratings (all or nothing); throws InvalidInput on a bad one. */
+  addRatings(ratings: readonly RatingInput[]): unknown;
+  /** Deletes the user's ratings; false if there were none. */
+  deleteUser(user: string): boolean;
+  /** Display titles of the given items (ids without a title are absent). */
+  itemTitles(ids: readonly string[]): ReadonlyMap<string, string>;
+}
+
 export interface Recommender {
   /** Id of the model in use, null when none is active. */
   modelId(): number | null;
-  /** The model in use (for GET /v1/model), null when none. */
-  modelInfo(): ModelInfo | null;
+  /** The registry record of the model in use (for GET /v1/model), null when none. */
+  modelInfo(): ModelRecord | null;
   /** Throws noModel() (503) when no model is active. Known user → source 'model'; user unknown to the
    *  model (or with ratings posted since) but with ratings in the db → 'fold-in'; no ratings → 'popular'. */
   recommend(user: string, options: RecommendOptions): { user: string; model: number; source: Source; items: ScoredItem[] };
@@ -50,6 +62,8 @@ export interface Recommender {
   deleteUser(user: string): boolean;
   /** Reloads the active model now (swap is atomic); returns its id or null. */
   reload(): number | null;
+  /** Display titles of the given items, from the store (ids without a title are absent). */
+  itemTitles(ids: readonly string[]): ReadonlyMap<string, string>;
   /** Checks the model store for a newly activated model and swaps it in; true if it swapped. */
   poll(): boolean;
   /** Polls every intervalMs (default 2000) until close(). */
@@ -59,7 +73,7 @@ export interface Recommender {
 }
 
 export interface RecommenderOptions {
-  readonly db: Db;
+  readonly store: ServingStore;
   /** Called after every swap by reload() or poll() (not for the load at creation). */
   readonly onSwap?: (from: number | null, to: number | null) => void;
 }
@@ -106,8 +120,6 @@ export interface ServingRecommender extends Recommender {
 /** nItems·k at or above which 'auto' precomputes (≈ 0.25 ms of live scoring per request). */
 export const PRECOMPUTE_MIN_WORK = 1 << 18;
 
-const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
-
 function checkLimit(limit: unknown): number {
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
     throw invalidInput(`limit must be an integer >= 1, got ${String(limit)}`, { field: 'limit' });
@@ -115,47 +127,7 @@ function checkLimit(limit: unknown): number {
   return limit;
 }
 
-/** Dense indices of the excluded ids the model knows (unknown ids are ignored). */
-function excludedIndices(state: ServingState, exclude: readonly string[] | undefined): number[] {
-  const out: number[] = [];
-  if (exclude === undefined) return out;
-  for (const id of exclude) {
-    const i = state.itemIndex.get(id);
-    if (i !== undefined) out.push(i);
-  }
-  return out;
-}
-
-/**
- * The live path: score the whole catalog for one vector, drop rated and excluded items, keep
- * the best `limit` with the bounded heap. offset = μ + b_u (explicit) turns the ranking score
- * p_u·q_i + b_i into the predicted rating.
- */
-function scoreLive(
-  state: ServingState,
-  vector: Float32Array,
-  offset: number,
-  limit: number,
-  rated: ArrayLike<number> | null,
-  exclude: readonly number[],
-): ScoredItem[] {
-  // Scores live in a scratch row: NaN drops an item (topK never selects NaN).
-  const scores = state.scoreCatalog(vector, true);
-  if (rated !== null) for (let j = 0; j < rated.length; j++) scores[rated[j]!] = NaN;
-  for (const i of exclude) scores[i] = NaN;
-  return topItems(state, limit, offset);
-}
-
-/** The best `limit` of the row scoreCatalog last returned, as (id, score + offset rounded to 4 places). */
-function topItems(state: ServingState, limit: number, offset: number): ScoredItem[] {
-  const ids = state.model.itemIds;
-  const top = state.topOfCatalog(limit);
-  const items: ScoredItem[] = new Array(top.indices.length);
-  for (let j = 0; j < top.indices.length; j++) {
-    items[j] = { item: ids[top.indices[j]!]!, score: round4(top.scores[j]! + offset) };
-  }
-  return items;
-}
+const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 
 /** Known user, nothing rated since training: precomputed candidates when they suffice, else live. */
 function recommendKnown(
@@ -167,10 +139,9 @@ function recommendKnown(
   counters: Counters,
 ): ScoredItem[] {
   const m = state.model;
-  const k = state.k;
-  const offset = state.explicit ? m.globalMean + (m.userBias?.[u] ?? 0) : 0;
   const table = state.topN;
   if (table !== null && !includeRated && limit <= table.n) {
+    const offset = m.scoreOffset(u);
     const base = u * table.n;
     const items: ScoredItem[] = [];
     let j = 0;
@@ -188,26 +159,7 @@ function recommendKnown(
     // The exclusions ate into a truncated list: fall through to live scoring.
   }
   counters.live++;
-  const row = m.userItems;
-  const rated = includeRated ? null : row.indices.subarray(row.indptr[u]!, row.indptr[u + 1]!);
-  return scoreLive(state, m.userFactors.subarray(u * k, (u + 1) * k), offset, limit, rated, exclude);
-}
-
-function recommendPopular(state: ServingState, limit: number, exclude: readonly number[]): ScoredItem[] {
-  const { order, counts } = state.popularOrder();
-  const ids = state.model.itemIds;
-  const items: ScoredItem[] = [];
-  for (let j = 0; j < order.length && items.length < limit; j++) {
-    const i = order[j]!;
-    if (exclude.length > 0 && exclude.includes(i)) continue;
-    items.push({ item: ids[i]!, score: counts[i]! });
-  }
-  return items;
-}
-
-function recommendFold(state: ServingState, fold: Fold, limit: number, exclude: readonly number[], includeRated: boolean): ScoredItem[] {
-  const offset = state.explicit ? state.model.globalMean + fold.bias : 0;
-  return scoreLive(state, fold.factors, offset, limit, includeRated ? null : fold.rated, exclude);
+  return m.recommendKnown(u, limit, exclude, includeRated);
 }
 
 interface Counters {
@@ -216,23 +168,23 @@ interface Counters {
   popular: number;
 }
 
-/** True when model row u holds exactly the items of `items` (the user's current db ratings). */
-function sameItemSet(state: ServingState, u: number, items: readonly { item: string }[]): boolean {
-  const row = state.model.userItems;
+/** True when model row u holds exactly the items of `items` (the user's current stored ratings). */
+function sameItemSet(model: Model, u: number, items: readonly { item: string }[]): boolean {
+  const row = model.userItems;
   const start = row.indptr[u]!;
   const end = row.indptr[u + 1]!;
   if (end - start !== items.length) return false;
   const have = new Set<number>();
   for (let e = start; e < end; e++) have.add(row.indices[e]!);
   for (const r of items) {
-    const i = state.itemIndex.get(r.item);
+    const i = model.itemIndex(r.item);
     if (i === undefined || !have.has(i)) return false;
   }
   return true;
 }
 
 export function createRecommender(options: RecommenderOptions & ServingTuning): ServingRecommender {
-  const { db, onSwap } = options;
+  const { store, onSwap } = options;
   const eagerRefoldLimit = options.eagerRefoldLimit ?? 256;
   /** The one reference to the serving state; every request reads it once. */
   let current: ServingState | null = null;
@@ -245,25 +197,25 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
   let closed = false;
   const counters: Counters = { precomputed: 0, live: 0, popular: 0 };
 
-  function wantsPrecompute(model: StoredModel): boolean {
+  function wantsPrecompute(model: Model): boolean {
     const p = options.precompute ?? 'auto';
     if (p === 'auto') return model.nUsers > 0 && model.nItems * model.factors >= PRECOMPUTE_MIN_WORK;
     return p && model.nUsers > 0;
   }
 
-  function getFold(state: ServingState, user: string): Fold | null {
-    const cached = state.folds.get(user);
+  function getFolded(state: ServingState, user: string): FoldedInUser | null {
+    const cached = state.foldedIn.get(user);
     if (cached !== undefined) return cached;
-    const ratings = userRatings(db, user);
+    const ratings = store.userRatings(user);
     if (ratings.length === 0) return null;
-    const fold = foldRatings(state, ratings);
-    if (fold === null) return null;
-    state.folds.set(user, fold);
-    if (state.folds.size > MAX_CACHED_FOLDS) {
-      const oldest = state.folds.keys().next().value;
-      if (oldest !== undefined) state.folds.delete(oldest);
+    const folded = state.model.foldIn(ratings);
+    if (folded === null) return null;
+    state.foldedIn.set(user, folded);
+    if (state.foldedIn.size > MAX_CACHED_FOLDS) {
+      const oldest = state.foldedIn.keys().next().value;
+      if (oldest !== undefined) state.foldedIn.delete(oldest);
     }
-    return fold;
+    return folded;
   }
 
   /**
@@ -271,13 +223,13 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
    * change AND was trained on exactly the items the database now holds for that user.
    */
   function pruneTouched(state: ServingState): void {
-    const created = Date.parse(state.info.createdAt);
+    const created = Date.parse(state.record.createdAt);
     if (!Number.isFinite(created)) return;
     for (const [user, at] of touched) {
       if (at >= created) continue;
-      const u = state.userIndex.get(user);
-      const ratings = userRatings(db, user);
-      if (u === undefined ? ratings.length === 0 : sameItemSet(state, u, ratings)) touched.delete(user);
+      const u = state.model.userIndex(user);
+      const ratings = store.userRatings(user);
+      if (u === undefined ? ratings.length === 0 : sameItemSet(state.model, u, ratings)) touched.delete(user);
     }
   }
 
@@ -295,7 +247,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     } catch (e) {
       state.precompute = 'failed';
       state.precomputeDone = Promise.resolve('failed');
-      options.onPrecomputed?.(state.info.id, seconds(), e as Error);
+      options.onPrecomputed?.(state.record.id, seconds(), e as Error);
       return;
     }
     job = j;
@@ -309,23 +261,23 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
         }
         state.topN = table;
         state.precompute = 'ready';
-        options.onPrecomputed?.(state.info.id, seconds());
+        options.onPrecomputed?.(state.record.id, seconds());
         return 'ready';
       },
       (e: unknown): PrecomputeStatus => {
         if (job === j) job = null;
         state.precompute = 'failed';
-        options.onPrecomputed?.(state.info.id, seconds(), e as Error);
+        options.onPrecomputed?.(state.record.id, seconds(), e as Error);
         return 'failed';
       },
     );
   }
 
-  function swapTo(model: StoredModel | null, notify = true): number | null {
-    const from = current?.info.id ?? null;
+  function swapTo(loaded: LoadedModel | null, notify = true): number | null {
+    const from = current?.record.id ?? null;
     let next: ServingState | null = null;
-    if (model !== null) {
-      next = buildServingState(model, infoFromModel(model, model.activatedAt), { simd: options.simd ?? true });
+    if (loaded !== null) {
+      next = buildServingState(loaded.model.useSimd(options.simd ?? true).prepare(), loaded.record);
       pruneTouched(next);
     }
     const previousJob = job;
@@ -333,20 +285,21 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     current = next; // the swap: one assignment
     if (previousJob !== null) void previousJob.cancel();
     if (next !== null && !closed && wantsPrecompute(next.model)) startTopN(next);
-    const to = next?.info.id ?? null;
+    const to = next?.record.id ?? null;
     if (notify) onSwap?.(from, to);
     return to;
   }
 
   function reload(): number | null {
-    const model = loadActiveModel(db);
+    const id = store.activeModelId();
+    const model = id === null ? null : store.loadModel(id);
     failedId = null;
     return swapTo(model);
   }
 
   function poll(): boolean {
-    const id = activeModelId(db);
-    if (id === (current?.info.id ?? null)) return false;
+    const id = store.activeModelId();
+    if (id === (current?.record.id ?? null)) return false;
     if (id !== null && id === failedId) return false;
     try {
       reload();
@@ -365,92 +318,73 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
 
   // Load whatever is active right now, so the first request is served without waiting for a poll
   // (the initial load is not a swap: onSwap is not called for it).
-  swapTo(loadActiveModel(db), false);
+  const initial = store.activeModelId();
+  swapTo(initial === null ? null : store.loadModel(initial), false);
 
   return {
     stats: () => ({
-      model: current?.info.id ?? null,
+      model: current?.record.id ?? null,
       precompute: current?.precompute ?? 'off',
       precomputedAnswers: counters.precomputed,
       liveAnswers: counters.live,
       popularAnswers: counters.popular,
     }),
     whenPrecomputed: () => current?.precomputeDone ?? Promise.resolve('off'),
-    modelId: () => current?.info.id ?? null,
-    modelInfo: () => current?.info ?? null,
+    modelId: () => current?.record.id ?? null,
+    modelInfo: () => current?.record ?? null,
+    itemTitles: (ids) => store.itemTitles(ids),
 
     recommend(user, opts) {
       const state = requireState();
       const limit = checkLimit(opts.limit);
-      const exclude = excludedIndices(state, opts.exclude);
+      const exclude = state.model.excludedIndices(opts.exclude);
       const includeRated = opts.includeRated ?? false;
-      const model = state.info.id;
-      const u = state.userIndex.get(user);
+      const model = state.record.id;
+      const u = state.model.userIndex(user);
       if (u !== undefined && !touched.has(user)) {
         return { user, model, source: 'model', items: recommendKnown(state, u, limit, exclude, includeRated, counters) };
       }
-      const fold = getFold(state, user);
-      if (fold !== null) {
+      const folded = getFolded(state, user);
+      if (folded !== null) {
         counters.live++;
-        return { user, model, source: 'fold-in', items: recommendFold(state, fold, limit, exclude, includeRated) };
+        return { user, model, source: 'fold-in', items: state.model.recommendFolded(folded, limit, exclude, includeRated) };
       }
       counters.popular++;
-      return { user, model, source: 'popular', items: recommendPopular(state, limit, exclude) };
+      return { user, model, source: 'popular', items: state.model.popularItems(limit, exclude) };
     },
 
     similarItems(item, opts) {
       const state = requireState();
-      const limit = checkLimit(opts.limit);
-      const i = state.itemIndex.get(item);
-      if (i === undefined) {
-        throw notFound(`item "${item}" is not in model ${state.info.id}`, 'unknown_item', { item });
+      if (state.model.itemIndex(item) === undefined) {
+        throw notFound(`item "${item}" is not in model ${state.record.id}`, 'unknown_item', { item });
       }
-      const m = state.model;
-      const k = state.k;
-      const norms = state.itemNorms;
-      // cos(i, j) = q_i·q_j / (‖q_i‖ ‖q_j‖); 0 when either vector is zero.
-      const scores = state.scoreCatalog(m.itemFactors.subarray(i * k, (i + 1) * k), false);
-      const ni = norms[i]!;
-      for (let j = 0; j < scores.length; j++) {
-        const d = ni * norms[j]!;
-        scores[j] = d > 0 ? Math.max(-1, Math.min(1, scores[j]! / d)) : 0;
-      }
-      scores[i] = NaN; // never the item itself
-      return { item, model: state.info.id, items: topItems(state, limit, 0) };
+      const r = state.model.similarItems(item, { limit: checkLimit(opts.limit) });
+      return { item, model: state.record.id, items: r.items };
     },
 
     recommendAnonymous(ratings, opts) {
       const state = requireState();
-      const limit = checkLimit(opts.limit);
-      ratings.forEach((r, j) => {
-        if (typeof r.value !== 'number' || !Number.isFinite(r.value)) {
-          throw invalidInput(`ratings[${j}].value must be a finite number`, { field: `ratings[${j}].value` });
-        }
-      });
-      const exclude = excludedIndices(state, opts.exclude);
-      const model = state.info.id;
-      const fold = foldRatings(state, ratings);
-      if (fold === null) return { source: 'popular', model, items: recommendPopular(state, limit, exclude) };
-      return { source: 'fold-in', model, items: recommendFold(state, fold, limit, exclude, false) };
+      const r = state.model.recommendFor(ratings, { limit: checkLimit(opts.limit), ...(opts.exclude ? { exclude: opts.exclude } : {}) });
+      return { source: r.source, model: state.record.id, items: r.items };
     },
 
     addRatings(ratings) {
-      upsertRatings(db, ratings); // one transaction: all or nothing (throws on bad input)
+      store.addRatings(ratings); // one transaction: all or nothing (throws on bad input)
       const now = Date.now();
       const users = new Set<string>();
       for (const r of ratings) users.add(r.user);
       const state = current;
       for (const user of users) {
         touched.set(user, now);
-        state?.folds.delete(user);
+        state?.foldedIn.delete(user);
       }
       // Re-fold now so the next request is cheap; a failure here only postpones it to that request.
       if (state !== null && users.size <= eagerRefoldLimit) {
         for (const user of users) {
           try {
-            getFold(state, user);
+            getFolded(state, user);
           } catch {
-            state.folds.delete(user);
+            state.foldedIn.delete(user);
           }
         }
       }
@@ -458,9 +392,9 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     },
 
     deleteUser(user) {
-      const had = storeDeleteUser(db, user);
+      const had = store.deleteUser(user);
       touched.set(user, Date.now());
-      current?.folds.delete(user);
+      current?.foldedIn.delete(user);
       return had;
     },
 
@@ -475,7 +409,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
           poll();
         } catch (e) {
           process.emitWarning(
-            `ridgerec: loading the newly activated model failed; keeping model ${current?.info.id ?? 'none'}: ${(e as Error).message}`,
+            `ridgerec: loading the newly activated model failed; keeping model ${current?.record.id ?? 'none'}: ${(e as Error).message}`,
           );
         }
       }, intervalMs);

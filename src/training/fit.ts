@@ -42,7 +42,7 @@ function sharedF64(n: number): Float64Array {
  * Fits the model. Rejects an empty matrix or invalid params with invalidInput; NaN/Infinity
  * after a half-sweep, or a system that is not positive definite, with ModelFitError (raise λ).
  */
-export async function fit(matrix: RatingMatrix, params: TrainParams, options: FitOptions = {}): Promise<FitResult> {
+export async function fitFactors(matrix: RatingMatrix, params: TrainParams, options: FitOptions = {}): Promise<FitResult> {
   const started = performance.now();
   const p = resolveParams(params);
   const { nUsers, nItems } = matrix;

@@ -118,47 +118,47 @@ export const PARAM_LIMITS = {
 
 function checkInt(flag: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw invalidInput(`${flag} must be an integer in ${min}..${max}, got ${String(v)}`, { flag });
+    throw invalidInput(`${flag} must be an integer in ${min}..${max}, got ${String(v)}`, { field: flag });
   }
   return v;
 }
 
 function checkNonNegative(flag: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-    throw invalidInput(`${flag} must be a number >= 0, got ${String(v)}`, { flag });
+    throw invalidInput(`${flag} must be a number >= 0, got ${String(v)}`, { field: flag });
   }
   return v;
 }
 
 function checkChoice<T extends string>(flag: string, v: unknown, choices: readonly T[]): T {
   if (typeof v !== 'string' || !(choices as readonly string[]).includes(v)) {
-    throw invalidInput(`${flag} must be one of ${choices.join(', ')}, got ${String(v)}`, { flag });
+    throw invalidInput(`${flag} must be one of ${choices.join(', ')}, got ${String(v)}`, { field: flag });
   }
   return v as T;
 }
 
 /**
  * Fills the defaults of the given feedback (explicit: weighted λ; implicit: plain λ; threads: the
- * number of cores) and validates every field, throwing invalidInput that names the flag and the
- * allowed range. The result is frozen.
+ * number of cores) and validates every field, throwing InvalidInput that names the parameter
+ * (details.field; the CLI turns it into its flag) and the allowed range. The result is frozen.
  */
 export function resolveParams(partial: Partial<TrainParams> & { readonly feedback: Feedback }): TrainParams {
-  const feedback = checkChoice('--feedback', partial.feedback, ['explicit', 'implicit'] as const);
+  const feedback = checkChoice('feedback', partial.feedback, ['explicit', 'implicit'] as const);
   const d = DEFAULT_PARAMS[feedback];
   const pick = <K extends keyof TrainParams>(key: K): TrainParams[K] =>
     partial[key] === undefined ? d[key] : (partial[key] as TrainParams[K]);
   const L = PARAM_LIMITS;
   return Object.freeze({
     feedback,
-    factors: checkInt('--factors', pick('factors'), L.factors.min, L.factors.max),
-    lambda: checkNonNegative('--lambda', pick('lambda')),
-    lambdaScaling: checkChoice('--lambda-scaling', pick('lambdaScaling'), ['count', 'none'] as const),
-    alpha: checkNonNegative('--alpha', pick('alpha')),
-    iterations: checkInt('--iterations', pick('iterations'), L.iterations.min, L.iterations.max),
-    solver: checkChoice('--solver', pick('solver'), ['cg', 'cholesky'] as const),
-    cgSteps: checkInt('--cg-steps', pick('cgSteps'), L.cgSteps.min, L.cgSteps.max),
-    threads: checkInt('--threads', pick('threads'), L.threads.min, L.threads.max),
-    seed: checkInt('--seed', pick('seed'), L.seed.min, L.seed.max),
+    factors: checkInt('factors', pick('factors'), L.factors.min, L.factors.max),
+    lambda: checkNonNegative('lambda', pick('lambda')),
+    lambdaScaling: checkChoice('lambdaScaling', pick('lambdaScaling'), ['count', 'none'] as const),
+    alpha: checkNonNegative('alpha', pick('alpha')),
+    iterations: checkInt('iterations', pick('iterations'), L.iterations.min, L.iterations.max),
+    solver: checkChoice('solver', pick('solver'), ['cg', 'cholesky'] as const),
+    cgSteps: checkInt('cgSteps', pick('cgSteps'), L.cgSteps.min, L.cgSteps.max),
+    threads: checkInt('threads', pick('threads'), L.threads.min, L.threads.max),
+    seed: checkInt('seed', pick('seed'), L.seed.min, L.seed.max),
   });
 }
 

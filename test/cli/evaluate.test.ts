@@ -5,7 +5,7 @@ import { openDatabase } from '../../src/db/connection.js';
 import { metricsToJson } from '../../src/eval/metrics.js';
 import { fitAndEvaluate } from '../../src/eval/run.js';
 import { alignTestSet, holdoutSplit } from '../../src/eval/split.js';
-import { countModels } from '../../src/model/model-store.js';
+import { countModels } from '../../src/model/registry.js';
 import { matrixFromTriples } from '../../src/ratings/matrix.js';
 import { loadMatrix, upsertRatings } from '../../src/ratings/store.js';
 import { resolveParams } from '../../src/training/params.js';

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connection.js';
-import type { FactorModel } from '../../src/model/factor-model.js';
-import { activeModelId, saveModel } from '../../src/model/model-store.js';
+import { Model } from '../../src/model/model.js';
+import { activeModelId, saveModel } from '../../src/model/registry.js';
 import { DEFAULT_PARAMS } from '../../src/training/params.js';
 import { runInProcess } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
@@ -11,20 +11,24 @@ let dir: string;
 let cleanup: () => void;
 let dbPath: string;
 
-function tinyModel(lambda: number): FactorModel {
-  return {
+function tinyModel(lambda: number): Model {
+  return new Model({
     params: { ...DEFAULT_PARAMS.explicit, factors: 1, lambda },
     factors: 1,
     nUsers: 1,
     nItems: 2,
+    globalMean: 3,
+    metrics: {},
+    history: [],
+    createdAt: new Date().toISOString(),
     userIds: ['alice'],
     itemIds: ['a', 'b'],
     userFactors: Float32Array.from([1]),
     itemFactors: Float32Array.from([0.5, -0.5]),
     userBias: Float32Array.from([0]),
     itemBias: Float32Array.from([0, 0]),
-    globalMean: 3,
-  };
+    userItems: { indptr: Int32Array.from([0, 1]), indices: Int32Array.from([0]) },
+  });
 }
 
 beforeEach(() => {
@@ -32,10 +36,9 @@ beforeEach(() => {
   dbPath = join(dir, 'r.db');
   // Three models: 1 active, 2 ready (with metrics), 3 retired with a reason.
   const db = openDatabase(dbPath);
-  const userItems = { indptr: Int32Array.from([0, 1]), indices: Int32Array.from([0]) };
-  saveModel(db, tinyModel(0.1), { userItems, activate: true });
-  saveModel(db, tinyModel(0.2), { userItems, metrics: { rmse: 0.91234567 } });
-  saveModel(db, tinyModel(0.3), { userItems, status: 'retired', reason: 'rmse 0.95 worse than active 0.91' });
+  saveModel(db, tinyModel(0.1), { activate: true });
+  saveModel(db, tinyModel(0.2), { metrics: { rmse: 0.91234567 } });
+  saveModel(db, tinyModel(0.3), { status: 'retired', reason: 'rmse 0.95 worse than active 0.91' });
   db.close();
 });
 afterEach(() => cleanup());

@@ -2,6 +2,7 @@
  * `ridgerec serve` as a real process: port resolution, the API key from RIDGEREC_API_KEY, hot
  * reload of a model activated by another process, and a clean exit on SIGTERM/SIGINT.
  */
+import { storeFromDb } from '../../src/store/store.js';
 import { request as httpRequest } from 'node:http';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,7 +67,13 @@ describe('ridgerec serve', () => {
   });
 
   it('close() lets a request in flight finish: a body still uploading when shutdown starts is stored', async () => {
-    const handle = await startServer({ db: fx.db, port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), pollMs: 60_000 });
+    const handle = await startServer({
+      store: storeFromDb(fx.db),
+      port: 0,
+      host: '127.0.0.1',
+      logger: pino({ level: 'silent' }),
+      pollMs: 60_000,
+    });
     const body = JSON.stringify({ user: 'late', item: 'x3', value: 4 });
     const { port } = new URL(handle.url);
     let closed = false;

@@ -11,9 +11,9 @@ import { prepareDatabase, type PrepareReport } from '../../src/cli/start.js';
 import { openDatabase, type Db } from '../../src/db/connection.js';
 import { demoCategoryOf, generateDemoShop } from '../../src/demo/shop.js';
 import { createApp } from '../../src/http/app.js';
-import { itemTitlesFrom } from '../../src/http/item-titles.js';
-import { listModels } from '../../src/model/model-store.js';
+import { listModels } from '../../src/model/registry.js';
 import { ratingStats, upsertRatings } from '../../src/ratings/store.js';
+import { storeFromDb } from '../../src/store/store.js';
 import { createRecommender } from '../../src/serving/recommender.js';
 import { tempDir, type TempDir } from '../helpers/temp.js';
 import { fixtureRatings } from '../http/fixture.js';
@@ -49,9 +49,9 @@ describe('start on an empty database', () => {
 
   it("recommends mostly from each user's favourite categories (≥ 80% of top-10, first 50 users)", async () => {
     const shop = generateDemoShop();
-    const rec = createRecommender({ db, precompute: false });
+    const rec = createRecommender({ store: storeFromDb(db), precompute: false });
     try {
-      const app = createApp({ recommender: rec, logger: pino({ level: 'silent' }), itemTitles: itemTitlesFrom(db) });
+      const app = createApp({ recommender: rec, logger: pino({ level: 'silent' }) });
       let share = 0;
       for (const u of shop.users.slice(0, 50)) {
         const res = await request(app).get(`/v1/users/${u.id}/recommendations?limit=10`);

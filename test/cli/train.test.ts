@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connection.js';
-import { activeModelId, countModels, loadModel } from '../../src/model/model-store.js';
+import { activeModelId, countModels, loadModel } from '../../src/model/registry.js';
 import { loadMatrix, upsertRatings } from '../../src/ratings/store.js';
 import { DEFAULT_PARAMS } from '../../src/training/params.js';
 import { runInProcess } from '../helpers/cli.js';
@@ -54,12 +54,18 @@ describe('ridgerec train', () => {
 
     const db = openDatabase(dbPath);
     expect(activeModelId(db)).toBe(1);
-    const m = loadModel(db, 1);
+    const { record, model: m } = loadModel(db, 1);
+    expect(record).toMatchObject({ id: 1, status: 'active', feedback: 'explicit' });
     const matrix = loadMatrix(db);
     expect(m.userIds).toEqual(matrix.userIds);
     expect(Array.from(m.userItems.indptr)).toEqual(Array.from(matrix.byUser.indptr));
     expect(Array.from(m.userItems.indices)).toEqual(Array.from(matrix.byUser.indices));
     expect(m.userBias).not.toBeNull();
+    // the saved model file carries the params, the iteration history and the training size
+    expect(record.params).toEqual(out.params);
+    expect(m.params).toEqual(out.params);
+    expect(m.history.map((s) => s.loss)).toEqual(its.map((s) => s.loss));
+    expect(record.metrics).toMatchObject({ ratings: matrix.nnz });
     db.close();
 
     const stats = await runInProcess(['stats', '--db', dbPath, '--json']);
@@ -90,8 +96,8 @@ describe('ridgerec train', () => {
     const forced = await runInProcess(['train', '--db', dbPath, ...FAST, '--feedback', 'explicit', '--json']);
     expect(JSON.parse(forced.stdout)).toMatchObject({ feedback: 'explicit', params: { feedback: 'explicit' } });
     const db = openDatabase(dbPath);
-    expect(loadModel(db, 1).userBias).toBeNull();
-    expect(loadModel(db, 2).userBias).not.toBeNull();
+    expect(loadModel(db, 1).model.userBias).toBeNull();
+    expect(loadModel(db, 2).model.userBias).not.toBeNull();
     db.close();
   });
 

@@ -144,7 +144,7 @@ describe('ridgerec tune', () => {
   it.each([
     [['--grid', 'lambda=abc'], /--grid: lambda value "abc" is not a number/],
     [['--grid', 'foo=1,2'], /--grid: unknown parameter "foo"/],
-    [['--grid', 'lambda=-1'], /--grid lambda=-1: --lambda must be a number >= 0/],
+    [['--grid', 'lambda=-1'], /--grid lambda=-1: lambda must be a number >= 0/],
     [['--grid', 'lambda=1', '--folds', '2', '--test', 'x.test'], /--folds with --train and --test needs a %d/],
   ])('rejects %j with exit 2, stores nothing', async (args, message) => {
     const db = join(dir, 'bad.db');

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { exitCode } from '../../src/cli/common.js';
+import { httpStatus } from '../../src/http/errors.js';
 import { RidgerecError } from '../../src/errors.js';
 import {
   expandGrid,
@@ -66,8 +68,8 @@ describe('grid parsing', () => {
     ['lambda=1,1', /lambda lists a value twice/],
   ])('rejects %j with exit 2 and a message naming it', (spec, message) => {
     const e = errorOf(() => parseGrid(spec));
-    expect(e.exitCode).toBe(2);
-    expect(e.status).toBe(400);
+    expect(exitCode(e)).toBe(2);
+    expect(httpStatus(e)).toBe(400);
     expect(e.message).toMatch(message);
   });
 });
@@ -94,8 +96,8 @@ describe('grid expansion', () => {
 
   it('validates each point with resolveParams and names the point', () => {
     const e = errorOf(() => expandGrid(parseGrid('factors=8 lambda=0.1,-1'), base));
-    expect(e.exitCode).toBe(2);
-    expect(e.message).toMatch(/--grid factors=8 lambda=-1: --lambda must be a number >= 0, got -1/);
+    expect(exitCode(e)).toBe(2);
+    expect(e.message).toMatch(/--grid factors=8 lambda=-1: lambda must be a number >= 0, got -1/);
     expect(errorOf(() => expandGrid(parseGrid('factors=8.5'), base)).message).toMatch(/factors=8.5: --factors must be an integer/);
     expect(errorOf(() => expandGrid(parseGrid('solver=lu'), base)).message).toMatch(/solver=lu: --solver must be one of/);
   });

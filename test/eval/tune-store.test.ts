@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { exitCode } from '../../src/cli/common.js';
 import { openDatabase } from '../../src/db/connection.js';
 import { RidgerecError } from '../../src/errors.js';
 import { latestTuningResult, requireTuningResult, saveTuningResult, type NewTuningRecord } from '../../src/model/tuning-store.js';
@@ -63,7 +64,7 @@ describe('tuning store (migration 0003)', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(RidgerecError);
-    expect((err as RidgerecError).exitCode).toBe(2);
+    expect(exitCode(err as RidgerecError)).toBe(2);
     expect((err as RidgerecError).message).toMatch(/no tuning result for implicit feedback.*ridgerec tune/);
     db.close();
   });

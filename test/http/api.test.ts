@@ -8,8 +8,8 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Express } from 'express';
 import { createApp } from '../../src/http/app.js';
-import { itemTitlesFrom } from '../../src/http/item-titles.js';
 import { ratingStats, userRatings } from '../../src/ratings/store.js';
+import { storeFromDb } from '../../src/store/store.js';
 import { createRecommender, type Recommender } from '../../src/serving/recommender.js';
 import { X, fixtureDb, trainModel, type Fixture } from './fixture.js';
 
@@ -24,8 +24,8 @@ describe('HTTP API over a real recommender', () => {
   beforeAll(async () => {
     fx = fixtureDb();
     modelId = await trainModel(fx.db);
-    rec = createRecommender({ db: fx.db, precompute: false });
-    app = createApp({ recommender: rec, logger: silent, itemTitles: itemTitlesFrom(fx.db) });
+    rec = createRecommender({ store: storeFromDb(fx.db), precompute: false });
+    app = createApp({ recommender: rec, logger: silent });
   });
   afterAll(async () => {
     await rec.close();
@@ -225,7 +225,7 @@ describe('HTTP API over a real recommender', () => {
 describe('before any model is trained', () => {
   it('answers 503 no_model for model-backed routes and reports model null', async () => {
     const fx = fixtureDb();
-    const rec = createRecommender({ db: fx.db, precompute: false });
+    const rec = createRecommender({ store: storeFromDb(fx.db), precompute: false });
     try {
       const app = createApp({ recommender: rec, logger: silent });
       expect((await request(app).get('/health')).body).toEqual({ status: 'ok', model: null });

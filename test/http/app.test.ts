@@ -268,17 +268,20 @@ describe('openapi', () => {
     const documented = Object.entries(res.body.paths as Record<string, Record<string, unknown>>)
       .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`))
       .sort();
-    // The routes registered on the Express app, from its router stack.
-    const router = (app as unknown as { router: { stack: { route?: { path: string; methods: Record<string, boolean> } }[] } }).router;
-    const served = router.stack
-      .flatMap((l) =>
+    // The routes registered on the Express app, from its router stack and the API router's
+    // (mounted at the root).
+    type Layer = { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: Layer[] } };
+    const routes = (stack: Layer[]): string[] =>
+      stack.flatMap((l) =>
         l.route
           ? Object.keys(l.route.methods)
               .filter((m) => m !== '_all')
               .map((m) => `${m.toUpperCase()} ${l.route!.path}`)
-          : [],
-      )
-      .sort();
+          : l.handle?.stack
+            ? routes(l.handle.stack)
+            : [],
+      );
+    const served = routes((app as unknown as { router: { stack: Layer[] } }).router.stack).sort();
     expect(served.length).toBeGreaterThanOrEqual(10);
     expect(documented).toEqual(served);
     expect(openApiDocument()).toEqual(res.body);

@@ -4,7 +4,9 @@
  * end-to-end tests use the real recommender over a real SQLite database instead.
  */
 import { noModel, notFound } from '../../src/errors.js';
-import type { ModelInfo, Recommender, RecommendOptions, ScoredItem } from '../../src/serving/recommender.js';
+import { DEFAULT_PARAMS } from '../../src/training/params.js';
+import type { ModelRecord } from '../../src/model/registry.js';
+import type { Recommender, RecommendOptions, ScoredItem } from '../../src/serving/recommender.js';
 
 export interface FakeCalls {
   recommend: { user: string; options: RecommendOptions }[];
@@ -13,7 +15,9 @@ export interface FakeCalls {
   reload: number;
 }
 
-export function fakeRecommender(options: { model?: number | null; throwOnRecommend?: Error } = {}): Recommender & { calls: FakeCalls } {
+export function fakeRecommender(
+  options: { model?: number | null; throwOnRecommend?: Error; titles?: (ids: readonly string[]) => ReadonlyMap<string, string> } = {},
+): Recommender & { calls: FakeCalls } {
   let model = options.model === undefined ? 7 : options.model;
   const calls: FakeCalls = { recommend: [], addRatings: [], deleteUser: [], reload: 0 };
   const items: ScoredItem[] = [
@@ -21,7 +25,7 @@ export function fakeRecommender(options: { model?: number | null; throwOnRecomme
     { item: 'b', score: 2 },
     { item: 'c', score: 1 },
   ];
-  const info = (): ModelInfo | null =>
+  const info = (): ModelRecord | null =>
     model === null
       ? null
       : {
@@ -29,10 +33,13 @@ export function fakeRecommender(options: { model?: number | null; throwOnRecomme
           createdAt: '2024-01-01T00:00:00.000Z',
           activatedAt: '2024-01-01T00:00:01.000Z',
           feedback: 'explicit',
-          params: { factors: 2 },
+          status: 'active',
+          params: { ...DEFAULT_PARAMS.explicit, factors: 2 },
           metrics: { rmse: 0.9 },
-          users: 2,
-          items: 3,
+          reason: null,
+          factors: 2,
+          nUsers: 2,
+          nItems: 3,
         };
   const need = (): number => {
     if (model === null) throw noModel();
@@ -42,6 +49,7 @@ export function fakeRecommender(options: { model?: number | null; throwOnRecomme
     calls,
     modelId: () => model,
     modelInfo: info,
+    itemTitles: (ids) => (options.titles ? options.titles(ids) : new Map()),
     recommend(user, opts) {
       if (options.throwOnRecommend) throw options.throwOnRecommend;
       calls.recommend.push({ user, options: opts });

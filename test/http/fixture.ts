@@ -4,10 +4,9 @@
  * reverse. a1 has not rated x4 and b1 has not rated y4, so x4 must top a1's list and y4 b1's.
  */
 import type { Db } from '../../src/db/connection.js';
-import { saveModel } from '../../src/model/model-store.js';
+import { saveModel } from '../../src/model/registry.js';
 import { loadMatrix, upsertItems, upsertRatings, type RatingInput } from '../../src/ratings/store.js';
-import { fit } from '../../src/training/fit.js';
-import { resolveParams } from '../../src/training/params.js';
+import { fit } from '../../src/model/fit.js';
 import { tempDb, type TempDb } from '../helpers/temp.js';
 
 export const X = ['x1', 'x2', 'x3', 'x4'];
@@ -42,8 +41,7 @@ export function fixtureDb(): Fixture {
 
 /** Trains a small explicit model on what the database holds now and saves it (active by default). */
 export async function trainModel(db: Db, options: { seed?: number; activate?: boolean } = {}): Promise<number> {
-  const matrix = loadMatrix(db);
-  const params = resolveParams({ feedback: 'explicit', factors: 2, lambda: 0.05, iterations: 12, threads: 1, seed: options.seed ?? 1 });
-  const model = await fit(matrix, params);
-  return saveModel(db, model, { userItems: matrix.byUser, activate: options.activate ?? true, metrics: { rmse: 0.1 } });
+  const params = { feedback: 'explicit', factors: 2, lambda: 0.05, iterations: 12, threads: 1, seed: options.seed ?? 1 } as const;
+  const model = await fit(loadMatrix(db), params);
+  return saveModel(db, model, { activate: options.activate ?? true, metrics: { rmse: 0.1 } });
 }

@@ -10,7 +10,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src/db/connection.js';
 import { createApp } from '../../src/http/app.js';
-import { activateModel } from '../../src/model/model-store.js';
+import { activateModel } from '../../src/model/registry.js';
+import { storeFromDb } from '../../src/store/store.js';
 import { createRecommender, type Recommender } from '../../src/serving/recommender.js';
 import { fixtureDb, trainModel, type Fixture } from './fixture.js';
 
@@ -27,7 +28,7 @@ beforeAll(async () => {
   oldId = await trainModel(fx.db, { seed: 1 });
   other = openDatabase(fx.path); // the "trainer": a second connection to the same file
   newId = await trainModel(other, { seed: 2, activate: false });
-  rec = createRecommender({ db: fx.db, precompute: false });
+  rec = createRecommender({ store: storeFromDb(fx.db), precompute: false });
   rec.startPolling(25);
   server = createApp({ recommender: rec, logger: pino({ level: 'silent' }) }).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { httpStatus } from '../../src/http/errors.js';
 import { RidgerecError } from '../../src/errors.js';
 import {
   formatPath,
@@ -16,7 +17,7 @@ function rejects(fn: () => unknown): RidgerecError {
   } catch (e) {
     expect(e).toBeInstanceOf(RidgerecError);
     const err = e as RidgerecError;
-    expect(err.status).toBe(400);
+    expect(httpStatus(err)).toBe(400);
     expect(err.code).toBe('invalid_input');
     return err;
   }

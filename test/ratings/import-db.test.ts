@@ -1,4 +1,5 @@
 import { existsSync, writeFileSync } from 'node:fs';
+import { exitCode } from '../../src/cli/common.js';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/connection.js';
@@ -66,7 +67,7 @@ describe('importRatingsFile', () => {
     // Line 2 is bad; line 1 would have created u1/i1 and a rating.
     const e = await failure(importRatingsFile(db, fx('bad.tsv')));
     expect(e.message).toBe(`${fx('bad.tsv')}:2: value "abc" is not a number`);
-    expect(e.exitCode).toBe(2);
+    expect(exitCode(e)).toBe(2);
     expect(db.inTransaction).toBe(false);
     expect(dumpDb(db)).toEqual(before);
     // A bad line after many chunks of good rows already written is rolled back too.
@@ -92,7 +93,7 @@ describe('importRatingsFile', () => {
   it('a missing file or unknown format is an input error that changes nothing', async () => {
     const db = fileDb();
     const before = dumpDb(db);
-    expect((await failure(importRatingsFile(db, join(dir, 'none.tsv')))).exitCode).toBe(2);
+    expect(exitCode(await failure(importRatingsFile(db, join(dir, 'none.tsv'))))).toBe(2);
     expect((await failure(importRatingsFile(db, fx('ratings.tsv'), { format: 'json' as never }))).message).toMatch(/unknown format "json"/);
     expect(dumpDb(db)).toEqual(before);
   });

@@ -1,4 +1,6 @@
 import { writeFileSync } from 'node:fs';
+import { exitCode } from '../../src/cli/common.js';
+import { httpStatus } from '../../src/http/errors.js';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -181,8 +183,8 @@ describe('bad rows', () => {
   it('names the file, the line and the problem', async () => {
     const e = await failure(readAll(fx('bad.tsv')));
     expect(e.message).toBe(`${fx('bad.tsv')}:2: value "abc" is not a number`);
-    expect(e.exitCode).toBe(2);
-    expect(e.status).toBe(400);
+    expect(exitCode(e)).toBe(2);
+    expect(httpStatus(e)).toBe(400);
     expect(e.details).toEqual({ file: fx('bad.tsv'), line: 2, problem: 'value "abc" is not a number' });
   });
 
@@ -228,7 +230,7 @@ describe('bad rows', () => {
     expect((await failure(readAll(dir))).message).toBe(`${dir}: not a regular file`);
     const e = await failure(readAll(fx('bad.tsv'), { format: 'xml' as never }));
     expect(e.message).toBe('unknown format "xml"; use one of auto, movielens, dat, csv, tsv');
-    expect(e.exitCode).toBe(2);
+    expect(exitCode(e)).toBe(2);
   });
 });
 

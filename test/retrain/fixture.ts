@@ -1,8 +1,8 @@
 /** Small seeded data sets for the retrain tests. */
 import type { Db } from '../../src/db/connection.js';
-import { saveModel } from '../../src/model/model-store.js';
+import { saveModel } from '../../src/model/registry.js';
 import { loadMatrix, upsertRatings, type RatingInput } from '../../src/ratings/store.js';
-import { fit } from '../../src/training/fit.js';
+import { fit } from '../../src/model/fit.js';
 import { resolveParams, type TrainParams } from '../../src/training/params.js';
 import { mulberry32 } from '../../src/training/random.js';
 
@@ -46,7 +46,7 @@ export const BAD: Partial<TrainParams> = { factors: 4, lambda: 1000, iterations:
 export async function activeModel(db: Db, params: Partial<TrainParams> & { feedback: TrainParams['feedback'] }): Promise<number> {
   const m = loadMatrix(db);
   const f = await fit(m, resolveParams(params));
-  return saveModel(db, f, { userItems: m.byUser, activate: true, metrics: { note: 'seeded by the test' } });
+  return saveModel(db, f, { activate: true, metrics: { note: 'seeded by the test' } });
 }
 
 export function seed(db: Db, ratings: readonly RatingInput[]): void {

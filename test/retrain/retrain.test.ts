@@ -1,8 +1,9 @@
 import { join } from 'node:path';
+import { storeFromDb } from '../../src/store/store.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src/db/connection.js';
 import { RidgerecError } from '../../src/errors.js';
-import { activeModelId, getModelSummary, listModels, loadActiveModel } from '../../src/model/model-store.js';
+import { activeModelId, getModel, listModels, loadActiveModel } from '../../src/model/registry.js';
 import { saveTuningResult } from '../../src/model/tuning-store.js';
 import { retrain } from '../../src/retrain/retrain.js';
 import { createRecommender } from '../../src/serving/recommender.js';
@@ -40,13 +41,13 @@ describe('retrain quality gate (explicit: rmse, lower is better)', () => {
     expect(r.metrics.candidate.rmse!).toBeLessThan(r.metrics.active!.rmse!);
     expect(r.reason).toMatch(/not worse by more than 0\.005/);
     // Refit on ALL ratings: the active model knows every user and item of the database.
-    const m = loadActiveModel(db)!;
+    const m = loadActiveModel(db)!.model;
     expect(m.nUsers).toBe(80);
     expect(m.params.lambda).toBe(GOOD.lambda);
-    const s = getModelSummary(db, r.candidate);
+    const s = getModel(db, r.candidate);
     expect(s.metrics).toMatchObject({ rmse: r.metrics.candidate.rmse, holdout: 0.1, seed: 0, gate: 'rmse', comparedWith: old });
     expect(String(s.metrics.split)).toMatch(/per-user holdout 0\.1 seed 0: \d+ train \/ \d+ test ratings/);
-    expect(getModelSummary(db, old).status).toBe('ready');
+    expect(getModel(db, old).status).toBe('ready');
     expect(lines.some((l) => /candidate iteration 1\/8/.test(l))).toBe(true);
     expect(lines.some((l) => /active iteration 1\/8/.test(l))).toBe(true);
   });
@@ -61,7 +62,7 @@ describe('retrain quality gate (explicit: rmse, lower is better)', () => {
     expect(r.active).toBe(old);
     expect(activeModelId(db)).toBe(old);
     expect(r.metrics.candidate.rmse!).toBeGreaterThan(r.metrics.active!.rmse! + 0.005);
-    const s = getModelSummary(db, r.candidate);
+    const s = getModel(db, r.candidate);
     expect(s.status).toBe('retired');
     expect(s.reason).toMatch(/worse than active model \d+'s .* by .* > --max-regression 0\.005/);
     expect(s.reason).toBe(r.reason);
@@ -90,7 +91,10 @@ describe('retrain quality gate (explicit: rmse, lower is better)', () => {
     expect(r.metrics.active).toBeNull();
     expect(r.reason).toMatch(/no model was active/);
     expect(activeModelId(db)).toBe(r.candidate);
-    expect(loadActiveModel(db)!.params).toMatchObject({ feedback: 'explicit', lambda: resolveParams({ feedback: 'explicit' }).lambda });
+    expect(loadActiveModel(db)!.model.params).toMatchObject({
+      feedback: 'explicit',
+      lambda: resolveParams({ feedback: 'explicit' }).lambda,
+    });
   });
 
   it('the same split and seed give the same verdict and metrics (deterministic)', async () => {
@@ -121,7 +125,7 @@ describe('retrain quality gate (explicit: rmse, lower is better)', () => {
     });
     const r = await retrain(db, { tune: true, overrides: { iterations: 5 } });
     expect(r.activated).toBe(true);
-    const p = loadActiveModel(db)!.params;
+    const p = loadActiveModel(db)!.model.params;
     expect(p.factors).toBe(3);
     expect(p.lambda).toBe(0.07);
     expect(p.iterations).toBe(5);
@@ -157,7 +161,7 @@ describe('a running server observes the swap', () => {
     const serverDb = openDatabase(path);
     open.push(serverDb);
     const swaps: [number | null, number | null][] = [];
-    const rec = createRecommender({ db: serverDb, onSwap: (a, b) => swaps.push([a, b]) });
+    const rec = createRecommender({ store: storeFromDb(serverDb), onSwap: (a, b) => swaps.push([a, b]) });
     try {
       expect(rec.modelId()).toBe(old);
       let served = 0;

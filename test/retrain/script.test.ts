@@ -1,13 +1,13 @@
 /**
- * scripts/retrain.ts as cron runs it: a child process, its exit codes and JSON, and kill -9 at the
- * worst moments (mid-training, and mid-save with the transaction held open by the test hook).
+ * `ridgerec retrain` as cron runs it: a child process, its exit codes and JSON, and kill -9 at the
+ * worst moments (mid-training, and mid-save with the transaction held open by a test preload).
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src/db/connection.js';
-import { activeModelId, getModelSummary, listModels, loadActiveModel } from '../../src/model/model-store.js';
+import { activeModelId, getModel, listModels, loadActiveModel } from '../../src/model/registry.js';
 import { tempDir } from '../helpers/temp.js';
 import { activeModel, BAD, GOOD, lowRankRatings, seed } from './fixture.js';
 
@@ -25,7 +25,8 @@ interface Run {
  * the test if it exits first).
  */
 function retrainScript(args: readonly string[], options: { env?: NodeJS.ProcessEnv; killOn?: RegExp } = {}): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/retrain.ts', ...args], {
+  const preload = options.env?.PAUSE_BEFORE_COMMIT_MS ? ['--import', './test/retrain/pause-before-commit.ts'] : [];
+  const child = spawn(process.execPath, ['--import', 'tsx', ...preload, 'src/cli/main.ts', 'retrain', ...args], {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -86,18 +87,18 @@ function expectIntact(path: string, active: number, modelsBefore: number): void 
   expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
   expect(db.pragma('foreign_key_check')).toEqual([]);
   expect(activeModelId(db)).toBe(active);
-  const m = loadActiveModel(db)!;
-  expect(m.id).toBe(active);
+  const { record, model: m } = loadActiveModel(db)!;
+  expect(record.id).toBe(active);
   expect(m.userFactors.length).toBe(m.nUsers * m.factors);
   expect(listModels(db)).toHaveLength(modelsBefore);
-  const blobs = db.prepare('SELECT count(*) AS n FROM model_blobs').get() as { n: number };
-  expect(blobs.n).toBe(modelsBefore);
+  const files = db.prepare('SELECT count(*) AS n FROM model_files').get() as { n: number };
+  expect(files.n).toBe(modelsBefore);
   // No lock left behind: a write transaction goes through at once.
   db.prepare('BEGIN IMMEDIATE').run();
   db.prepare('ROLLBACK').run();
 }
 
-describe('scripts/retrain.ts', () => {
+describe('ridgerec retrain', () => {
   it('exit 0 and exactly the documented JSON when the candidate is activated', async () => {
     const { path, active } = await prepared(BAD);
     const r = await retrainScript(['--db', path, ...flags(GOOD), '--json']);
@@ -125,19 +126,19 @@ describe('scripts/retrain.ts', () => {
     expect(activeModelId(db)).toBe(active);
     const models = listModels(db);
     expect(models).toHaveLength(2);
-    expect(getModelSummary(db, models[1]!.id)).toMatchObject({
+    expect(getModel(db, models[1]!.id)).toMatchObject({
       status: 'retired',
       reason: expect.stringMatching(/--max-regression 0\.005/),
     });
   });
 
-  it('exit 1 on any error (no tuning result, bad flag), active model untouched', async () => {
+  it('exit 1 on an error (no tuning result), 2 on a bad flag, active model untouched', async () => {
     const { path, active } = await prepared(GOOD);
     const noTuning = await retrainScript(['--db', path, '--tune']);
     expect(noTuning.code).toBe(1);
     expect(noTuning.stderr).toMatch(/no tuning result.*ridgerec tune/);
     const badFlag = await retrainScript(['--db', path, '--max-regression', '-1']);
-    expect(badFlag.code).toBe(1);
+    expect(badFlag.code).toBe(2);
     expect(badFlag.stderr).toMatch(/--max-regression must be a number >= 0/);
     expectIntact(path, active, 1);
   });
@@ -154,7 +155,7 @@ describe('scripts/retrain.ts', () => {
   it('kill -9 mid-save (inside the activating transaction) leaves no half-written model', async () => {
     const { path, active } = await prepared(BAD);
     const r = await retrainScript(['--db', path, ...flags(GOOD)], {
-      env: { RIDGEREC_TEST_PAUSE_BEFORE_COMMIT: '30000' },
+      env: { PAUSE_BEFORE_COMMIT_MS: '30000' },
       killOn: /test hook: model \d+ written, holding the transaction open/,
     });
     expect(r.signal).toBe('SIGKILL');

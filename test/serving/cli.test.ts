@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { storeFromDb } from '../../src/store/store.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { register as registerRecommend } from '../../src/cli/recommend.js';
 import { register as registerSimilar } from '../../src/cli/similar.js';
@@ -44,7 +45,7 @@ describe('ridgerec recommend / similar', () => {
     expect(code).toBe(0);
     const body = JSON.parse(out) as unknown;
     expect(Object.keys(body as object)).toEqual(['user', 'model', 'source', 'items']);
-    const expected = createRecommender({ db: t.db, precompute: false }).recommend('u2', { limit: 4 });
+    const expected = createRecommender({ store: storeFromDb(t.db), precompute: false }).recommend('u2', { limit: 4 });
     expect(body).toEqual(expected);
     expect(body).toMatchObject({ user: 'u2', model: id, source: 'model' });
     expect(expected.items).toHaveLength(4);

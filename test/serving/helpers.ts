@@ -4,8 +4,9 @@
  * model's training ratings, and a slow, obvious float64 reference (score everything, full sort).
  */
 import type { Db } from '../../src/db/connection.js';
-import type { FactorModel } from '../../src/model/factor-model.js';
-import { saveModel } from '../../src/model/model-store.js';
+import { Model } from '../../src/model/model.js';
+import type { FactorModel } from '../../src/training/params.js';
+import { saveModel } from '../../src/model/registry.js';
 import { upsertRatings, type RatingInput } from '../../src/ratings/store.js';
 import { DEFAULT_PARAMS, type Feedback } from '../../src/training/params.js';
 import { mulberry32 } from '../../src/training/random.js';
@@ -70,7 +71,12 @@ export function userItemsOf(rated: readonly number[][]): { indptr: Int32Array; i
 /** Writes the fixture's ratings and saves (and activates) its model; returns the model id. */
 export function install(db: Db, fx: Fixture, activate = true): number {
   upsertRatings(db, fx.ratings);
-  return saveModel(db, fx.model, { userItems: userItemsOf(fx.rated), activate });
+  return saveModel(db, modelOf(fx), { activate });
+}
+
+/** The fixture as a Model (its factors plus the rated items as userItems). */
+export function modelOf(fx: Fixture): Model {
+  return new Model({ ...fx.model, userItems: userItemsOf(fx.rated), metrics: {}, history: [], createdAt: new Date().toISOString() });
 }
 
 /** Float64 ranking score of item i for vector v: b_i + v·q_i (explicit) or v·q_i. */

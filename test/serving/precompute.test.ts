@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { storeFromDb } from '../../src/store/store.js';
 import { createRecommender, type ServingRecommender } from '../../src/serving/recommender.js';
 import type { PrecomputeWorkerData } from '../../src/serving/precompute.js';
 import { computeTopNRange } from '../../src/serving/top-n.js';
@@ -58,8 +59,8 @@ describe('Recommender with the precomputed top-N', () => {
     t = tempDb();
     fx = randomFixture(31, 'explicit', { nUsers: 40, nItems: 60, k: 8, perUser: 5 });
     install(t.db, fx);
-    pre = createRecommender({ db: t.db, precompute: true, precomputeN: 5, precomputeThreads: 2 });
-    live = createRecommender({ db: t.db, precompute: false });
+    pre = createRecommender({ store: storeFromDb(t.db), precompute: true, precomputeN: 5, precomputeThreads: 2 });
+    live = createRecommender({ store: storeFromDb(t.db), precompute: false });
     expect(pre.stats().precompute).toBe('running');
     expect(await pre.whenPrecomputed()).toBe('ready');
   });
@@ -115,7 +116,7 @@ describe('precompute across swaps', () => {
       const fx = randomFixture(41, 'implicit', { nUsers: 20, nItems: 30 });
       install(t.db, fx);
       const done: number[] = [];
-      const rec = createRecommender({ db: t.db, precompute: true, precomputeN: 4, onPrecomputed: (id) => done.push(id) });
+      const rec = createRecommender({ store: storeFromDb(t.db), precompute: true, precomputeN: 4, onPrecomputed: (id) => done.push(id) });
       const first = rec.whenPrecomputed();
       const fx2 = randomFixture(42, 'implicit', { nUsers: 20, nItems: 30 });
       const id2 = install(t.db, fx2);

@@ -1,12 +1,14 @@
+import { httpStatus } from '../../src/http/errors.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { storeFromDb } from '../../src/store/store.js';
 import { isRidgerecError } from '../../src/errors.js';
-import { activateModel, saveModel } from '../../src/model/model-store.js';
+import { activateModel, saveModel } from '../../src/model/registry.js';
 import { upsertRatings, userRatings } from '../../src/ratings/store.js';
 import { createRecommender, type Recommender, type ScoredItem } from '../../src/serving/recommender.js';
 import { createFoldIn } from '../../src/training/fold-in.js';
 import type { Feedback } from '../../src/training/params.js';
 import { tempDb, type TempDb } from '../helpers/temp.js';
-import { bruteForce, install, randomFixture, userItemsOf, userOffset, userVector, type Fixture } from './helpers.js';
+import { bruteForce, install, randomFixture, modelOf, userOffset, userVector, type Fixture } from './helpers.js';
 
 /** Same items in the same order, scores equal to 4 decimals (float32 kernels vs the float64 reference). */
 function expectRanking(actual: readonly ScoredItem[], expected: readonly ScoredItem[]): void {
@@ -18,7 +20,7 @@ function thrown(f: () => unknown): { status: number; code: string; message: stri
   try {
     f();
   } catch (e) {
-    if (isRidgerecError(e)) return { status: e.status, code: e.code, message: e.message };
+    if (isRidgerecError(e)) return { status: httpStatus(e), code: e.code, message: e.message };
     throw e;
   }
   throw new Error('expected an error');
@@ -45,7 +47,7 @@ describe.each(['explicit', 'implicit'] as Feedback[])('Recommender (%s model)', 
     t = tempDb();
     fx = randomFixture(feedback === 'explicit' ? 11 : 12, feedback);
     modelId = install(t.db, fx);
-    rec = createRecommender({ db: t.db, precompute: false });
+    rec = createRecommender({ store: storeFromDb(t.db), precompute: false });
   });
   afterEach(async () => {
     await rec.close();
@@ -55,7 +57,7 @@ describe.each(['explicit', 'implicit'] as Feedback[])('Recommender (%s model)', 
   it('loads the active model and describes it', () => {
     expect(rec.modelId()).toBe(modelId);
     const info = rec.modelInfo()!;
-    expect(info).toMatchObject({ id: modelId, feedback, users: 30, items: 40 });
+    expect(info).toMatchObject({ id: modelId, feedback, nUsers: 30, nItems: 40 });
     expect(typeof info.createdAt).toBe('string');
     expect(info.activatedAt).not.toBeNull();
     expect(info.params).toMatchObject({ feedback, factors: 8 });
@@ -225,11 +227,11 @@ describe.each(['explicit', 'implicit'] as Feedback[])('Recommender (%s model)', 
     expect(rec.poll()).toBe(false);
     const fx2 = randomFixture(99, feedback, { nItems: 40 });
     const other = t.open();
-    const id2 = saveModel(other, fx2.model, { userItems: userItemsOf(fx2.rated) });
+    const id2 = saveModel(other, modelOf(fx2));
     expect(rec.poll()).toBe(false); // saved but not active
     const swaps: [number | null, number | null][] = [];
     await rec.close();
-    rec = createRecommender({ db: t.db, precompute: false, onSwap: (a, b) => swaps.push([a, b]) });
+    rec = createRecommender({ store: storeFromDb(t.db), precompute: false, onSwap: (a, b) => swaps.push([a, b]) });
 
     // A stream of requests interleaved with the activation and the polls: none fails, each answer
     // is entirely from the model it names, and the model id only moves forward.
@@ -259,7 +261,7 @@ describe('Recommender without a model', () => {
   it('answers 503 no_model until a model is activated, and still stores ratings', async () => {
     const t = tempDb();
     try {
-      const rec = createRecommender({ db: t.db });
+      const rec = createRecommender({ store: storeFromDb(t.db) });
       expect(rec.modelId()).toBeNull();
       expect(rec.modelInfo()).toBeNull();
       expect(thrown(() => rec.recommend('x', { limit: 3 }))).toMatchObject({ status: 503, code: 'no_model' });
@@ -285,8 +287,8 @@ describe('Recommender on the JavaScript kernel (no WebAssembly SIMD)', () => {
     try {
       const fx = randomFixture(8, 'explicit', { k: 7, nItems: 37 });
       install(t.db, fx);
-      const js = createRecommender({ db: t.db, simd: false, precompute: false });
-      const simd = createRecommender({ db: t.db, precompute: false });
+      const js = createRecommender({ store: storeFromDb(t.db), simd: false, precompute: false });
+      const simd = createRecommender({ store: storeFromDb(t.db), precompute: false });
       for (const u of ['u0', 'u13', 'nobody']) expect(js.recommend(u, { limit: 9 })).toEqual(simd.recommend(u, { limit: 9 }));
       expect(js.similarItems('i4', { limit: 9 })).toEqual(simd.similarItems('i4', { limit: 9 }));
       const expected = bruteForce(fx.model, userVector(fx.model, 13), userOffset(fx.model, 13), 9, new Set(fx.rated[13]));
@@ -305,7 +307,7 @@ describe('Recommender on a catalog big enough for the sampled SIMD selection (9,
     try {
       const fx = randomFixture(77, 'explicit', { nUsers: 6, nItems: 9000, k: 6, perUser: 40 });
       install(t.db, fx);
-      const rec = createRecommender({ db: t.db, precompute: false });
+      const rec = createRecommender({ store: storeFromDb(t.db), precompute: false });
       for (const u of [0, 5]) {
         const expected = bruteForce(fx.model, userVector(fx.model, u), userOffset(fx.model, u), 60, new Set(fx.rated[u]));
         expectRanking(rec.recommend(`u${u}`, { limit: 60 }).items, expected);

@@ -1,7 +1,8 @@
+import { InvalidInput } from '../../src/errors.js';
 import { describe, expect, it } from 'vitest';
 import { isRidgerecError, ModelFitError } from '../../src/errors.js';
 import type { RatingMatrix } from '../../src/ratings/matrix.js';
-import { fit } from '../../src/training/fit.js';
+import { fitFactors } from '../../src/training/fit.js';
 import { type IterationStats, resolveParams, type TrainParams } from '../../src/training/params.js';
 import { predict } from '../../src/training/predict.js';
 import { denseIdMatrix, mulberry32 } from './helpers.js';
@@ -38,7 +39,7 @@ describe('fit: known answers', () => {
       for (let i = 0; i < nI; i++) t.push([u, i, 3 + U[u]![0]! * V[i]![0]! + U[u]![1]! * V[i]![1]! + 0.1 * (u % 3) - 0.1 * (i % 4)]);
     }
     const m = denseIdMatrix(nU, nI, t);
-    const model = await fit(m, params({ feedback: 'explicit', factors: 2, lambda: 1e-6, iterations: 60, solver: 'cholesky' }));
+    const model = await fitFactors(m, params({ feedback: 'explicit', factors: 2, lambda: 1e-6, iterations: 60, solver: 'cholesky' }));
     let se = 0;
     for (const [u, i, r] of t) se += (predict(model, u, i) - r) ** 2;
     const rmse = Math.sqrt(se / t.length);
@@ -58,7 +59,7 @@ describe('fit: known answers', () => {
       // CG takes 3 warm-started steps per half-sweep from a tiny initialisation: on this small,
       // very symmetric problem it needs more sweeps than cholesky to separate the blocks.
       const iterations = solver === 'cg' ? 40 : 15;
-      const model = await fit(m, params({ feedback: 'implicit', factors: 4, lambda: 0.1, alpha: 2, iterations, solver }));
+      const model = await fitFactors(m, params({ feedback: 'implicit', factors: 4, lambda: 0.1, alpha: 2, iterations, solver }));
       for (let u = 0; u < 20; u++) {
         let best = -1;
         let bestScore = -Infinity;
@@ -78,7 +79,7 @@ describe('fit: the objective', () => {
     it(`decreases every iteration with cholesky (${feedback}), and loss = dataLoss + penalty`, async () => {
       const m = randomMatrix(5, 40, 30, 0.2);
       const seen: IterationStats[] = [];
-      const model = await fit(m, params({ feedback, factors: 5, lambda: 0.1, alpha: 1, iterations: 12, solver: 'cholesky' }), {
+      const model = await fitFactors(m, params({ feedback, factors: 5, lambda: 0.1, alpha: 1, iterations: 12, solver: 'cholesky' }), {
         onIteration: (s) => seen.push(s),
       });
       expect(seen).toEqual(model.history);
@@ -97,7 +98,7 @@ describe('fit: the objective', () => {
 
   it('reports the explicit data loss as the training squared error of the returned model', async () => {
     const m = randomMatrix(6, 20, 15, 0.3);
-    const model = await fit(m, params({ feedback: 'explicit', factors: 3, lambda: 0.1, iterations: 4 }));
+    const model = await fitFactors(m, params({ feedback: 'explicit', factors: 3, lambda: 0.1, iterations: 4 }));
     let se = 0;
     for (let u = 0; u < m.nUsers; u++) {
       for (let e = m.byUser.indptr[u]!; e < m.byUser.indptr[u + 1]!; e++) {
@@ -111,8 +112,8 @@ describe('fit: the objective', () => {
     const m = randomMatrix(8, 40, 30, 0.2);
     for (const feedback of ['explicit', 'implicit'] as const) {
       const base = { feedback, factors: 5, lambda: 0.1, alpha: 1, iterations: 15 } as const;
-      const chol = await fit(m, params({ ...base, solver: 'cholesky' }));
-      const cg = await fit(m, params({ ...base, solver: 'cg', cgSteps: 3 }));
+      const chol = await fitFactors(m, params({ ...base, solver: 'cholesky' }));
+      const cg = await fitFactors(m, params({ ...base, solver: 'cg', cgSteps: 3 }));
       expect(cg.history.at(-1)!.loss).toBeLessThan(chol.history.at(-1)!.loss * 1.02);
     }
   });
@@ -121,9 +122,9 @@ describe('fit: the objective', () => {
 describe('fit: λ → large', () => {
   it('explicit, weighted λ: factors collapse to 0 first (predictions = μ + b_u + b_i), then the biases shrink toward 0 too', async () => {
     const m = randomMatrix(9, 30, 20, 0.4);
-    const small = await fit(m, params({ feedback: 'explicit', factors: 4, lambda: 0.05, iterations: 8 }));
-    const mid = await fit(m, params({ feedback: 'explicit', factors: 4, lambda: 5, iterations: 8 }));
-    const huge = await fit(m, params({ feedback: 'explicit', factors: 4, lambda: 1e6, iterations: 8 }));
+    const small = await fitFactors(m, params({ feedback: 'explicit', factors: 4, lambda: 0.05, iterations: 8 }));
+    const mid = await fitFactors(m, params({ feedback: 'explicit', factors: 4, lambda: 5, iterations: 8 }));
+    const huge = await fitFactors(m, params({ feedback: 'explicit', factors: 4, lambda: 1e6, iterations: 8 }));
     // λ = 5: p·q is second order in the factors, so the zero factors win while the biases,
     // being linear, are only shrunk (by about 1/(1+λ)) but not removed.
     expect(maxAbs(mid.userFactors)).toBeLessThan(1e-6);
@@ -141,7 +142,7 @@ describe('fit: λ → large', () => {
 
   it('implicit: factors and scores → 0', async () => {
     const m = randomMatrix(10, 30, 20, 0.3);
-    const model = await fit(m, params({ feedback: 'implicit', factors: 4, lambda: 1e6, alpha: 1, iterations: 5 }));
+    const model = await fitFactors(m, params({ feedback: 'implicit', factors: 4, lambda: 1e6, alpha: 1, iterations: 5 }));
     expect(maxAbs(model.userFactors)).toBeLessThan(1e-5);
     expect(maxAbs(model.itemFactors)).toBeLessThan(1e-5);
     expect(model.userBias).toBeNull();
@@ -154,9 +155,9 @@ describe('fit: threads and seeds', () => {
     for (const feedback of ['explicit', 'implicit'] as const) {
       for (const solver of ['cholesky', 'cg'] as const) {
         const base = { feedback, factors: 8, lambda: 0.1, alpha: 1, iterations: 4, solver, seed: 42 } as const;
-        const one = await fit(m, params({ ...base, threads: 1 }));
-        const two = await fit(m, params({ ...base, threads: 2 }));
-        const again = await fit(m, params({ ...base, threads: 1 }));
+        const one = await fitFactors(m, params({ ...base, threads: 1 }));
+        const two = await fitFactors(m, params({ ...base, threads: 2 }));
+        const again = await fitFactors(m, params({ ...base, threads: 1 }));
         for (let it = 0; it < 4; it++) {
           const a = one.history[it]!.loss;
           expect(Math.abs(two.history[it]!.loss - a) / a).toBeLessThan(1e-5);
@@ -165,7 +166,7 @@ describe('fit: threads and seeds', () => {
         expect(two.itemFactors).toEqual(one.itemFactors);
         expect(again.userFactors).toEqual(one.userFactors);
         expect(again.itemBias).toEqual(one.itemBias);
-        const other = await fit(m, params({ ...base, seed: 43 }));
+        const other = await fitFactors(m, params({ ...base, seed: 43 }));
         expect(other.itemFactors).not.toEqual(one.itemFactors);
       }
     }
@@ -186,7 +187,7 @@ describe('fit: rows without ratings and bad input', () => {
     ]);
     for (const feedback of ['explicit', 'implicit'] as const) {
       for (const solver of ['cholesky', 'cg'] as const) {
-        const model = await fit(m, params({ feedback, factors: 3, lambda: 0.1, lambdaScaling: 'count', iterations: 3, solver }));
+        const model = await fitFactors(m, params({ feedback, factors: 3, lambda: 0.1, lambdaScaling: 'count', iterations: 3, solver }));
         expect(Array.from(model.userFactors.subarray(9, 12))).toEqual([0, 0, 0]);
         expect(Array.from(model.itemFactors.subarray(12, 15))).toEqual([0, 0, 0]);
         if (feedback === 'explicit') {
@@ -201,10 +202,10 @@ describe('fit: rows without ratings and bad input', () => {
 
   it('rejects an empty matrix and invalid params with invalidInput', async () => {
     const empty = denseIdMatrix(0, 0, []);
-    await expect(fit(empty, params({ feedback: 'explicit' }))).rejects.toMatchObject({ status: 400, exitCode: 2 });
+    await expect(fitFactors(empty, params({ feedback: 'explicit' }))).rejects.toBeInstanceOf(InvalidInput);
     const m = randomMatrix(12, 5, 5, 0.5);
     const bad = { ...params({ feedback: 'explicit' }), factors: 0 };
-    await expect(fit(m, bad)).rejects.toThrow(/--factors must be an integer in 1\.\.1024, got 0/);
+    await expect(fitFactors(m, bad)).rejects.toThrow(/factors must be an integer in 1\.\.1024, got 0/);
   });
 
   for (const feedback of ['explicit', 'implicit'] as const) {
@@ -215,7 +216,7 @@ describe('fit: rows without ratings and bad input', () => {
         [2, 2, 3],
         [0, 2, 1],
       ]);
-      const err = await fit(m, params({ feedback, factors: 2, iterations: 2 })).catch((e: unknown) => e);
+      const err = await fitFactors(m, params({ feedback, factors: 2, iterations: 2 })).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ModelFitError);
       expect(isRidgerecError(err) && err.code).toBe('model_fit_failed');
       expect((err as Error).message).toMatch(/raise λ \(--lambda\)/);
@@ -225,7 +226,7 @@ describe('fit: rows without ratings and bad input', () => {
 
   it('λ = 0 with fewer ratings than factors (a singular system) → ModelFitError naming the row and λ', async () => {
     const m = randomMatrix(13, 10, 10, 0.3);
-    const err = await fit(m, params({ feedback: 'explicit', factors: 8, lambda: 0, solver: 'cholesky', iterations: 2 })).catch(
+    const err = await fitFactors(m, params({ feedback: 'explicit', factors: 8, lambda: 0, solver: 'cholesky', iterations: 2 })).catch(
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(ModelFitError);
@@ -234,7 +235,7 @@ describe('fit: rows without ratings and bad input', () => {
 
   it('absurd α (overflow to Infinity) → ModelFitError mentioning λ and α', async () => {
     const m = randomMatrix(14, 10, 10, 0.3);
-    const err = await fit(m, params({ feedback: 'implicit', factors: 3, alpha: 1e308, iterations: 2, solver: 'cg' })).catch(
+    const err = await fitFactors(m, params({ feedback: 'implicit', factors: 3, alpha: 1e308, iterations: 2, solver: 'cg' })).catch(
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(ModelFitError);

@@ -1,7 +1,7 @@
 import { Matrix } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
 import { ModelFitError } from '../../src/errors.js';
-import { fit } from '../../src/training/fit.js';
+import { fitFactors } from '../../src/training/fit.js';
 import { createFoldIn } from '../../src/training/fold-in.js';
 import { resolveParams, type TrainParams } from '../../src/training/params.js';
 import { predict } from '../../src/training/predict.js';
@@ -63,7 +63,7 @@ describe('createFoldIn', () => {
       const t = trainSet(feedback === 'explicit' ? 1 : 2, nUsers, nItems, feedback === 'implicit');
       const m = denseIdMatrix(nUsers, nItems, t);
       const p = resolveParams({ feedback, factors: 4, lambda: 0.2, alpha: 0.5, iterations: 100, solver: 'cholesky', threads: 1 });
-      const model = await fit(m, p);
+      const model = await fitFactors(m, p);
       const foldIn = createFoldIn(model);
       // 1. Against the ml-matrix reference for an ad-hoc new user.
       const items = [0, 3, 7, 11];
@@ -90,7 +90,7 @@ describe('createFoldIn', () => {
       [2, 2, 4],
       [0, 1, 2],
     ]);
-    const model = await fit(m, resolveParams({ feedback: 'explicit', factors: 2, iterations: 2, threads: 1 }));
+    const model = await fitFactors(m, resolveParams({ feedback: 'explicit', factors: 2, iterations: 2, threads: 1 }));
     const foldIn = createFoldIn(model);
     expect(foldIn(new Int32Array(0), new Float32Array(0))).toEqual({ factors: new Float32Array(2), bias: 0 });
     expect(() => foldIn(Int32Array.of(3), Float32Array.of(1))).toThrow(/item index 3 is outside 0\.\.2/);
@@ -107,7 +107,7 @@ describe('createFoldIn', () => {
       [2, 1, 3],
       [0, 2, 1],
     ]);
-    const model = await fit(m, resolveParams({ feedback: 'explicit', factors: 2, lambda: 0.1, iterations: 2, threads: 1 }));
+    const model = await fitFactors(m, resolveParams({ feedback: 'explicit', factors: 2, lambda: 0.1, iterations: 2, threads: 1 }));
     const zeroLambda = { ...model, params: { ...model.params, lambda: 0 } };
     expect(() => createFoldIn(zeroLambda)(Int32Array.of(1), Float32Array.of(4))).toThrow(ModelFitError);
     expect(() => createFoldIn(zeroLambda)(Int32Array.of(1), Float32Array.of(4))).toThrow(/λ = 0/);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ModelFitError } from '../../src/errors.js';
-import { fit } from '../../src/training/fit.js';
+import { fitFactors } from '../../src/training/fit.js';
 import { resolveParams } from '../../src/training/params.js';
 import { balancedChunks } from '../../src/training/pool.js';
 import { denseIdMatrix, mulberry32 } from './helpers.js';
@@ -47,15 +47,15 @@ describe('the worker pool', () => {
       [2, 2, 3],
       [0, 1, 1],
     ]);
-    const ok = await fit(m, resolveParams({ feedback: 'explicit', factors: 2, iterations: 2, threads: 4 }));
-    const one = await fit(m, resolveParams({ feedback: 'explicit', factors: 2, iterations: 2, threads: 1 }));
+    const ok = await fitFactors(m, resolveParams({ feedback: 'explicit', factors: 2, iterations: 2, threads: 4 }));
+    const one = await fitFactors(m, resolveParams({ feedback: 'explicit', factors: 2, iterations: 2, threads: 1 }));
     expect(ok.userFactors).toEqual(one.userFactors);
     const bad = denseIdMatrix(3, 3, [
       [0, 0, 4],
       [1, 1, Number.NaN],
       [2, 2, 3],
     ]);
-    await expect(fit(bad, resolveParams({ feedback: 'implicit', factors: 2, iterations: 2, threads: 2 }))).rejects.toBeInstanceOf(
+    await expect(fitFactors(bad, resolveParams({ feedback: 'implicit', factors: 2, iterations: 2, threads: 2 }))).rejects.toBeInstanceOf(
       ModelFitError,
     );
   });

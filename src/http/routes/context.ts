@@ -1,9 +1,9 @@
-import type { Express, RequestHandler } from 'express';
+import type { IRouter, RequestHandler } from 'express';
 import type { ScoredItem, Recommender } from '../../serving/recommender.js';
 
-/** What every route file receives: the app to register on and the shared pieces. */
+/** What every route file receives: the router (or app) to register on and the shared pieces. */
 export interface RouteContext {
-  readonly app: Express;
+  readonly app: IRouter;
   readonly recommender: Recommender;
   /** The API-key guard (a no-op when no key is configured). */
   readonly auth: RequestHandler;

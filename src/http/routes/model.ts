@@ -13,8 +13,8 @@ export function register({ app, recommender, auth }: RouteContext): void {
       feedback: m.feedback,
       params: m.params,
       metrics: m.metrics,
-      users: m.users,
-      items: m.items,
+      users: m.nUsers,
+      items: m.nItems,
     });
   });
 

@@ -1,0 +1,88 @@
+/**
+ * `ridgerec retrain [--db PATH] [train flags] [--holdout 0.1] [--seed S] [--max-regression 0.005] [--tune] [--json]`
+ * (`npm run retrain -- …` runs it)
+ *
+ * Offline retraining with a quality gate (src/retrain/retrain.ts does the work; this file only
+ * wires flags, output and exit codes). Exit 0: the candidate was activated. Exit 3: it was worse
+ * than the active model by more than --max-regression; it is saved as 'retired' and the active
+ * model stays. Exit 1: anything went wrong; the active model is untouched. Exit 2: bad flags, as
+ * for every command. Progress goes to stderr; with --json stdout gets exactly one object:
+ * {"candidate":id,"active":previousId|null,"activated":bool,"metrics":{"candidate":{..},"active":{..}|null},"reason":"..","seconds":..}
+ */
+import type { Command } from 'commander';
+import { isRidgerecError } from '../errors.js';
+import { RETRAIN_DEFAULTS, RETRAIN_EXIT, retrain, type RetrainResult } from '../retrain/retrain.js';
+import { cliMessage, floatArg, intArg, openFromFlags, withDbOption, withJsonOption } from './common.js';
+import { addTrainFlags, explicitTrainParams } from './train-flags.js';
+
+interface Flags {
+  db?: string;
+  json?: boolean;
+  holdout?: number;
+  maxRegression?: number;
+  tune?: boolean;
+  k?: number;
+  seed?: number;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('retrain')
+    .description('retrain on all ratings; activate the candidate unless it is worse than the active model on a holdout')
+    .option(
+      '--holdout <fraction>',
+      `fraction of each user's ratings held out for the comparison (default ${RETRAIN_DEFAULTS.holdout})`,
+      floatArg('--holdout', 0, 1, true),
+    )
+    .option(
+      '--max-regression <delta>',
+      `largest tolerated regression of the gate metric, absolute (default ${RETRAIN_DEFAULTS.maxRegression})`,
+      floatArg('--max-regression', 0),
+    )
+    .option('--tune', "start from the newest `ridgerec tune` result instead of the active model's hyperparameters")
+    .option('--k <n>', `K of the ranking metrics (default ${RETRAIN_DEFAULTS.k})`, intArg('--k', 1, 10_000));
+  withJsonOption(withDbOption(addTrainFlags(cmd))).action(async (opts: Flags) => {
+    process.exitCode = await run(cmd, opts);
+  });
+}
+
+function summary(r: RetrainResult): string {
+  const m = r.detail.metric;
+  const c = r.metrics.candidate[m];
+  const a = r.metrics.active?.[m];
+  return (
+    `${r.activated ? 'activated' : 'kept the active model; retired'} candidate model ${r.candidate}` +
+    ` (previously active: ${r.active ?? 'none'})\n` +
+    `  ${m} on ${r.detail.split}: candidate ${c?.toFixed(4)}${a !== undefined ? `, active ${a.toFixed(4)}` : ''}\n` +
+    `  candidate params (from ${r.detail.base}): factors ${r.detail.params.factors}, lambda ${r.detail.params.lambda}, ` +
+    `lambda-scaling ${r.detail.params.lambdaScaling}, alpha ${r.detail.params.alpha}, iterations ${r.detail.params.iterations}\n` +
+    `  ${r.reason}\n  ${r.seconds.toFixed(1)} s\n`
+  );
+}
+
+async function run(cmd: Command, opts: Flags): Promise<number> {
+  try {
+    const store = openFromFlags(opts);
+    try {
+      const r = await retrain(store.db, {
+        overrides: explicitTrainParams(cmd),
+        holdout: opts.holdout,
+        seed: opts.seed,
+        maxRegression: opts.maxRegression,
+        tune: opts.tune === true,
+        k: opts.k,
+        onProgress: (line) => process.stderr.write(`retrain: ${line}\n`),
+      });
+      if (opts.json) {
+        const { candidate, active, activated, metrics, reason, seconds } = r;
+        process.stdout.write(`${JSON.stringify({ candidate, active, activated, metrics, reason, seconds })}\n`);
+      } else process.stdout.write(summary(r));
+      return r.activated ? RETRAIN_EXIT.activated : RETRAIN_EXIT.kept;
+    } finally {
+      store.close();
+    }
+  } catch (e) {
+    process.stderr.write(`ridgerec: ${isRidgerecError(e) ? cliMessage(e) : ((e as Error)?.stack ?? String(e))}\n`);
+    return RETRAIN_EXIT.error;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * createRouter({ recommender, apiKey }): the HTTP API (recommendations, similar items, fold-in,
+ * ratings, users, the model) as an Express Router, so an application mounts it where it likes:
+ *
+ *   app.use('/recs', createRouter({ recommender, apiKey: process.env.RIDGEREC_API_KEY }));
+ *
+ * Errors raised by its routes are answered by its own error handler with the API's JSON error
+ * shape; paths it does not know fall through to the host app. The standalone server (createApp)
+ * mounts it at the root.
+ */
+import express, { type Router } from 'express';
+import { pino, type Logger } from 'pino';
+import type { Recommender, ScoredItem } from '../serving/recommender.js';
+import { requireApiKey } from './auth.js';
+import { errorHandler } from './errors.js';
+import type { OutputItem, RouteContext } from './routes/context.js';
+import { register as registerItems } from './routes/items.js';
+import { register as registerModel } from './routes/model.js';
+import { register as registerRatings } from './routes/ratings.js';
+import { register as registerRecommendations } from './routes/recommendations.js';
+import { register as registerUsers } from './routes/users.js';
+
+/** Request bodies above this are a 413 payload_too_large. */
+export const BODY_LIMIT = '1mb';
+
+export interface RouterDeps {
+  readonly recommender: Recommender;
+  /** When set, the write routes (POST ratings, DELETE users, reload) need it as a Bearer token. */
+  readonly apiKey?: string | null;
+  /** Display titles for response items; default: the recommender's (its store's items table). */
+  readonly itemTitles?: (ids: readonly string[]) => ReadonlyMap<string, string>;
+  /** Where unexpected errors are logged (default: the request's pino-http logger, else pino at info). */
+  readonly logger?: Logger;
+}
+
+/** Adds "title" (when the store has one) to each scored item. */
+export function decorator(deps: RouterDeps): (items: readonly ScoredItem[]) => OutputItem[] {
+  const titles = deps.itemTitles ?? ((ids: readonly string[]) => deps.recommender.itemTitles(ids));
+  return (items) => {
+    if (items.length === 0) return [];
+    const map = titles(items.map((x) => x.item));
+    return items.map((x) => {
+      const title = map.get(x.item);
+      return title === undefined ? { item: x.item, score: x.score } : { item: x.item, score: x.score, title };
+    });
+  };
+}
+
+export function createRouter(deps: RouterDeps): Router {
+  const router = express.Router();
+  const ctx: RouteContext = {
+    app: router,
+    recommender: deps.recommender,
+    auth: requireApiKey(deps.apiKey),
+    json: express.json({ limit: BODY_LIMIT }),
+    decorate: decorator(deps),
+  };
+  registerUsers(ctx);
+  registerItems(ctx);
+  registerRecommendations(ctx);
+  registerRatings(ctx);
+  registerModel(ctx);
+  router.use(errorHandler(deps.logger ?? pino({ level: 'info' })));
+  return router;
+}

@@ -1,0 +1,156 @@
+/**
+ * The SQLite backend as one object: ratings (import, add, delete, read), item titles, and the
+ * model registry. `openStore(path)` opens (creating and migrating) the database; everything else
+ * in ridgerec that needs storage takes this object or a narrow interface it satisfies (the
+ * serving core's ServingStore).
+ */
+import { openDatabase, type Db } from '../db/connection.js';
+import { fit, type Rating } from '../model/fit.js';
+import type { Model } from '../model/model.js';
+import {
+  activateModel,
+  activeModelId,
+  exportModelFile,
+  getModel,
+  importModelFile,
+  listModels,
+  loadModel,
+  rollbackModel,
+  saveModel,
+  updateModelMetrics,
+  upgradeLegacyModels,
+  type LoadedModel,
+  type ModelRecord,
+  type SaveOptions,
+} from '../model/registry.js';
+import { importRatingsFile, type ImportOptions, type ImportResult } from '../ratings/import.js';
+import type { RatingMatrix } from '../ratings/matrix.js';
+import {
+  deleteUser,
+  itemTitles,
+  loadMatrix,
+  ratingStats,
+  upsertItems,
+  upsertRatings,
+  userRatings,
+  type RatingInput,
+  type RatingStats,
+  type UpsertCounts,
+} from '../ratings/store.js';
+import type { FitOptions, FitParams } from '../model/fit.js';
+
+/** A snapshot of every stored rating: the matrix `fit` trains on, also iterable as {user, item, value}. */
+export type RatingSnapshot = RatingMatrix & Iterable<Rating>;
+
+export interface Store {
+  /** The database file ('' for an in-memory store). */
+  readonly path: string;
+  /** The better-sqlite3 connection, for the modules of ridgerec that work on SQL directly. */
+  readonly db: Db;
+
+  /** Imports a ratings file (csv, tsv, MovieLens …) as one transaction; see ImportOptions. */
+  importRatings(file: string, options?: ImportOptions): Promise<ImportResult>;
+  /** Upserts ratings in one transaction, all or nothing; InvalidInput names a bad field. */
+  addRatings(ratings: readonly RatingInput[]): UpsertCounts;
+  /** Deletes a user's ratings; false when the user had none. */
+  deleteUser(user: string): boolean;
+  /** A user's ratings ([] for an unknown user). */
+  userRatings(user: string): { item: string; value: number }[];
+  /** Every rating, read in one transaction. */
+  ratings(): RatingSnapshot;
+  /** Counts and the value range. */
+  stats(): RatingStats;
+  /** Creates or updates catalogue items (title, metadata). */
+  upsertItems(items: readonly { id: string; title?: string | null; metadata?: unknown }[]): number;
+  /** Display titles of the given items (ids without a title are absent). */
+  itemTitles(ids: readonly string[]): Map<string, string>;
+
+  /** Fits a model on every stored rating (a shorthand for fit(store.ratings(), …)). */
+  fit(params?: FitParams, options?: FitOptions): Promise<Model>;
+
+  /** Saves a model in the registry; returns its id. */
+  saveModel(model: Model, options?: SaveOptions): number;
+  /** Makes a saved model the active one. */
+  activate(id: number): void;
+  /** Re-activates the previously active model; returns its id. */
+  rollback(): number;
+  /** Every saved model's record, oldest first. */
+  list(): ModelRecord[];
+  /** One saved model's record. */
+  getModel(id: number): ModelRecord;
+  /** A saved model with its record. */
+  loadModel(id: number): LoadedModel;
+  /** The active model's id, or null. */
+  activeModelId(): number | null;
+  /** The active model with its record, or null. */
+  activeModel(): LoadedModel | null;
+  /** Merges metrics into a saved model's record. */
+  updateModelMetrics(id: number, metrics: Record<string, unknown>): void;
+  /** The model file of a saved model, byte for byte as stored. */
+  exportModel(id: number): Buffer;
+  /** Stores a model file as it is; returns the new model's id. */
+  importModel(bytes: Uint8Array, options?: Omit<SaveOptions, 'metrics'>): number;
+
+  close(): void;
+}
+
+/** Adds iteration over {user, item, value} to a rating matrix. */
+function snapshot(m: RatingMatrix): RatingSnapshot {
+  return {
+    ...m,
+    *[Symbol.iterator](): Iterator<Rating> {
+      const { indptr, indices, values } = m.byUser;
+      for (let u = 0; u < m.nUsers; u++) {
+        const user = m.userIds[u]!;
+        for (let e = indptr[u]!; e < indptr[u + 1]!; e++) yield { user, item: m.itemIds[indices[e]!]!, value: values[e]! };
+      }
+    },
+  };
+}
+
+/** A Store over an open connection (migrated); legacy model blobs are converted on the way in. */
+export function storeFromDb(db: Db, path = ''): Store {
+  upgradeLegacyModels(db);
+  return {
+    path,
+    db,
+    importRatings: (file, options) => importRatingsFile(db, file, options),
+    addRatings: (ratings) => upsertRatings(db, ratings),
+    deleteUser: (user) => deleteUser(db, user),
+    userRatings: (user) => userRatings(db, user),
+    ratings: () => snapshot(loadMatrix(db)),
+    stats: () => ratingStats(db),
+    upsertItems: (items) => upsertItems(db, items),
+    itemTitles: (ids) => itemTitles(db, ids),
+    fit: (params, options) => fit(loadMatrix(db), params, options),
+    saveModel: (model, options) => saveModel(db, model, options),
+    activate: (id) => activateModel(db, id),
+    rollback: () => rollbackModel(db),
+    list: () => listModels(db),
+    getModel: (id) => getModel(db, id),
+    loadModel: (id) => loadModel(db, id),
+    activeModelId: () => activeModelId(db),
+    activeModel: () => {
+      const id = activeModelId(db);
+      return id === null ? null : loadModel(db, id);
+    },
+    updateModelMetrics: (id, metrics) => updateModelMetrics(db, id, metrics),
+    exportModel: (id) => exportModelFile(db, id),
+    importModel: (bytes, options) => importModelFile(db, bytes, options),
+    close: () => db.close(),
+  };
+}
+
+/**
+ * Opens the SQLite store at `path` (created with its folder if missing; ':memory:' for a
+ * throwaway one), applying pending migrations. WAL, foreign keys, a busy timeout.
+ */
+export function openStore(path: string): Store {
+  const db = openDatabase(path);
+  try {
+    return storeFromDb(db, path === ':memory:' ? '' : path);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
