@@ -98,8 +98,8 @@ describe('grid expansion', () => {
     const e = errorOf(() => expandGrid(parseGrid('factors=8 lambda=0.1,-1'), base));
     expect(exitCode(e)).toBe(2);
     expect(e.message).toMatch(/--grid factors=8 lambda=-1: lambda must be a number >= 0, got -1/);
-    expect(errorOf(() => expandGrid(parseGrid('factors=8.5'), base)).message).toMatch(/factors=8.5: --factors must be an integer/);
-    expect(errorOf(() => expandGrid(parseGrid('solver=lu'), base)).message).toMatch(/solver=lu: --solver must be one of/);
+    expect(errorOf(() => expandGrid(parseGrid('factors=8.5'), base)).message).toMatch(/factors=8.5: factors must be an integer/);
+    expect(errorOf(() => expandGrid(parseGrid('solver=lu'), base)).message).toMatch(/solver=lu: solver must be one of/);
   });
 
   it('shows params under flag names, without threads', () => {
