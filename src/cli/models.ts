@@ -1,8 +1,12 @@
 /**
- * `ridgerec models list|activate ID|rollback [--json]`: what the model store holds, and which
+ * `ridgerec models list|activate ID|rollback|export ID FILE|import FILE [--json]`: what the model store holds, and which
  * model the server answers with. A running `ridgerec serve` picks an activation up within 2 s.
  */
+import { readFileSync } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { invalidInput } from '../errors.js';
 import { activateModel, activeModelId, listModels, rollbackModel, type ModelRecord } from '../model/registry.js';
 import { intArg, openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 
@@ -99,4 +103,71 @@ export function register(program: Command): void {
       }
     }),
   );
+
+  withJsonOption(
+    withDbOption(
+      models
+        .command('export')
+        .description('write saved model ID as a portable model file (the exact bytes the registry stores)')
+        .argument('<id>', 'model id', intArg('ID', 1))
+        .argument('<file>', 'where to write the model file'),
+    ),
+  ).action((id: number, file: string, opts: Flags) =>
+    runCommand(async () => {
+      const store = openFromFlags(opts);
+      try {
+        const bytes = store.exportModel(id);
+        await writeFileAtomic(file, bytes);
+        if (opts.json) printJson({ model: id, file: resolve(file), bytes: bytes.length });
+        else process.stdout.write(`wrote model ${id} to ${file} (${bytes.length} bytes)\n`);
+      } finally {
+        store.close();
+      }
+    }),
+  );
+
+  withJsonOption(
+    withDbOption(
+      models
+        .command('import')
+        .description('save a model file (from `models export` or Model.save) as a new model, byte for byte')
+        .argument('<file>', 'the model file')
+        .option('--activate', 'make it the active model'),
+    ),
+  ).action((file: string, opts: Flags & { activate?: boolean }) =>
+    runCommand(() => {
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(file);
+      } catch (e) {
+        throw invalidInput(`cannot read model file ${file}: ${(e as Error).message}`);
+      }
+      const store = openFromFlags(opts);
+      try {
+        const id = store.importModel(bytes, { activate: opts.activate === true });
+        const r = store.getModel(id);
+        if (opts.json)
+          printJson({ model: id, activated: opts.activate === true, feedback: r.feedback, nUsers: r.nUsers, nItems: r.nItems });
+        else
+          process.stdout.write(
+            `imported ${file} as model ${id} (${r.feedback}, ${r.nUsers} users × ${r.nItems} items)` +
+              `${opts.activate ? '; it is now the active model' : `; not activated (ridgerec models activate ${id})`}\n`,
+          );
+      } finally {
+        store.close();
+      }
+    }),
+  );
+}
+
+/** Writes a file through a temporary sibling and a rename, so a reader never sees half of it. */
+async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw invalidInput(`cannot write ${file}: ${(e as Error).message}`);
+  }
 }

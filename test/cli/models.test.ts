@@ -1,8 +1,10 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connection.js';
 import { Model } from '../../src/model/model.js';
 import { activeModelId, saveModel } from '../../src/model/registry.js';
+import { openStore } from '../../src/store/store.js';
 import { DEFAULT_PARAMS } from '../../src/training/params.js';
 import { runInProcess } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
@@ -115,5 +117,47 @@ describe('ridgerec models', () => {
     expect(r.stdout).toMatch(/no models yet/);
     const j = await runInProcess(['models', 'list', '--db', join(dir, 'empty.db'), '--json']);
     expect(JSON.parse(j.stdout)).toEqual({ models: [], activeModel: null });
+  });
+
+  it('export ID FILE writes the stored bytes; import FILE into another database is byte-identical and answers the same', async () => {
+    const file = join(dir, 'm2.ridgerec');
+    const ex = await runInProcess(['models', 'export', '2', file, '--db', dbPath, '--json']);
+    expect(ex.code).toBe(0);
+    expect(JSON.parse(ex.stdout)).toMatchObject({ model: 2, bytes: readFileSync(file).length });
+    expect(Model.load(file).params.lambda).toBe(0.2);
+
+    const other = join(dir, 'other.db');
+    const im = await runInProcess(['models', 'import', file, '--db', other, '--activate', '--json']);
+    expect(im.code).toBe(0);
+    expect(JSON.parse(im.stdout)).toMatchObject({ model: 1, activated: true, feedback: 'explicit', nUsers: 1, nItems: 2 });
+    const again = join(dir, 'again.ridgerec');
+    expect((await runInProcess(['models', 'export', '1', again, '--db', other])).code).toBe(0);
+    expect(readFileSync(again).equals(readFileSync(file))).toBe(true);
+    const a = openStore(dbPath);
+    const b = openStore(other);
+    try {
+      expect(b.activeModel()!.model.recommend('alice', { includeRated: true })).toEqual(
+        a.loadModel(2).model.recommend('alice', { includeRated: true }),
+      );
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('import refuses a file that is not a model file (exit 2) and saves nothing; export of an unknown id exits 2', async () => {
+    const bad = join(dir, 'bad.ridgerec');
+    writeFileSync(bad, 'not a model');
+    const r = await runInProcess(['models', 'import', bad, '--db', dbPath]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/not a valid ridgerec model file/);
+    const missing = await runInProcess(['models', 'import', join(dir, 'absent.ridgerec'), '--db', dbPath]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read model file/);
+    const list = JSON.parse((await runInProcess(['models', 'list', '--db', dbPath, '--json'])).stdout) as { models: unknown[] };
+    expect(list.models).toHaveLength(3);
+    const unknown = await runInProcess(['models', 'export', '99', join(dir, 'x.ridgerec'), '--db', dbPath]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/model 99 does not exist/);
   });
 });
