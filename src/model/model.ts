@@ -305,10 +305,48 @@ export class Model implements FactorModel {
     return { user, source: 'model', items: this.recommendKnown(u, limit, exclude, options.includeRated ?? false) };
   }
 
-  /** recommend for each user, in order. */
+  /**
+   * recommend for each user, in order (the same answers). Known users are scored eight at a time
+   * with the SIMD kernel, which reads each item row once for eight users.
+   */
   recommendBatch(users: Iterable<string>, options: RecommendOptions = {}): Recommendation[] {
-    const out: Recommendation[] = [];
-    for (const user of users) out.push(this.recommend(user, options));
+    const limit = checkLimit(options.limit);
+    const exclude = this.excludedIndices(options.exclude);
+    const includeRated = options.includeRated ?? false;
+    const list = [...users];
+    const out: Recommendation[] = new Array(list.length);
+    const pending: number[] = []; // positions in `list` of known users, scored in groups of 8
+    for (let j = 0; j < list.length; j++) {
+      const u = this.userIndex(list[j]!);
+      if (u === undefined) out[j] = { user: list[j]!, source: 'popular', items: this.popularItems(limit, exclude) };
+      else pending.push(j);
+    }
+    this.scoreCatalog(new Float32Array(this.factors), true); // builds the scorer
+    const simd = this.#scorer;
+    for (let g = 0; g < pending.length; g += 8) {
+      const group = pending.slice(g, g + 8);
+      const rows = group.map((j) => this.userIndex(list[j]!)!);
+      if (simd === null || simd === undefined) {
+        for (let t = 0; t < group.length; t++) {
+          out[group[t]!] = { user: list[group[t]!]!, source: 'model', items: this.recommendKnown(rows[t]!, limit, exclude, includeRated) };
+        }
+        continue;
+      }
+      const scores = simd.scoreEight(this.userFactors, rows);
+      for (let t = 0; t < group.length; t++) {
+        const u = rows[t]!;
+        const row = scores[t]!;
+        if (!includeRated)
+          for (let e = this.userItems.indptr[u]!; e < this.userItems.indptr[u + 1]!; e++) row[this.userItems.indices[e]!] = NaN;
+        for (const i of exclude) row[i] = NaN;
+        const top = simd.top(t, limit);
+        const offset = this.scoreOffset(u);
+        const items: ScoredItem[] = new Array(top.indices.length);
+        for (let q = 0; q < top.indices.length; q++)
+          items[q] = { item: this.itemIds[top.indices[q]!]!, score: round4(top.scores[q]! + offset) };
+        out[group[t]!] = { user: list[group[t]!]!, source: 'model', items };
+      }
+    }
     return out;
   }
 

@@ -104,8 +104,13 @@ for (const [how, make] of paths) {
 
     it('recommendBatch equals recommend per user', async () => {
       const m = await make();
-      const users = ['u1', 'u5', 'stranger'];
-      expect(m.recommendBatch(users, { limit: 3 })).toEqual(users.map((u) => m.recommend(u, { limit: 3 })));
+      // More than one group of eight, unknown users among them, and every option.
+      const users = ['u1', 'stranger', ...Array.from({ length: 9 }, (_, u) => `u${u}`), 'u5', 'u0', 'nobody', 'u8', 'u3'];
+      for (const opts of [{ limit: 3 }, { limit: 8, includeRated: true }, { limit: 2, exclude: ['i0', 'i4', 'i7'] }]) {
+        expect(m.recommendBatch(users, opts)).toEqual(users.map((u) => m.recommend(u, opts)));
+      }
+      expect(m.useSimd(false).recommendBatch(users, { limit: 3 })).toEqual(users.map((u) => m.recommend(u, { limit: 3 })));
+      m.useSimd(true);
     });
 
     it('similarItems: same-group items first, never the item itself; unknown → NotFound', async () => {
