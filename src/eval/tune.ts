@@ -10,12 +10,11 @@
  * The hyperparameter names in grids and JSON are the `train` flag names (lambda, factors,
  * lambda-scaling, alpha, iterations, solver, cg-steps, seed); TrainParams keys are their camelCase.
  */
-import type { Worker } from 'node:worker_threads';
-import { invalidInput, isRidgerecError } from '../errors.js';
+import { InvalidInput, invalidInput, isRidgerecError } from '../errors.js';
 import type { RatingMatrix } from '../ratings/matrix.js';
 import { DEFAULT_PARAMS, resolveParams, type Feedback, type TrainParams } from '../training/params.js';
 import { mulberry32 } from '../training/random.js';
-import { spawnWorker } from '../workers.js';
+import { WorkerPool } from '../workers.js';
 import { DEFAULT_K, metricsToJson } from './metrics.js';
 import { fitAndEvaluate } from './run.js';
 import { splitByMask, type TestSet } from './split.js';
@@ -451,22 +450,18 @@ export async function runGrid(folds: readonly Fold[], points: readonly TrainPara
   };
 }
 
-/** Worker messages (see tune-worker.ts). */
+/** One (grid point, fold) evaluation, as the tuning workers receive it (see tune-worker.ts). */
 export interface WorkerTask {
-  readonly type: 'task';
-  readonly id: number;
   readonly fold: number;
   readonly params: TrainParams;
   readonly k: number;
 }
-export type WorkerReply =
-  | { readonly type: 'done'; readonly id: number; readonly outcome: FoldOutcome }
-  | { readonly type: 'failed'; readonly id: number; readonly message: string; readonly expected: boolean };
 
 /**
- * A small pool: `jobs` workers, each holding every fold (the matrices' typed arrays sit on
- * SharedArrayBuffer, so they are shared, not copied), pulling (point, fold) tasks one at a time.
- * Each task fits with threads = 1: the parallelism is across tasks.
+ * `jobs` workers of the one worker pool, each holding every fold (the matrices' typed arrays sit
+ * on SharedArrayBuffer, so they are shared, not copied), taking (point, fold) tasks as they become
+ * idle. Each task fits with threads = 1: the parallelism is across tasks. A task that fails on bad
+ * input (InvalidInput) marks its point failed; any other failure ends the run.
  */
 async function runInWorkers(
   folds: readonly Fold[],
@@ -477,60 +472,19 @@ async function runInWorkers(
 ): Promise<void> {
   const tasks: WorkerTask[] = [];
   for (let p = 0; p < points.length; p++) {
-    for (let f = 0; f < folds.length; f++) {
-      tasks.push({ type: 'task', id: tasks.length, fold: f, params: { ...points[p]!, threads: 1 }, k });
-    }
+    for (let f = 0; f < folds.length; f++) tasks.push({ fold: f, params: { ...points[p]!, threads: 1 }, k });
   }
-  let next = 0;
-  const entry = new URL('./tune-worker.js', import.meta.url);
-  const workers: Worker[] = [];
+  const pool = WorkerPool.start<WorkerTask, FoldOutcome>('tuning', new URL('./tune-worker.js', import.meta.url), jobs, () => ({ folds }));
   try {
-    await new Promise<void>((resolve, reject) => {
-      let active = 0;
-      let failed = false;
-      const dispatch = (w: Worker): void => {
-        if (failed) return;
-        if (next >= tasks.length) {
-          if (active === 0) resolve();
-          return;
-        }
-        active++;
-        w.postMessage(tasks[next++]);
-      };
-      for (let j = 0; j < jobs; j++) {
-        const w = spawnWorker(entry, { workerData: { folds } });
-        workers.push(w);
-        w.on('message', (msg: WorkerReply) => {
-          active--;
-          const task = tasks[msg.id]!;
-          const p = Math.floor(task.id / folds.length);
-          try {
-            if (msg.type === 'done') finish(p, task.fold, msg.outcome);
-            else if (msg.expected) finish(p, task.fold, null, invalidInput(msg.message));
-            else throw new Error(`tuning worker failed: ${msg.message}`);
-          } catch (e) {
-            failed = true;
-            reject(e);
-            return;
-          }
-          dispatch(w);
-          if (next >= tasks.length && active === 0) resolve();
-        });
-        w.on('error', (e) => {
-          failed = true;
-          reject(e);
-        });
-        w.on('exit', (code) => {
-          if (code !== 0 && !failed) {
-            failed = true;
-            reject(new Error(`tuning worker exited with code ${code}`));
-          }
-        });
-        dispatch(w);
-      }
+    await pool.queue(tasks, (j, outcome, error) => {
+      const p = Math.floor(j / folds.length);
+      const f = tasks[j]!.fold;
+      if (error === undefined) finish(p, f, outcome!);
+      else if (error instanceof InvalidInput) finish(p, f, null, error);
+      else throw error;
     });
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await pool.close();
   }
 }
 

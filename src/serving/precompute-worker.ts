@@ -1,7 +1,9 @@
-/** Worker entry of the top-N precomputation: computes its user range, then says so. */
-import { parentPort, workerData } from 'node:worker_threads';
-import type { PrecomputeWorkerData } from './precompute.js';
+/** Worker of the top-N precomputation: holds the shared arrays, computes one user range per task. */
+import { workerData } from 'node:worker_threads';
+import { serveTasks } from '../workers.js';
+import type { PrecomputeShared, UserRange } from './precompute.js';
 import { computeTopNRange } from './top-n.js';
 
-computeTopNRange(workerData as PrecomputeWorkerData);
-parentPort?.postMessage('done');
+const shared = workerData as PrecomputeShared;
+
+serveTasks<UserRange, void>((range) => computeTopNRange({ ...shared, ...range }));

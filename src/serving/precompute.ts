@@ -9,10 +9,9 @@
  * copied back.
  */
 import { availableParallelism } from 'node:os';
-import type { Worker } from 'node:worker_threads';
 import type { Model } from '../model/model.js';
 import { sharedFloat32, sharedInt32 } from '../ratings/matrix.js';
-import { spawnWorker } from '../workers.js';
+import { PoolClosedError, WorkerPool } from '../workers.js';
 
 export type PrecomputeStatus = 'off' | 'running' | 'ready' | 'failed';
 
@@ -32,15 +31,22 @@ export interface PrecomputeJob {
   cancel(): Promise<void>;
 }
 
-/** What a worker receives (all arrays on SharedArrayBuffer). */
-export interface PrecomputeWorkerData {
+/** One task: the shared arrays and the user range it covers. */
+export type PrecomputeWorkerData = PrecomputeShared & UserRange;
+
+/** The users one precompute task covers: [userStart, userEnd). */
+export interface UserRange {
+  readonly userStart: number;
+  readonly userEnd: number;
+}
+
+/** What a worker receives once (all arrays on SharedArrayBuffer); each task adds a UserRange. */
+export interface PrecomputeShared {
   readonly k: number;
   readonly n: number;
   readonly nItems: number;
   /** Use the WebAssembly SIMD kernel when available. */
   readonly simd: boolean;
-  readonly userStart: number;
-  readonly userEnd: number;
   readonly userFactors: Float32Array;
   readonly itemFactors: Float32Array;
   readonly itemBias: Float32Array | null;
@@ -74,7 +80,7 @@ export function startPrecompute(model: Model, options: { n: number; threads?: nu
   const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), nUsers));
   const outIndices = sharedInt32(nUsers * n);
   const outScores = sharedFloat32(nUsers * n);
-  const common = {
+  const common: PrecomputeShared = {
     k: model.factors,
     n,
     nItems: model.nItems,
@@ -87,52 +93,32 @@ export function startPrecompute(model: Model, options: { n: number; threads?: nu
     outIndices,
     outScores,
   };
-  const entry = new URL('./precompute-worker.js', import.meta.url);
-  const workers: Worker[] = [];
-  let cancelled = false;
-  const parts: Promise<void>[] = [];
-  for (let t = 0; t < threads; t++) {
-    // Every user costs the same (one pass over the catalog), so equal user ranges balance the work.
-    const userStart = Math.floor((t * nUsers) / threads);
-    const userEnd = Math.floor(((t + 1) * nUsers) / threads);
-    const data: PrecomputeWorkerData = { ...common, userStart, userEnd };
-    const w = spawnWorker(entry, { workerData: data });
-    workers.push(w);
-    parts.push(
-      new Promise<void>((resolve, reject) => {
-        let finished = false;
-        w.once('message', () => {
-          finished = true;
-          resolve();
-        });
-        w.once('error', (e) => {
-          finished = true;
-          reject(e);
-        });
-        w.once('exit', (code) => {
-          if (finished) return;
-          if (cancelled) resolve();
-          else reject(new Error(`top-N precompute worker exited with code ${code}`));
-        });
-      }),
-    );
-  }
-  const done = Promise.all(parts).then(
+  const pool = WorkerPool.start<UserRange, void>(
+    'top-N precompute',
+    new URL('./precompute-worker.js', import.meta.url),
+    threads,
+    () => common,
+  );
+  // Every user costs the same (one pass over the catalog), so equal user ranges balance the work.
+  const range = (t: number): UserRange => ({
+    userStart: Math.floor((t * nUsers) / threads),
+    userEnd: Math.floor(((t + 1) * nUsers) / threads),
+  });
+  const done = pool.all(range).then(
     async (): Promise<TopNTable | null> => {
-      await Promise.all(workers.map((w) => w.terminate()));
-      return cancelled ? null : { n, indices: outIndices, scores: outScores };
+      await pool.close();
+      return { n, indices: outIndices, scores: outScores };
     },
-    async (e: unknown) => {
-      cancelled = true;
-      await Promise.all(workers.map((w) => w.terminate()));
+    async (e: unknown): Promise<TopNTable | null> => {
+      await pool.close();
+      if (e instanceof PoolClosedError) return null; // cancelled
       throw e;
     },
   );
   return {
     done,
     async cancel() {
-      cancelled = true;
-      await Promise.all(workers.map((w) => w.terminate()));
+      await pool.close();
       await done.catch(() => null);
     },
   };

@@ -5,9 +5,8 @@
  * fixed side and its own previous factors, so the result does not depend on which thread solved
  * it: 1 and N threads give the same factors.
  */
-import type { Worker } from 'node:worker_threads';
 import type { Csr } from '../ratings/matrix.js';
-import { spawnWorker } from '../workers.js';
+import { WorkerPool } from '../workers.js';
 import type { SharedState, Side, SolveConfig } from './solve-side.js';
 
 export interface PoolInit {
@@ -25,11 +24,6 @@ export interface PoolTask {
   readonly kind: 'solve' | 'gram';
   readonly side: Side;
   readonly computeLoss: boolean;
-}
-
-export interface PoolReply {
-  readonly failedRow: number;
-  readonly error?: string;
 }
 
 /**
@@ -53,62 +47,29 @@ export function balancedChunks(csr: Csr, nChunks: number, rowCost: number): Int3
 }
 
 export class SolvePool {
-  private closed = false;
-
   private constructor(
-    private readonly workers: readonly Worker[],
+    private readonly pool: WorkerPool<PoolTask, number>,
     private readonly counter: Int32Array,
   ) {}
 
   static create(threads: number, init: PoolInit): SolvePool {
-    const entry = new URL('./worker.js', import.meta.url);
-    const workers: Worker[] = [];
-    for (let t = 0; t < threads; t++) workers.push(spawnWorker(entry, { workerData: init }));
-    return new SolvePool(workers, init.counter);
+    return new SolvePool(
+      WorkerPool.start('training', new URL('./worker.js', import.meta.url), threads, () => init),
+      init.counter,
+    );
   }
 
   /** Runs one half-sweep on every worker; resolves to the first failed row (or −1). */
   async run(task: PoolTask): Promise<number> {
-    if (this.closed) throw new Error('training pool is closed');
+    if (this.pool.closed) throw new Error('training pool is closed');
     Atomics.store(this.counter, 0, 0);
-    const replies = await Promise.all(this.workers.map((w) => ask(w, task)));
+    const replies = await this.pool.all(() => task);
     let failed = -1;
-    for (const r of replies) {
-      if (r.error !== undefined) throw new Error(`training worker failed: ${r.error}`);
-      if (r.failedRow >= 0 && (failed < 0 || r.failedRow < failed)) failed = r.failedRow;
-    }
+    for (const r of replies) if (r >= 0 && (failed < 0 || r < failed)) failed = r;
     return failed;
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.all(this.workers.map((w) => w.terminate()));
+  close(): Promise<void> {
+    return this.pool.close();
   }
-}
-
-function ask(w: Worker, task: PoolTask): Promise<PoolReply> {
-  return new Promise<PoolReply>((resolve, reject) => {
-    const onMessage = (m: PoolReply) => {
-      cleanup();
-      resolve(m);
-    };
-    const onError = (e: Error) => {
-      cleanup();
-      reject(e);
-    };
-    const onExit = (code: number) => {
-      cleanup();
-      reject(new Error(`training worker exited with code ${code}`));
-    };
-    const cleanup = () => {
-      w.off('message', onMessage);
-      w.off('error', onError);
-      w.off('exit', onExit);
-    };
-    w.on('message', onMessage);
-    w.on('error', onError);
-    w.on('exit', onExit);
-    w.postMessage(task);
-  });
 }

@@ -3,24 +3,16 @@
  * each half-sweep claims chunks of rows through an atomic counter and solves them in place.
  * No I/O besides the messages to its parent.
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import type { PoolInit, PoolReply, PoolTask } from './pool.js';
+import { workerData } from 'node:worker_threads';
+import { serveTasks } from '../workers.js';
+import type { PoolInit, PoolTask } from './pool.js';
 import { createScratch, gramChunkCount, partialGram, sideArrays, solveRows } from './solve-side.js';
 
 const init = workerData as PoolInit;
 const scratch = createScratch(init.cfg.d);
-const port = parentPort;
-if (!port) throw new Error('training worker started outside a worker thread');
 
-port.on('message', (task: PoolTask) => {
-  let reply: PoolReply;
-  try {
-    reply = { failedRow: runTask(task) };
-  } catch (e) {
-    reply = { failedRow: -1, error: (e as Error)?.stack ?? String(e) };
-  }
-  port.postMessage(reply);
-});
+/** Each task is a half-sweep's share of work; the reply is the first row whose solve failed, or −1. */
+serveTasks<PoolTask, number>(runTask);
 
 function runTask(task: PoolTask): number {
   if (task.kind === 'gram') {
