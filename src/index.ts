@@ -65,6 +65,17 @@ export type {
  * console.log(header.feedback, header.nUsers, header.arrays.userFactors);
  * ```
  */
+/**
+ * An explanation: a score decomposed over the user's rated items (Hu, Koren & Volinsky 2008, §5).
+ *
+ * @example
+ * ```ts
+ * const why = model.explain('ann', 'dune', { top: 3 });
+ * // { user, item, score, contributions: [{ item, contribution }], rest, bias? }
+ * ```
+ */
+export type { Explanation, Contribution, Explainer } from './model/explain.js';
+
 export { readModelFileHeader, FORMAT_NAME, FORMAT_VERSION, MAGIC, ARRAY_NAMES } from './model/model-file.js';
 export type { ModelFileHeader, ArrayEntry, ArrayName } from './model/model-file.js';
 

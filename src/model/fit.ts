@@ -63,7 +63,7 @@ export function modelFromFit(
       ...metrics,
     },
     createdAt: new Date().toISOString(),
-    userItems: { indptr: matrix.byUser.indptr, indices: matrix.byUser.indices },
+    userItems: { indptr: matrix.byUser.indptr, indices: matrix.byUser.indices, values: matrix.byUser.values },
   });
 }
 

@@ -21,6 +21,8 @@
  *   itemIdBytes        uint8
  *   userItemsIndptr    int32   n+1   each training user's rated items (CSR without values):
  *   userItemsIndices   uint16 when m ≤ 65,536, else int32; e entries, ascending within a row
+ *   userItemsValues    float32 e     the rating of each of those entries (optional: explanations
+ *                                    of a known user need it)
  */
 import { invalidInput } from '../errors.js';
 import type { IterationStats, TrainParams } from '../training/params.js';
@@ -53,6 +55,7 @@ export const ARRAY_NAMES = [
   'itemIdBytes',
   'userItemsIndptr',
   'userItemsIndices',
+  'userItemsValues',
 ] as const;
 export type ArrayName = (typeof ARRAY_NAMES)[number];
 
@@ -96,7 +99,14 @@ export interface ModelFileContents {
   readonly itemFactors: Float32Array;
   readonly userBias: Float32Array | null;
   readonly itemBias: Float32Array | null;
-  readonly userItems: { readonly indptr: Int32Array; readonly indices: Int32Array | Uint16Array };
+  readonly userItems: UserItems;
+}
+
+/** Each training user's rated items as CSR: values are optional (models imported from elsewhere may lack them). */
+export interface UserItems {
+  readonly indptr: Int32Array;
+  readonly indices: Int32Array | Uint16Array;
+  readonly values?: Float32Array | null;
 }
 
 const align = (n: number): number => Math.ceil(n / ALIGN) * ALIGN;
@@ -166,6 +176,9 @@ export function encodeModelFile(c: ModelFileContents): Buffer {
   const users = encodeIds(c.userIds);
   const items = encodeIds(c.itemIds);
   const indices = c.userItems.indices;
+  const values = c.userItems.values;
+  if (values && values.length !== indices.length)
+    throw invalidInput(`userItems.values has ${values.length} entries for ${indices.length} indices`);
   for (let e = 0; e < indices.length; e++) {
     const i = indices[e]!;
     if (!(i >= 0 && i < c.nItems)) throw invalidInput(`userItems.indices[${e}] = ${i} is outside 0..${c.nItems - 1}`);
@@ -181,6 +194,7 @@ export function encodeModelFile(c: ModelFileContents): Buffer {
     ['itemIdBytes', items.bytes],
     ['userItemsIndptr', c.userItems.indptr],
     ['userItemsIndices', c.nItems <= 0x10000 && !(indices instanceof Uint16Array) ? Uint16Array.from(indices) : indices],
+    ['userItemsValues', c.userItems.values ?? null],
   ];
   const base = {
     format: FORMAT_NAME,
@@ -236,7 +250,7 @@ export interface DecodedModelFile {
   readonly itemFactors: Float32Array;
   readonly userBias: Float32Array | null;
   readonly itemBias: Float32Array | null;
-  readonly userItems: { readonly indptr: Int32Array; readonly indices: Int32Array | Uint16Array };
+  readonly userItems: UserItems;
 }
 
 /** Reads just the header (for listings and checks); refuses a foreign, newer or truncated file. */
@@ -295,6 +309,7 @@ export function decodeModelFile(input: Uint8Array): DecodedModelFile {
     itemIdBytes: [['uint8'], -1],
     userItemsIndptr: [['int32'], n + 1],
     userItemsIndices: [['uint16', 'int32'], nnz],
+    userItemsValues: header.arrays?.userItemsValues ? [['float32'], nnz] : null,
   };
   const get = (name: ArrayName): TypedArray | null => {
     const e = header.arrays?.[name];
@@ -323,6 +338,6 @@ export function decodeModelFile(input: Uint8Array): DecodedModelFile {
     itemFactors: get('itemFactors') as Float32Array,
     userBias: get('userBias') as Float32Array | null,
     itemBias: get('itemBias') as Float32Array | null,
-    userItems: { indptr, indices },
+    userItems: { indptr, indices, values: get('userItemsValues') as Float32Array | null },
   };
 }

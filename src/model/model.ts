@@ -25,7 +25,9 @@ import { createSimdScorer, type SimdScorer } from '../kernels/wasm-scorer.js';
 import { createFoldIn, type FoldIn } from '../training/fold-in.js';
 import type { FactorModel, Feedback, IterationStats, TrainParams } from '../training/params.js';
 import { createIdLookup, type IdLookup } from './id-lookup.js';
-import { decodeModelFile, encodeModelFile, type ModelFileContents } from './model-file.js';
+import { createExplainer, type Explainer, type Explanation } from './explain.js';
+import { decodeModelFile, encodeModelFile, type ModelFileContents, type UserItems } from './model-file.js';
+import { gram } from '../training/linalg.js';
 
 export interface ScoredItem {
   readonly item: string;
@@ -122,6 +124,8 @@ function checkData(d: ModelData): void {
   const { indptr, indices } = d.userItems;
   if (indptr.length !== nUsers + 1) throw bad(`userItems.indptr has ${indptr.length} entries, expected ${nUsers + 1}`);
   if (indptr[0] !== 0 || indptr[nUsers] !== indices.length) throw bad('userItems.indptr does not span userItems.indices');
+  const values = d.userItems.values;
+  if (values && values.length !== indices.length) throw bad(`userItems.values has ${values.length} entries for ${indices.length} indices`);
   if (!Number.isFinite(d.globalMean)) throw bad(`globalMean must be finite, got ${d.globalMean}`);
 }
 
@@ -137,8 +141,8 @@ export class Model implements FactorModel {
   readonly userBias: Float32Array | null;
   readonly itemBias: Float32Array | null;
   readonly globalMean: number;
-  /** Each training user's rated items (CSR without values): excluded from their recommendations. */
-  readonly userItems: { readonly indptr: Int32Array; readonly indices: Int32Array | Uint16Array };
+  /** Each training user's rated items (CSR; values optional): excluded from their recommendations. */
+  readonly userItems: UserItems;
   readonly metrics: Readonly<Record<string, unknown>>;
   readonly history: readonly IterationStats[];
   readonly createdAt: string;
@@ -154,6 +158,7 @@ export class Model implements FactorModel {
   #lastScorer: SimdScorer | null = null;
   #popular: { order: Int32Array; counts: Int32Array } | null = null;
   #foldIn: FoldIn | null = null;
+  #gram: Float64Array | null = null;
 
   /** Builds a model from its arrays (see ModelData); checks that the sizes agree. */
   constructor(data: ModelData) {
@@ -379,6 +384,58 @@ export class Model implements FactorModel {
     }
     scores[i] = NaN; // never the item itself
     return { item, items: this.topItems(limit, 0) };
+  }
+
+  // ---- explanations -------------------------------------------------------------------------
+
+  /**
+   * Why `item` scores as it does for `user`: the score decomposed over the user's rated items
+   * (src/model/explain.ts), the `top` largest contributions listed and the others summed in
+   * `rest`; explicit models add the bias terms. The user's ratings are `options.ratings` when
+   * given (a folded-in or anonymous user), else the training ratings the model keeps. The score is
+   * that of the user's vector re-solved against the item factors (for a trained user it is close
+   * to, not always equal to, the recommendation score).
+   */
+  explain(user: string, item: string, options: { readonly top?: number; readonly ratings?: Iterable<ItemRating> } = {}): Explanation {
+    const i = this.itemIndex(item);
+    if (i === undefined) throw notFound(`item "${item}" is not in the model`, 'unknown_item', { item });
+    return this.explainer(user, options.ratings).explain(user, i, options.top ?? 5);
+  }
+
+  /**
+   * One factorization of the user's system, reused to explain any number of items (see explain).
+   * NotFound when the user has no ratings the model knows.
+   */
+  explainer(user: string, ratings?: Iterable<ItemRating>): Explainer {
+    let items: Int32Array;
+    let values: Float32Array;
+    if (ratings !== undefined) {
+      const byIndex = new Map<number, number>();
+      for (const r of ratings) {
+        const j = this.itemIndex(r.item);
+        if (j !== undefined && Number.isFinite(r.value)) byIndex.set(j, r.value);
+      }
+      items = Int32Array.from(byIndex.keys()).sort();
+      values = Float32Array.from(items, (j) => byIndex.get(j)!);
+    } else {
+      const u = this.userIndex(user);
+      if (u === undefined)
+        throw notFound(`user "${user}" is not in the model; pass their ratings to explain with`, 'unknown_user', { user });
+      const { indptr, indices } = this.userItems;
+      const stored = this.userItems.values;
+      if (!stored) {
+        throw invalidInput('this model file keeps no rating values (userItemsValues); pass the ratings to explain with', { user });
+      }
+      items = Int32Array.from(indices.subarray(indptr[u]!, indptr[u + 1]!));
+      values = stored.slice(indptr[u]!, indptr[u + 1]!);
+    }
+    if (items.length === 0)
+      throw notFound(`user "${user}" has no rated items this model knows: nothing to explain with`, 'unknown_user', { user });
+    if (this.params.feedback === 'implicit' && this.#gram === null) {
+      this.#gram = new Float64Array(this.factors * this.factors);
+      gram(this.itemFactors, this.nItems, this.factors, this.#gram); // YᵀY once per model
+    }
+    return createExplainer(this, items, values, this.#gram);
   }
 
   // ---- building blocks shared with the serving layer ------------------------------------------

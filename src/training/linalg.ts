@@ -211,20 +211,28 @@ export function choleskySolve(A: Float64Array, d: number, b: Float64Array): bool
       A[rc + a] = s0 * inv;
     }
   }
+  choleskySubstitute(A, d, b);
+  return true;
+}
+
+/**
+ * Solves L Lᵀ z = b in place (b becomes z) with the Cholesky factor L that choleskySolve left in
+ * the lower triangle of A: one factorization, then any number of right-hand sides.
+ */
+export function choleskySubstitute(L: Float64Array, d: number, b: Float64Array): void {
   // Forward substitution: L y = b.
   for (let a = 0; a < d; a++) {
     const ra = a * d;
     let s = b[a]!;
-    for (let t = 0; t < a; t++) s -= A[ra + t]! * b[t]!;
-    b[a] = s / A[ra + a]!;
+    for (let t = 0; t < a; t++) s -= L[ra + t]! * b[t]!;
+    b[a] = s / L[ra + a]!;
   }
   // Backward substitution: Lᵀ z = y.
   for (let a = d - 1; a >= 0; a--) {
     let s = b[a]!;
-    for (let t = a + 1; t < d; t++) s -= A[t * d + a]! * b[t]!;
-    b[a] = s / A[a * d + a]!;
+    for (let t = a + 1; t < d; t++) s -= L[t * d + a]! * b[t]!;
+    b[a] = s / L[a * d + a]!;
   }
-  return true;
 }
 
 /**
