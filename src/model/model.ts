@@ -24,7 +24,9 @@ import { topK } from '../kernels/top-k.js';
 import { createSimdScorer, type SimdScorer } from '../kernels/wasm-scorer.js';
 import { createFoldIn, type FoldIn } from '../training/fold-in.js';
 import type { FactorModel, Feedback, IterationStats, TrainParams } from '../training/params.js';
+import type { Catalog } from './catalog.js';
 import { createIdLookup, type IdLookup } from './id-lookup.js';
+import { CategoryCap, compileRules, selectTop, type CompiledRules, type ItemFilters } from './rules.js';
 import { createExplainer, type Explainer, type Explanation } from './explain.js';
 import { decodeModelFile, encodeModelFile, type ModelFileContents, type UserItems } from './model-file.js';
 import { gram } from '../training/linalg.js';
@@ -38,13 +40,18 @@ export interface ScoredItem {
 /** Where a list came from: the user's trained vector, a fold-in solve, or the popularity fallback. */
 export type Source = 'model' | 'fold-in' | 'popular';
 
-export interface RecommendOptions {
+/**
+ * How many items, and the rules they must pass (src/model/rules.ts): category, excludeCategory,
+ * include, exclude, where, maxPerCategory. Rules on categories and metadata need a catalogue
+ * (`catalog` here, or one attached with useCatalog); with a catalogue, inactive items never appear.
+ */
+export interface RecommendOptions extends ItemFilters {
   /** How many items (default 10). */
   readonly limit?: number;
-  /** Item ids never to return (ids the model does not know are ignored). */
-  readonly exclude?: readonly string[];
   /** Also return items the user rated (default false: they are excluded). */
   readonly includeRated?: boolean;
+  /** The item catalogue for this call (default: the one attached with useCatalog, if any). */
+  readonly catalog?: Catalog;
 }
 
 export interface Recommendation {
@@ -159,6 +166,7 @@ export class Model implements FactorModel {
   #popular: { order: Int32Array; counts: Int32Array } | null = null;
   #foldIn: FoldIn | null = null;
   #gram: Float64Array | null = null;
+  #catalog: Catalog | null = null;
 
   /** Builds a model from its arrays (see ModelData); checks that the sizes agree. */
   constructor(data: ModelData) {
@@ -304,10 +312,10 @@ export class Model implements FactorModel {
    */
   recommend(user: string, options: RecommendOptions = {}): Recommendation {
     const limit = checkLimit(options.limit);
-    const exclude = this.excludedIndices(options.exclude);
+    const rules = this.rules(options);
     const u = this.userIndex(user);
-    if (u === undefined) return { user, source: 'popular', items: this.popularItems(limit, exclude) };
-    return { user, source: 'model', items: this.recommendKnown(u, limit, exclude, options.includeRated ?? false) };
+    if (u === undefined) return { user, source: 'popular', items: this.popularItems(limit, rules) };
+    return { user, source: 'model', items: this.recommendKnown(u, limit, rules, options.includeRated ?? false) };
   }
 
   /**
@@ -316,24 +324,25 @@ export class Model implements FactorModel {
    */
   recommendBatch(users: Iterable<string>, options: RecommendOptions = {}): Recommendation[] {
     const limit = checkLimit(options.limit);
-    const exclude = this.excludedIndices(options.exclude);
+    const rules = this.rules(options);
     const includeRated = options.includeRated ?? false;
     const list = [...users];
     const out: Recommendation[] = new Array(list.length);
     const pending: number[] = []; // positions in `list` of known users, scored in groups of 8
     for (let j = 0; j < list.length; j++) {
       const u = this.userIndex(list[j]!);
-      if (u === undefined) out[j] = { user: list[j]!, source: 'popular', items: this.popularItems(limit, exclude) };
+      if (u === undefined) out[j] = { user: list[j]!, source: 'popular', items: this.popularItems(limit, rules) };
       else pending.push(j);
     }
     this.scoreCatalog(new Float32Array(this.factors), true); // builds the scorer
-    const simd = this.#scorer;
+    // The eight-at-a-time kernel serves the plain case; rules go through the one-user path.
+    const simd = rules.unfiltered && rules.mask === null ? this.#scorer : null;
     for (let g = 0; g < pending.length; g += 8) {
       const group = pending.slice(g, g + 8);
       const rows = group.map((j) => this.userIndex(list[j]!)!);
       if (simd === null || simd === undefined) {
         for (let t = 0; t < group.length; t++) {
-          out[group[t]!] = { user: list[group[t]!]!, source: 'model', items: this.recommendKnown(rows[t]!, limit, exclude, includeRated) };
+          out[group[t]!] = { user: list[group[t]!]!, source: 'model', items: this.recommendKnown(rows[t]!, limit, rules, includeRated) };
         }
         continue;
       }
@@ -343,7 +352,6 @@ export class Model implements FactorModel {
         const row = scores[t]!;
         if (!includeRated)
           for (let e = this.userItems.indptr[u]!; e < this.userItems.indptr[u + 1]!; e++) row[this.userItems.indices[e]!] = NaN;
-        for (const i of exclude) row[i] = NaN;
         const top = simd.top(t, limit);
         const offset = this.scoreOffset(u);
         const items: ScoredItem[] = new Array(top.indices.length);
@@ -362,15 +370,19 @@ export class Model implements FactorModel {
    */
   recommendFor(ratings: Iterable<ItemRating>, options: RecommendOptions = {}): AnonymousRecommendation {
     const limit = checkLimit(options.limit);
-    const exclude = this.excludedIndices(options.exclude);
+    const rules = this.rules(options);
     const folded = this.foldIn(ratings);
-    if (folded === null) return { source: 'popular', items: this.popularItems(limit, exclude) };
-    return { source: 'fold-in', items: this.recommendFolded(folded, limit, exclude, options.includeRated ?? false) };
+    if (folded === null) return { source: 'popular', items: this.popularItems(limit, rules) };
+    return { source: 'fold-in', items: this.recommendFolded(folded, limit, rules, options.includeRated ?? false) };
   }
 
-  /** The `limit` items most similar to `item` by cosine of their factors, the item itself excluded. */
-  similarItems(item: string, options: { readonly limit?: number } = {}): SimilarItems {
+  /**
+   * The `limit` items most similar to `item` by cosine of their factors, the item itself excluded,
+   * under the same rules as recommend.
+   */
+  similarItems(item: string, options: Omit<RecommendOptions, 'includeRated'> = {}): SimilarItems {
     const limit = checkLimit(options.limit);
+    const rules = this.rules(options);
     const i = this.itemIndex(item);
     if (i === undefined) throw notFound(`item "${item}" is not in the model`, 'unknown_item', { item });
     const k = this.factors;
@@ -383,7 +395,7 @@ export class Model implements FactorModel {
       scores[j] = d > 0 ? Math.max(-1, Math.min(1, scores[j]! / d)) : 0;
     }
     scores[i] = NaN; // never the item itself
-    return { item, items: this.topItems(limit, 0) };
+    return { item, items: this.selectItems(scores, limit, 0, rules) };
   }
 
   // ---- explanations -------------------------------------------------------------------------
@@ -465,15 +477,20 @@ export class Model implements FactorModel {
     return { factors, bias: this.params.feedback === 'explicit' ? bias : 0, rated: items };
   }
 
-  /** Dense indices of the excluded ids this model knows. */
-  excludedIndices(exclude: readonly string[] | undefined): number[] {
-    const out: number[] = [];
-    if (exclude === undefined) return out;
-    for (const id of exclude) {
-      const i = this.itemIndex(id);
-      if (i !== undefined) out.push(i);
-    }
-    return out;
+  /** Attaches an item catalogue: rules on categories and metadata use it, inactive items never appear. */
+  useCatalog(catalog: Catalog | null): this {
+    this.#catalog = catalog;
+    return this;
+  }
+
+  get catalog(): Catalog | null {
+    return this.#catalog;
+  }
+
+  /** The options' rules compiled against this model (and the call's or the attached catalogue). */
+  rules(options: RecommendOptions = {}): CompiledRules {
+    const catalog = options.catalog ?? this.#catalog;
+    return compileRules(options, this.nItems, (id) => this.itemIndex(id), catalog ? catalog.viewFor(this.itemIds) : null);
   }
 
   /** μ + b_u for explicit models (turns the ranking score b_i + p_u·q_i into the predicted rating), else 0. */
@@ -481,28 +498,28 @@ export class Model implements FactorModel {
     return this.params.feedback === 'explicit' ? this.globalMean + (this.userBias?.[u] ?? 0) : 0;
   }
 
-  /** Live scoring of a known user (row u): the whole catalog, rated and excluded items dropped. */
-  recommendKnown(u: number, limit: number, exclude: readonly number[], includeRated: boolean): ScoredItem[] {
+  /** Live scoring of a known user (row u): the whole catalog, rated items and what the rules forbid dropped. */
+  recommendKnown(u: number, limit: number, rules: CompiledRules, includeRated: boolean): ScoredItem[] {
     const k = this.factors;
     const row = this.userItems;
     const rated = includeRated ? null : row.indices.subarray(row.indptr[u]!, row.indptr[u + 1]!);
-    return this.scoreVector(this.userFactors.subarray(u * k, (u + 1) * k), this.scoreOffset(u), limit, rated, exclude);
+    return this.scoreVector(this.userFactors.subarray(u * k, (u + 1) * k), this.scoreOffset(u), limit, rated, rules);
   }
 
   /** Live scoring of a folded-in user. */
-  recommendFolded(folded: FoldedInUser, limit: number, exclude: readonly number[], includeRated: boolean): ScoredItem[] {
+  recommendFolded(folded: FoldedInUser, limit: number, rules: CompiledRules, includeRated: boolean): ScoredItem[] {
     const offset = this.params.feedback === 'explicit' ? this.globalMean + folded.bias : 0;
-    return this.scoreVector(folded.factors, offset, limit, includeRated ? null : folded.rated, exclude);
+    return this.scoreVector(folded.factors, offset, limit, includeRated ? null : folded.rated, rules);
   }
 
-  /** The most-rated items of the training data (score: the count), excluded items skipped. */
-  popularItems(limit: number, exclude: readonly number[]): ScoredItem[] {
+  /** The most-rated items of the training data (score: the count) that pass the rules. */
+  popularItems(limit: number, rules: CompiledRules): ScoredItem[] {
     const { order, counts } = this.popularOrder();
+    const cap = new CategoryCap(rules, limit);
     const items: ScoredItem[] = [];
     for (let j = 0; j < order.length && items.length < limit; j++) {
       const i = order[j]!;
-      if (exclude.length > 0 && exclude.includes(i)) continue;
-      items.push({ item: this.itemIds[i]!, score: counts[i]! });
+      if (cap.take(i)) items.push({ item: this.itemIds[i]!, score: counts[i]! });
     }
     return items;
   }
@@ -566,17 +583,19 @@ export class Model implements FactorModel {
     offset: number,
     limit: number,
     rated: ArrayLike<number> | null,
-    exclude: readonly number[],
+    rules: CompiledRules,
   ): ScoredItem[] {
     const scores = this.scoreCatalog(vector, true);
     if (rated !== null) for (let j = 0; j < rated.length; j++) scores[rated[j]!] = NaN;
-    for (const i of exclude) scores[i] = NaN;
-    return this.topItems(limit, offset);
+    return this.selectItems(scores, limit, offset, rules);
   }
 
-  /** The best `limit` of the last scored row, as (id, score + offset rounded to 4 places). */
-  private topItems(limit: number, offset: number): ScoredItem[] {
-    const top = this.topOfCatalog(limit);
+  /**
+   * The best `limit` of the last scored row under the rules, as (id, score + offset rounded to 4
+   * places). Without a mask or a cap the kernel's own top-K serves.
+   */
+  private selectItems(scores: Float32Array, limit: number, offset: number, rules: CompiledRules): ScoredItem[] {
+    const top = rules.mask === null && rules.maxPerCategory === 0 ? this.topOfCatalog(limit) : selectTop(scores, limit, rules);
     const items: ScoredItem[] = new Array(top.indices.length);
     for (let j = 0; j < top.indices.length; j++) {
       items[j] = { item: this.itemIds[top.indices[j]!]!, score: round4(top.scores[j]! + offset) };

@@ -6,6 +6,7 @@
  */
 import { invalidInput, noModel, notFound } from '../errors.js';
 import type { FoldedInUser, ItemRating, Model, ScoredItem, Source } from '../model/model.js';
+import { CategoryCap, type CompiledRules } from '../model/rules.js';
 import type { LoadedModel, ModelRecord } from '../model/registry.js';
 import type { RatingInput } from '../ratings/store.js';
 import { startPrecompute, type PrecomputeJob, type PrecomputeStatus } from './precompute.js';
@@ -134,7 +135,7 @@ function recommendKnown(
   state: ServingState,
   u: number,
   limit: number,
-  exclude: readonly number[],
+  rules: CompiledRules,
   includeRated: boolean,
   counters: Counters,
 ): ScoredItem[] {
@@ -144,11 +145,12 @@ function recommendKnown(
     const offset = m.scoreOffset(u);
     const base = u * table.n;
     const items: ScoredItem[] = [];
+    const cap = new CategoryCap(rules, limit);
     let j = 0;
     for (; j < table.n; j++) {
       const i = table.indices[base + j]!;
       if (i < 0) break; // padding: the list already holds every unrated item
-      if (exclude.length > 0 && exclude.includes(i)) continue;
+      if (!cap.take(i)) continue;
       items.push({ item: m.itemIds[i]!, score: round4(table.scores[base + j]! + offset) });
       if (items.length === limit) break;
     }
@@ -156,10 +158,10 @@ function recommendKnown(
       counters.precomputed++;
       return items;
     }
-    // The exclusions ate into a truncated list: fall through to live scoring.
+    // The rules ate into a truncated list: fall through to live scoring.
   }
   counters.live++;
-  return m.recommendKnown(u, limit, exclude, includeRated);
+  return m.recommendKnown(u, limit, rules, includeRated);
 }
 
 interface Counters {
@@ -337,20 +339,20 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     recommend(user, opts) {
       const state = requireState();
       const limit = checkLimit(opts.limit);
-      const exclude = state.model.excludedIndices(opts.exclude);
+      const rules = state.model.rules(opts);
       const includeRated = opts.includeRated ?? false;
       const model = state.record.id;
       const u = state.model.userIndex(user);
       if (u !== undefined && !touched.has(user)) {
-        return { user, model, source: 'model', items: recommendKnown(state, u, limit, exclude, includeRated, counters) };
+        return { user, model, source: 'model', items: recommendKnown(state, u, limit, rules, includeRated, counters) };
       }
       const folded = getFolded(state, user);
       if (folded !== null) {
         counters.live++;
-        return { user, model, source: 'fold-in', items: state.model.recommendFolded(folded, limit, exclude, includeRated) };
+        return { user, model, source: 'fold-in', items: state.model.recommendFolded(folded, limit, rules, includeRated) };
       }
       counters.popular++;
-      return { user, model, source: 'popular', items: state.model.popularItems(limit, exclude) };
+      return { user, model, source: 'popular', items: state.model.popularItems(limit, rules) };
     },
 
     similarItems(item, opts) {
