@@ -8,17 +8,9 @@
  * on the very next request) and versioned: every change bumps `version`, and `viewFor` keeps the
  * dense per-model arrays the filters use until the version moves.
  */
-import { invalidInput } from '../errors.js';
+import type { CatalogItem, MetadataValue } from '../ratings/catalogue.js';
 
-export type MetadataValue = string | number | boolean;
-
-export interface CatalogItem {
-  readonly id: string;
-  readonly title: string | null;
-  readonly categories: readonly string[];
-  readonly metadata: Readonly<Record<string, MetadataValue>>;
-  readonly active: boolean;
-}
+export type { CatalogItem, MetadataValue } from '../ratings/catalogue.js';
 
 /** A catalogue laid over one model's dense item indices (built per model and catalogue version). */
 export interface CatalogView {
@@ -34,38 +26,6 @@ export interface CatalogView {
 }
 
 const NO_CATEGORIES: readonly string[] = Object.freeze([]);
-
-/** Checks one item as it comes from a file or a request; InvalidInput names the field. */
-export function checkCatalogItem(raw: unknown, at = 'item'): CatalogItem {
-  if (typeof raw !== 'object' || raw === null) throw invalidInput(`${at} must be an object`);
-  const r = raw as Record<string, unknown>;
-  if (typeof r.id !== 'string' || r.id === '') throw invalidInput(`${at}.id must be a non-empty string`, { field: `${at}.id` });
-  if (r.title !== undefined && r.title !== null && typeof r.title !== 'string') {
-    throw invalidInput(`${at}.title must be a string or null`, { field: `${at}.title` });
-  }
-  const categories = r.categories ?? [];
-  if (!Array.isArray(categories) || categories.some((c) => typeof c !== 'string' || c === '' || c.includes(','))) {
-    throw invalidInput(`${at}.categories must be a list of non-empty strings without commas`, { field: `${at}.categories` });
-  }
-  const metadata = r.metadata ?? {};
-  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
-    throw invalidInput(`${at}.metadata must be a flat JSON object`, { field: `${at}.metadata` });
-  }
-  for (const [k, v] of Object.entries(metadata)) {
-    if (!(typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)))) {
-      throw invalidInput(`${at}.metadata.${k} must be a string, a finite number or a boolean`, { field: `${at}.metadata.${k}` });
-    }
-  }
-  if (r.active !== undefined && typeof r.active !== 'boolean')
-    throw invalidInput(`${at}.active must be true or false`, { field: `${at}.active` });
-  return {
-    id: r.id,
-    title: (r.title as string | null | undefined) ?? null,
-    categories: [...new Set(categories as string[])],
-    metadata: { ...(metadata as Record<string, MetadataValue>) },
-    active: (r.active as boolean | undefined) ?? true,
-  };
-}
 
 export class Catalog {
   #items = new Map<string, CatalogItem>();
