@@ -76,6 +76,22 @@ export type {
  */
 export type { Explanation, Contribution, Explainer } from './model/explain.js';
 
+/**
+ * The item catalogue in memory (titles, categories, metadata, active) and the rules a
+ * recommendation can apply: category, excludeCategory, include, exclude, where, maxPerCategory.
+ *
+ * @example
+ * ```ts
+ * const catalog = new Catalog([{ id: 'dune', title: 'Dune', categories: ['sci-fi'], metadata: { price: 9 }, active: true }]);
+ * model.useCatalog(catalog);
+ * model.recommend('ann', { limit: 10, category: ['sci-fi'], where: 'price<20', maxPerCategory: 3 });
+ * ```
+ */
+export { Catalog } from './model/catalog.js';
+export type { CatalogItem, MetadataValue, CatalogView } from './model/catalog.js';
+export { parseWhere, describeFilters } from './model/rules.js';
+export type { ItemFilters, Condition, WhereOp } from './model/rules.js';
+
 export { readModelFileHeader, FORMAT_NAME, FORMAT_VERSION, MAGIC, ARRAY_NAMES } from './model/model-file.js';
 export type { ModelFileHeader, ArrayEntry, ArrayName } from './model/model-file.js';
 
