@@ -4,6 +4,7 @@
  * prints RMSE/MAE (explicit) and precision/recall/NDCG/MAP/coverage at --k. Nothing is saved.
  */
 import type { Command } from 'commander';
+import { openStore } from '../store/store.js';
 import { invalidInput } from '../errors.js';
 import { DEFAULT_K, metricsToJson } from '../eval/metrics.js';
 import { fitAndEvaluate } from '../eval/run.js';
@@ -12,7 +13,7 @@ import { RATING_FORMATS, readTriples, type RatingFormat } from '../ratings/impor
 import { matrixFromTriples, type RatingMatrix } from '../ratings/matrix.js';
 import { loadMatrix } from '../ratings/store.js';
 import { detectFeedback } from '../training/params.js';
-import { choiceArg, floatArg, intArg, openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import { choiceArg, floatArg, intArg, dbConfig, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 import { addTrainFlags, formatIteration, paramsFromFlags, type TrainFlags } from './train-flags.js';
 
 interface Flags extends TrainFlags {
@@ -41,7 +42,7 @@ async function loadSplit(opts: Flags): Promise<{ train: RatingMatrix; test: Test
       'nothing to evaluate on: give --train FILE --test FILE, or --holdout FRACTION (e.g. 0.2) to split the stored ratings',
     );
   }
-  const store = openFromFlags(opts);
+  const store = openStore(dbConfig(opts).db);
   const db = store.db;
   let all: RatingMatrix;
   try {

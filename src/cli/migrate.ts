@@ -1,13 +1,12 @@
 import type { Command } from 'commander';
-import { resolveDbPath } from '../config.js';
 import { openDb } from '../db/connection.js';
-import { printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import { dbConfig, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 
 export function register(program: Command): void {
   const cmd = program.command('migrate').description('apply pending database migrations');
   withJsonOption(withDbOption(cmd)).action((opts: { db?: string; json?: boolean }) =>
     runCommand(() => {
-      const { db, migrations } = openDb(resolveDbPath(opts.db));
+      const { db, migrations } = openDb(dbConfig(opts).db);
       db.close();
       const result = { applied: migrations?.applied ?? [], current: migrations?.current ?? null };
       if (opts.json) printJson(result);

@@ -3,8 +3,9 @@
  * model the server answers with. A running `ridgerec serve` picks an activation up within 2 s.
  */
 import type { Command } from 'commander';
+import { openStore } from '../store/store.js';
 import { activateModel, activeModelId, listModels, rollbackModel, type ModelRecord } from '../model/registry.js';
-import { intArg, openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import { intArg, dbConfig, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 
 interface Flags {
   db?: string;
@@ -53,7 +54,7 @@ export function register(program: Command): void {
 
   withJsonOption(withDbOption(models.command('list').description('list every saved model, oldest first'))).action((opts: Flags) =>
     runCommand(() => {
-      const store = openFromFlags(opts);
+      const store = openStore(dbConfig(opts).db);
       const db = store.db;
       try {
         const all = listModels(db);
@@ -69,7 +70,7 @@ export function register(program: Command): void {
     withDbOption(models.command('activate').description('make model ID the active model').argument('<id>', 'model id', intArg('ID', 1))),
   ).action((id: number, opts: Flags) =>
     runCommand(() => {
-      const store = openFromFlags(opts);
+      const store = openStore(dbConfig(opts).db);
       const db = store.db;
       try {
         const previous = activeModelId(db);
@@ -87,7 +88,7 @@ export function register(program: Command): void {
     withDbOption(models.command('rollback').description('re-activate the model that was active before the current one')),
   ).action((opts: Flags) =>
     runCommand(() => {
-      const store = openFromFlags(opts);
+      const store = openStore(dbConfig(opts).db);
       const db = store.db;
       try {
         const previous = activeModelId(db);

@@ -10,9 +10,10 @@
  * {"candidate":id,"active":previousId|null,"activated":bool,"metrics":{"candidate":{..},"active":{..}|null},"reason":"..","seconds":..}
  */
 import type { Command } from 'commander';
+import { openStore } from '../store/store.js';
 import { isRidgerecError } from '../errors.js';
 import { RETRAIN_DEFAULTS, RETRAIN_EXIT, retrain, type RetrainResult } from '../retrain/retrain.js';
-import { cliMessage, floatArg, intArg, openFromFlags, withDbOption, withJsonOption } from './common.js';
+import { cliMessage, floatArg, intArg, dbConfig, withDbOption, withJsonOption } from './common.js';
 import { addTrainFlags, explicitTrainParams } from './train-flags.js';
 
 interface Flags {
@@ -62,7 +63,7 @@ function summary(r: RetrainResult): string {
 
 async function run(cmd: Command, opts: Flags): Promise<number> {
   try {
-    const store = openFromFlags(opts);
+    const store = openStore(dbConfig(opts).db);
     try {
       const r = await retrain(store.db, {
         overrides: explicitTrainParams(cmd),

@@ -17,6 +17,7 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import type { Config } from '../config.js';
 import { invalidInput } from '../errors.js';
 import { renderTuneReport } from '../eval/report.js';
 import { alignTestSet, holdoutSplit } from '../eval/split.js';
@@ -39,8 +40,9 @@ import { saveTuningResult, type TuningRecord } from '../model/tuning-store.js';
 import { RATING_FORMATS, readTriples, type RatingFormat } from '../ratings/import.js';
 import { matrixFromTriples, type RatingMatrix } from '../ratings/matrix.js';
 import { loadMatrix } from '../ratings/store.js';
+import { openStore } from '../store/store.js';
 import { DEFAULT_PARAMS, detectFeedback, resolveParams, type TrainParams } from '../training/params.js';
-import { choiceArg, floatArg, intArg, openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import { choiceArg, dbConfig, floatArg, intArg, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 import { addTrainFlags, explicitTrainParams, paramsFromFlags, type TrainFlags } from './train-flags.js';
 
 interface Flags extends TrainFlags {
@@ -129,7 +131,7 @@ function binaryMatrix(m: RatingMatrix, binary: boolean): RatingMatrix {
   return m;
 }
 
-async function loadFolds(opts: Flags, seed: number, say: (s: string) => void): Promise<Source> {
+async function loadFolds(opts: Flags, config: Config, seed: number, say: (s: string) => void): Promise<Source> {
   const binary = opts.binary === true;
   const readOpts = opts.format ? { format: opts.format } : {};
   if (opts.test !== undefined && opts.train === undefined) throw invalidInput('--test needs --train');
@@ -162,7 +164,7 @@ async function loadFolds(opts: Flags, seed: number, say: (s: string) => void): P
     const all = matrixFromTriples(binaryTriples(await readTriples(opts.train, readOpts), binary));
     return splitMatrix(all, opts, seed, `file ${opts.train}`, bin);
   }
-  const store = openFromFlags(opts);
+  const store = openStore(config.db);
   const db = store.db;
   try {
     const all = binaryMatrix(loadMatrix(db), binary);
@@ -214,9 +216,10 @@ function table(r: TuneResult, varying: readonly string[]): string {
 async function tune(opts: Flags): Promise<void> {
   const started = performance.now();
   const grid = parseGrid(opts.grid); // a malformed grid fails before any data is read
+  const config = dbConfig(opts);
   const seed = opts.seed ?? 0;
   const say = (s: string) => process.stderr.write(`tune: ${s}\n`);
-  const { folds, description } = await loadFolds(opts, seed, say);
+  const { folds, description } = await loadFolds(opts, config, seed, say);
   const feedback = opts.feedback ?? detectFeedback(folds[0]!.train.byUser.values);
   const base = paramsFromFlags(opts, feedback);
   const points = expandGrid(grid, base);
@@ -258,7 +261,7 @@ async function tune(opts: Flags): Promise<void> {
   let stored: number | null = null;
   const json = tuneToJson(result);
   if (opts.save) {
-    const store = openFromFlags(opts);
+    const store = openStore(config.db);
     const db = store.db;
     try {
       stored = saveTuningResult(db, {

@@ -2,7 +2,7 @@
  * createRouter({ recommender, apiKey }): the HTTP API (recommendations, similar items, fold-in,
  * ratings, users, the model) as an Express Router, so an application mounts it where it likes:
  *
- *   app.use('/recs', createRouter({ recommender, apiKey: process.env.RIDGEREC_API_KEY }));
+ *   app.use('/recs', createRouter({ recommender, apiKey: 'the-write-key' }));
  *
  * Errors raised by its routes are answered by its own error handler with the API's JSON error
  * shape; paths it does not know fall through to the host app. The standalone server (createApp)

@@ -4,6 +4,7 @@
  * real-time rating updates and atomic hot swaps of the model. The HTTP layer (src/http) and the
  * CLI (src/cli/recommend.ts, similar.ts) call only the Recommender interface below.
  */
+import { DEFAULTS } from '../config.js';
 import { invalidInput, noModel, notFound } from '../errors.js';
 import type { FoldedInUser, ItemRating, Model, ScoredItem, Source } from '../model/model.js';
 import type { LoadedModel, ModelRecord } from '../model/registry.js';
@@ -66,7 +67,7 @@ export interface Recommender {
   itemTitles(ids: readonly string[]): ReadonlyMap<string, string>;
   /** Checks the model store for a newly activated model and swaps it in; true if it swapped. */
   poll(): boolean;
-  /** Polls every intervalMs (default 2000) until close(). */
+  /** Polls every intervalMs (default 2000, the configuration's pollMs) until close(). */
   startPolling(intervalMs?: number): void;
   /** Stops polling and any background work (workers). */
   close(): Promise<void>;
@@ -401,7 +402,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     reload,
     poll,
 
-    startPolling(intervalMs = 2000) {
+    startPolling(intervalMs = DEFAULTS.pollMs) {
       if (closed) return;
       if (timer !== null) clearInterval(timer);
       timer = setInterval(() => {
