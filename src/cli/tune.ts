@@ -27,6 +27,7 @@ import {
   gridSize,
   gridToJson,
   kFoldSplit,
+  MAX_FOLDS,
   paramsToFlags,
   parseGrid,
   parseMetric,
@@ -90,7 +91,7 @@ export function register(program: Command): void {
     .option(
       '--folds <k>',
       'number of folds: K %d-files, or a seeded per-user K-fold split of --train / the database',
-      intArg('--folds', 2, 1000),
+      intArg('--folds', 2, MAX_FOLDS),
     )
     .option(
       '--holdout <fraction>',
@@ -101,7 +102,7 @@ export function register(program: Command): void {
     .option('--binary', 'treat every value as 1 (implicit "seen" data from star ratings)')
     .option(
       '--metric <name>',
-      'validation metric: rmse | mae (explicit) | ndcg@K | precision@K | recall@K | map@K (default rmse explicit, ndcg@10 implicit)',
+      'validation metric: rmse | mae (explicit) | ndcg@N | precision@N | recall@N | map@N (default rmse explicit, ndcg@10 implicit)',
     )
     .option(
       '--jobs <n>',
@@ -147,9 +148,9 @@ async function loadFolds(opts: Flags, config: Config, seed: number, say: (s: str
           '--folds with --train and --test needs a %d in the paths (u%d.base / u%d.test); drop --test for a K-fold split of --train',
         );
       }
-      const k = opts.folds ?? 1;
-      const trains = expandFoldPattern(opts.train, k);
-      const tests = expandFoldPattern(opts.test, k);
+      const nFolds = opts.folds ?? 1;
+      const trains = expandFoldPattern(opts.train, nFolds);
+      const tests = expandFoldPattern(opts.test, nFolds);
       if (trains.length !== tests.length) throw invalidInput('put %d in both --train and --test, or in neither');
       const folds: Fold[] = [];
       for (let f = 0; f < trains.length; f++) {
@@ -158,7 +159,7 @@ async function loadFolds(opts: Flags, config: Config, seed: number, say: (s: str
         say(`fold ${f + 1}/${trains.length}: ${trains[f]} (${train.nnz} ratings) / ${tests[f]} (${test.values.length})`);
         folds.push({ name: `${trains[f]}/${tests[f]}`, train, test });
       }
-      return { folds, description: `files ${opts.train} / ${opts.test}${k > 1 ? `, ${k} folds` : ''}${bin}` };
+      return { folds, description: `files ${opts.train} / ${opts.test}${nFolds > 1 ? `, ${nFolds} folds` : ''}${bin}` };
     }
     if (pattern) throw invalidInput('a %d in --train needs --test with a %d too');
     const all = matrixFromTriples(binaryTriples(await readTriples(opts.train, readOpts), binary));

@@ -10,7 +10,7 @@ const { folds } = workerData as { folds: Fold[] };
 const port = parentPort!;
 
 port.on('message', (task: WorkerTask) => {
-  evaluateOnFold(folds[task.fold]!, task.params, task.k).then(
+  evaluateOnFold(folds[task.fold]!, task.params, task.at).then(
     (outcome) => port.postMessage({ type: 'done', id: task.id, outcome } satisfies WorkerReply),
     (e: unknown) =>
       port.postMessage({

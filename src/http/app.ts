@@ -1,7 +1,7 @@
 /**
  * createApp(deps) builds the Express 5 app without listening: the CLI (`serve`, `start`) listens,
  * the tests drive it in-process with supertest. Layering: the app talks to the serving core
- * (Recommender) only; everything about models, folds and storage happens behind it.
+ * (Recommender) only; everything about models, fold-in and storage happens behind it.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';

@@ -10,7 +10,7 @@ import type { FoldedInUser, ItemRating, Model, ScoredItem, Source } from '../mod
 import type { LoadedModel, ModelRecord } from '../model/registry.js';
 import type { RatingInput } from '../ratings/store.js';
 import { startPrecompute, type PrecomputeJob, type PrecomputeStatus } from './precompute.js';
-import { buildServingState, MAX_CACHED_FOLDS, type ServingState } from './serving-state.js';
+import { buildServingState, MAX_CACHED_FOLDED_IN_USERS, type ServingState } from './serving-state.js';
 
 export type { PrecomputeStatus } from './precompute.js';
 export type { ScoredItem, Source } from '../model/model.js';
@@ -204,7 +204,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     return p && model.nUsers > 0;
   }
 
-  function getFolded(state: ServingState, user: string): FoldedInUser | null {
+  function getFoldedIn(state: ServingState, user: string): FoldedInUser | null {
     const cached = state.foldedIn.get(user);
     if (cached !== undefined) return cached;
     const ratings = store.userRatings(user);
@@ -212,7 +212,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     const folded = state.model.foldIn(ratings);
     if (folded === null) return null;
     state.foldedIn.set(user, folded);
-    if (state.foldedIn.size > MAX_CACHED_FOLDS) {
+    if (state.foldedIn.size > MAX_CACHED_FOLDED_IN_USERS) {
       const oldest = state.foldedIn.keys().next().value;
       if (oldest !== undefined) state.foldedIn.delete(oldest);
     }
@@ -345,7 +345,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       if (u !== undefined && !touched.has(user)) {
         return { user, model, source: 'model', items: recommendKnown(state, u, limit, exclude, includeRated, counters) };
       }
-      const folded = getFolded(state, user);
+      const folded = getFoldedIn(state, user);
       if (folded !== null) {
         counters.live++;
         return { user, model, source: 'fold-in', items: state.model.recommendFolded(folded, limit, exclude, includeRated) };
@@ -383,7 +383,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       if (state !== null && users.size <= eagerRefoldLimit) {
         for (const user of users) {
           try {
-            getFolded(state, user);
+            getFoldedIn(state, user);
           } catch {
             state.foldedIn.delete(user);
           }
