@@ -81,6 +81,9 @@ export function paramsFromTuning(rec: TuningRecord, opts: TrainFlags): TrainPara
  */
 export const DEFAULT_JOBS = availableParallelism();
 
+/** The holdout fraction when the data source gives neither a test file nor --folds. */
+export const DEFAULT_HOLDOUT = 0.2;
+
 export function register(program: Command): void {
   const cmd = program
     .command('tune')
@@ -95,7 +98,7 @@ export function register(program: Command): void {
     )
     .option(
       '--holdout <fraction>',
-      "fraction of each user's ratings held out when there is no --test or --folds (default 0.2)",
+      `fraction of each user's ratings held out when there is no --test or --folds (default ${DEFAULT_HOLDOUT})`,
       floatArg('--holdout', 0, 1, true),
     )
     .option('--format <format>', `rating file format: ${RATING_FORMATS.join(', ')} (default auto)`, choiceArg('--format', RATING_FORMATS))
@@ -180,7 +183,7 @@ function splitMatrix(all: RatingMatrix, opts: Flags, seed: number, what: string,
   if (opts.folds !== undefined) {
     return { folds: kFoldSplit(all, opts.folds, seed), description: `${what}, per-user ${opts.folds}-fold split seed ${seed}${bin}` };
   }
-  const fraction = opts.holdout ?? 0.2;
+  const fraction = opts.holdout ?? DEFAULT_HOLDOUT;
   const { train, test } = holdoutSplit(all, fraction, seed);
   return { folds: [{ name: `holdout ${fraction}`, train, test }], description: `${what}, per-user holdout ${fraction} seed ${seed}${bin}` };
 }

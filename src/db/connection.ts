@@ -5,10 +5,13 @@ import { migrate } from './migrate.js';
 
 export type Db = Database.Database;
 
+/** How long a writer waits for another connection's write lock before failing, in milliseconds. */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
 export interface OpenOptions {
   /** Apply pending migrations (default true). Every command that opens the database does. */
   readonly migrate?: boolean;
-  /** Busy timeout in milliseconds (default 5000). */
+  /** Busy timeout in milliseconds (default DEFAULT_BUSY_TIMEOUT_MS). */
   readonly busyTimeoutMs?: number;
 }
 
@@ -24,7 +27,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
-  db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+  db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS))}`);
   db.pragma('synchronous = NORMAL');
   if (options.migrate ?? true) {
     try {

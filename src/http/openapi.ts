@@ -2,6 +2,7 @@
  * The OpenAPI 3.1 document served at GET /openapi.json. Written by hand next to the routes; a
  * test checks that every route the app registers is described here and nothing else is.
  */
+import { VERSION } from '../version.js';
 import { DEFAULT_LIMIT, MAX_BATCH, MAX_ID_LENGTH, MAX_LIMIT } from './validation.js';
 
 const errorResponse = (description: string) => ({
@@ -27,7 +28,7 @@ export function openApiDocument(): Record<string, unknown> {
     openapi: '3.1.0',
     info: {
       title: 'ridgerec',
-      version: '0.1.0',
+      version: VERSION,
       description:
         'Collaborative-filtering recommendations (ALS with L2 penalties). JSON everywhere; errors are ' +
         '{"error":{"code","message","details"}}. When the server has RIDGEREC_API_KEY set, every POST and DELETE ' +

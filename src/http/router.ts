@@ -10,6 +10,7 @@
  */
 import express, { type Router } from 'express';
 import { pino, type Logger } from 'pino';
+import { DEFAULTS } from '../config.js';
 import type { Recommender, ScoredItem } from '../serving/recommender.js';
 import { requireApiKey } from './auth.js';
 import { errorHandler } from './errors.js';
@@ -60,6 +61,6 @@ export function createRouter(deps: RouterDeps): Router {
   registerRecommendations(ctx);
   registerRatings(ctx);
   registerModel(ctx);
-  router.use(errorHandler(deps.logger ?? pino({ level: 'info' })));
+  router.use(errorHandler(deps.logger ?? pino({ level: DEFAULTS.logLevel })));
   return router;
 }

@@ -94,7 +94,7 @@ export interface ServingTuning {
   readonly onPrecomputed?: (modelId: number, seconds: number, error?: Error) => void;
   /** Score with the WebAssembly SIMD kernel when the runtime has it (default true). */
   readonly simd?: boolean;
-  /** Users re-folded eagerly by addRatings (more are re-folded lazily on their next request). Default 256. */
+  /** Users re-folded eagerly by addRatings (more are re-folded lazily on their next request). Default DEFAULT_EAGER_REFOLD_LIMIT. */
   readonly eagerRefoldLimit?: number;
 }
 
@@ -120,6 +120,9 @@ export interface ServingRecommender extends Recommender {
 
 /** nItems·k at or above which 'auto' precomputes (≈ 0.25 ms of live scoring per request). */
 export const PRECOMPUTE_MIN_WORK = 1 << 18;
+
+/** Users addRatings folds in again at once; past this many, each waits for its next request. */
+export const DEFAULT_EAGER_REFOLD_LIMIT = 256;
 
 function checkLimit(limit: unknown): number {
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
@@ -186,7 +189,7 @@ function sameItemSet(model: Model, u: number, items: readonly { item: string }[]
 
 export function createRecommender(options: RecommenderOptions & ServingTuning): ServingRecommender {
   const { store, onSwap } = options;
-  const eagerRefoldLimit = options.eagerRefoldLimit ?? 256;
+  const eagerRefoldLimit = options.eagerRefoldLimit ?? DEFAULT_EAGER_REFOLD_LIMIT;
   /** The one reference to the serving state; every request reads it once. */
   let current: ServingState | null = null;
   let job: PrecomputeJob | null = null;
