@@ -62,8 +62,6 @@ interface Flags extends TrainFlags {
   save: boolean;
 }
 
-// scripts/retrain.ts imports it from here.
-
 /**
  * `train --tuned`: the stored best parameters, with the train flags given explicitly over them;
  * threads from --threads or this machine's cores (not the tuning run's).

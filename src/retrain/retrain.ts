@@ -43,7 +43,7 @@ export interface RetrainOptions {
   readonly tune?: boolean;
   /** Cut-off of the ranking metrics, the N of ndcg@N (default 10). */
   readonly at?: number;
-  /** Progress lines (the script prints them on stderr). */
+  /** Progress lines (`ridgerec retrain` prints them on stderr). */
   readonly onProgress?: (line: string) => void;
 }
 
@@ -72,7 +72,7 @@ export interface RetrainResult {
 
 export const RETRAIN_DEFAULTS = { holdout: 0.1, seed: 0, maxRegression: 0.005, at: DEFAULT_AT } as const;
 
-/** Exit codes of the retrain script. */
+/** Exit codes of `ridgerec retrain`. */
 export const RETRAIN_EXIT = { activated: 0, kept: 3, error: 1 } as const;
 
 function fmt(x: number | undefined): string {
