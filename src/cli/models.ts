@@ -1,6 +1,7 @@
 /**
  * `ridgerec models list|activate ID|rollback [--json]`: what the model store holds, and which
- * model the server answers with. A running `ridgerec serve` picks an activation up within 2 s.
+ * model the server answers with. A running `ridgerec serve` picks an activation up at its next poll
+ * (RIDGEREC_POLL_MS, 2 s by default).
  */
 import type { Command } from 'commander';
 import { openStore } from '../store/store.js';

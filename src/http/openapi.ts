@@ -253,7 +253,7 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/admin/reload': {
         post: {
-          summary: 'Reload the active model now (the server also polls for a new one every 2 s)',
+          summary: 'Reload the active model now (the server also polls for a new one, every 2 s by default)',
           security: bearer,
           responses: {
             200: {
