@@ -8,7 +8,7 @@
  *   port       --port N, [PORT]      PORT                3000 (0..65535; 0 picks a free port)
  *   host       --host ADDRESS        HOST                127.0.0.1
  *   apiKey     -                     RIDGEREC_API_KEY    none (the write routes are open)
- *   logLevel   -                     LOG_LEVEL           info (fatal|error|warn|info|debug|trace|silent)
+ *   logLevel   -                     LOG_LEVEL           info (fatal|error|warn|info|debug|trace|silent, any case)
  *   pollMs     -                     RIDGEREC_POLL_MS    2000 (100..3600000)
  *
  * A flag wins over the environment (and `serve`'s positional PORT sits between --port and $PORT);
@@ -41,6 +41,8 @@ function integer(min: number, max: number) {
     .pipe(z.number().int({ error }).min(min, { error }).max(max, { error }));
 }
 
+const logLevelError = `must be one of ${LOG_LEVELS.join(', ')} (any case)`;
+
 /** The settings with their rules and defaults (the only place a default is written). */
 const ConfigSchema = z.object({
   db: z.string({ error: 'must be a file path' }).min(1, { error: 'must be a non-empty file path' }).default('./data/ridgerec.db'),
@@ -50,7 +52,11 @@ const ConfigSchema = z.object({
     .regex(/^[^\s/]+$/, { error: 'must be a host name or an IP address' })
     .default('127.0.0.1'),
   apiKey: z.string().nullable().default(null),
-  logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  logLevel: z
+    .string({ error: logLevelError })
+    .transform((level) => level.toLowerCase())
+    .pipe(z.enum(LOG_LEVELS, { error: logLevelError }))
+    .default('info'),
   pollMs: integer(100, 3_600_000).default(2000),
 });
 

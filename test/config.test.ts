@@ -66,6 +66,7 @@ describe('loadConfig', () => {
       pollMs: 250,
     });
     for (const level of LOG_LEVELS) expect(loadConfig({}, { LOG_LEVEL: level }).logLevel).toBe(level);
+    expect(loadConfig({}, { LOG_LEVEL: 'WARN' }).logLevel).toBe('warn');
     expect(loadConfig({}, { RIDGEREC_DB: ':memory:' }).db).toBe(':memory:');
     expect(loadConfig({}, { PORT: '0' }).port).toBe(0);
     expect(loadConfig({}, { PORT: '65535' }).port).toBe(65535);
@@ -96,7 +97,7 @@ describe('loadConfig', () => {
     [{ HOST: 'my host' }, /^the HOST environment variable must be a host name or an IP address, got "my host"$/],
     [
       { LOG_LEVEL: 'loud' },
-      /^the LOG_LEVEL environment variable must be one of fatal, error, warn, info, debug, trace, silent, got "loud"$/,
+      /^the LOG_LEVEL environment variable must be one of fatal, error, warn, info, debug, trace, silent \(any case\), got "loud"$/,
     ],
     [{ RIDGEREC_POLL_MS: '50' }, /^the RIDGEREC_POLL_MS environment variable must be an integer in 100\.\.3600000, got "50"$/],
     [{ RIDGEREC_POLL_MS: '1s' }, /^the RIDGEREC_POLL_MS environment variable must be an integer in 100\.\.3600000, got "1s"$/],
