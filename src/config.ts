@@ -1,14 +1,135 @@
+/**
+ * The runtime configuration: one typed, validated, frozen object, built once per process from the
+ * command-line flags and the environment by loadConfig. Nothing else in ridgerec reads
+ * `process.env`; the modules that need a setting get it from the Config (or as an argument).
+ *
+ *   setting    flag                  environment         default
+ *   db         --db PATH             RIDGEREC_DB         ./data/ridgerec.db (resolved against the cwd)
+ *   port       --port N, [PORT]      PORT                3000 (0..65535; 0 picks a free port)
+ *   host       --host ADDRESS        HOST                127.0.0.1
+ *   apiKey     -                     RIDGEREC_API_KEY    none (the write routes are open)
+ *   logLevel   -                     LOG_LEVEL           info (fatal|error|warn|info|debug|trace|silent, any case)
+ *   pollMs     -                     RIDGEREC_POLL_MS    2000 (100..3600000)
+ *
+ * A flag wins over the environment (and `serve`'s positional PORT sits between --port and $PORT);
+ * an environment variable set to the empty string counts as unset. A bad value is an InvalidInput
+ * that names where it came from and what is allowed:
+ * `the PORT environment variable must be an integer in 0..65535, got "70000"`.
+ */
 import { resolve } from 'node:path';
+import { z } from 'zod';
+import { invalidInput } from './errors.js';
 
-/** Where the database lives unless RIDGEREC_DB or --db says otherwise. */
-export const DEFAULT_DB_PATH = './data/ridgerec.db';
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /**
- * The database path: the --db flag, else RIDGEREC_DB, else ./data/ridgerec.db (relative to the
- * working directory). ':memory:' is passed through.
+ * Sizes of answers, the same for every deployment (the HTTP contract and its OpenAPI document
+ * state them): a recommendation or similar-items list holds `defaultLimit` items unless `limit`
+ * asks for 1..`maxLimit`.
  */
-export function resolveDbPath(flag?: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  const raw = flag ?? env.RIDGEREC_DB ?? DEFAULT_DB_PATH;
-  if (raw === '') return resolve(DEFAULT_DB_PATH);
-  return raw === ':memory:' ? raw : resolve(raw);
+export const LIMITS = Object.freeze({
+  defaultLimit: 10,
+  maxLimit: 1000,
+});
+
+/** An integer in min..max, from a string of digits (environment, flags) or a number (callers). */
+function integer(min: number, max: number) {
+  const error = `must be an integer in ${min}..${max}`;
+  return z
+    .union([z.number({ error }), z.string({ error }).regex(/^\d+$/, { error }).transform(Number)], { error })
+    .pipe(z.number().int({ error }).min(min, { error }).max(max, { error }));
+}
+
+const logLevelError = `must be one of ${LOG_LEVELS.join(', ')} (any case)`;
+
+/** The settings with their rules and defaults (the only place a default is written). */
+const ConfigSchema = z.object({
+  db: z.string({ error: 'must be a file path' }).min(1, { error: 'must be a non-empty file path' }).default('./data/ridgerec.db'),
+  port: integer(0, 65535).default(3000),
+  host: z
+    .string({ error: 'must be a host name or an IP address' })
+    .regex(/^[^\s/]+$/, { error: 'must be a host name or an IP address' })
+    .default('127.0.0.1'),
+  apiKey: z.string().nullable().default(null),
+  logLevel: z
+    .string({ error: logLevelError })
+    .transform((level) => level.toLowerCase())
+    .pipe(z.enum(LOG_LEVELS, { error: logLevelError }))
+    .default('info'),
+  pollMs: integer(100, 3_600_000).default(2000),
+});
+
+type Setting = keyof z.input<typeof ConfigSchema>;
+
+/** Where each setting can come from: its flag and its environment variable. */
+const SOURCES: Readonly<Record<Setting, { readonly flag?: string; readonly env: string }>> = {
+  db: { flag: '--db', env: 'RIDGEREC_DB' },
+  port: { flag: '--port', env: 'PORT' },
+  host: { flag: '--host', env: 'HOST' },
+  apiKey: { env: 'RIDGEREC_API_KEY' },
+  logLevel: { env: 'LOG_LEVEL' },
+  pollMs: { env: 'RIDGEREC_POLL_MS' },
+};
+
+export interface Config {
+  /** The SQLite database: an absolute path, or ':memory:'. */
+  readonly db: string;
+  readonly port: number;
+  readonly host: string;
+  /** Guards the HTTP write routes when set; null leaves them open. */
+  readonly apiKey: string | null;
+  /** pino level of the server's logs. */
+  readonly logLevel: LogLevel;
+  /** How often a server asks the store for a newly activated model, in milliseconds. */
+  readonly pollMs: number;
+  readonly limits: typeof LIMITS;
+}
+
+/** The command-line flags that feed the configuration (undefined: not given). */
+export interface ConfigFlags {
+  readonly db?: string | undefined;
+  readonly port?: string | number | undefined;
+  /** `serve`'s positional PORT: below --port, above $PORT. */
+  readonly portArgument?: string | undefined;
+  readonly host?: string | undefined;
+}
+
+/** The defaults (the database path as written, before it is resolved against the working directory). */
+export const DEFAULTS: Omit<Config, 'limits'> = Object.freeze(ConfigSchema.parse({}));
+
+/**
+ * Builds the configuration from `flags` and `env` (default: this process's environment), once per
+ * process: the CLI calls it at the start of each command. Throws InvalidInput naming the flag,
+ * argument or environment variable of the first bad value and the allowed values.
+ */
+export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Partial<Record<Setting, unknown>> = {};
+  const from: Partial<Record<Setting, string>> = {};
+  const pick = (setting: Setting, value: unknown, label: string): void => {
+    if (value === undefined || setting in raw) return;
+    raw[setting] = value;
+    from[setting] = label;
+  };
+  for (const setting of Object.keys(SOURCES) as Setting[]) {
+    const { flag, env: name } = SOURCES[setting];
+    if (flag !== undefined) pick(setting, flags[setting as keyof ConfigFlags], flag);
+    if (setting === 'port') pick(setting, flags.portArgument, 'the PORT argument');
+    const value = env[name];
+    if (value !== undefined && value !== '') pick(setting, value, `the ${name} environment variable`);
+  }
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const setting = issue.path[0] as Setting;
+    const value = raw[setting];
+    const shown = typeof value === 'string' ? `"${value.length > 60 ? `${value.slice(0, 60)}…` : value}"` : String(value);
+    throw invalidInput(`${from[setting] ?? setting} ${issue.message}, got ${shown}`, { setting, source: from[setting] });
+  }
+  const c = parsed.data;
+  return Object.freeze({
+    ...c,
+    db: c.db === ':memory:' ? c.db : resolve(c.db),
+    limits: LIMITS,
+  });
 }

@@ -137,7 +137,7 @@ export type { Recommender, ServingRecommender, RecommenderOptions, ServingStore,
  * ```ts
  * import express from 'express';
  * const app = express();
- * app.use('/recs', createRouter({ recommender, apiKey: process.env.RIDGEREC_API_KEY }));
+ * app.use('/recs', createRouter({ recommender, apiKey: 'the-write-key' }));
  * app.listen(3000);
  * ```
  */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrate, readMigrations, MIGRATIONS_DIR } from '../src/db/migrate.js';
-import { openDb } from '../src/db/connection.js';
+import { openDatabase } from '../src/db/connection.js';
 import { MigrationError } from '../src/errors.js';
 import { tempDir, type TempDir } from './helpers/temp.js';
 
@@ -82,8 +82,8 @@ describe('migrator', () => {
 
   it('the shipped migrations apply to a fresh file database with WAL and foreign keys', () => {
     const path = join(tmp(), 'sub', 'r.db');
-    const { db, migrations } = openDb(path);
-    expect(migrations?.applied).toEqual(readMigrations(MIGRATIONS_DIR).map((m) => m.name));
+    const db = openDatabase(path, { migrate: false });
+    expect(migrate(db).applied).toEqual(readMigrations(MIGRATIONS_DIR).map((m) => m.name));
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(db.pragma('synchronous', { simple: true })).toBe(1);

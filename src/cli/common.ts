@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
-import { resolveDbPath } from '../config.js';
-import { openStore, type Store } from '../store/store.js';
+import { InvalidArgumentError, Option } from 'commander';
+import { DEFAULTS, loadConfig, type Config } from '../config.js';
+import { MAX_AT } from '../eval/metrics.js';
 import { Conflict, InvalidInput, isRidgerecError, NotFound, Unauthorized, Unavailable, type RidgerecError } from '../errors.js';
 
 /** The exit code of each kind of core error: 2 for what the user can fix by asking differently, else 1. */
@@ -17,16 +17,36 @@ export function exitCode(err: RidgerecError): number {
 
 /** Adds the --db flag every command that touches the database takes. */
 export function withDbOption(cmd: Command): Command {
-  return cmd.option('--db <path>', 'SQLite database file (default: $RIDGEREC_DB or ./data/ridgerec.db)');
+  return cmd.option('--db <path>', `SQLite database file (default: $RIDGEREC_DB or ${DEFAULTS.db})`);
+}
+
+/**
+ * Adds --at N, the cut-off of the ranking metrics (the 10 of ndcg@10), and --k, its older name,
+ * kept working but out of the help; giving both is a usage error.
+ */
+export function withCutoffOption(cmd: Command, defaultAt: number): Command {
+  return cmd
+    .option('--at <n>', `cut-off of the ranking metrics, the N of ndcg@N (1..${MAX_AT}, default ${defaultAt})`, intArg('--at', 1, MAX_AT))
+    .addOption(
+      new Option('--k <n>', 'older name of --at')
+        .argParser(intArg('--k', 1, MAX_AT))
+        .conflicts('at')
+        .hideHelp(),
+    );
+}
+
+/** The cut-off given as --at or --k; undefined when neither was. */
+export function cutoffFlag(opts: { at?: number; k?: number }): number | undefined {
+  return opts.at ?? opts.k;
 }
 
 export function withJsonOption(cmd: Command): Command {
   return cmd.option('--json', 'print one JSON object on stdout');
 }
 
-/** Opens the store named by --db / RIDGEREC_DB / the default, applying pending migrations. */
-export function openFromFlags(opts: { db?: string | undefined }): Store {
-  return openStore(resolveDbPath(opts.db));
+/** The configuration of a command whose only flag among the settings is --db (src/config.ts). */
+export function dbConfig(opts: { db?: string | undefined }): Config {
+  return loadConfig({ db: opts.db });
 }
 
 export function printJson(value: unknown): void {

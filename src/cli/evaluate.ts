@@ -1,18 +1,29 @@
 /**
  * `ridgerec evaluate`: fits on a train file and scores a test file (`--train FILE --test FILE`),
  * or fits on a seeded per-user holdout of the stored ratings (`--holdout 0.2 [--seed S]`), and
- * prints RMSE/MAE (explicit) and precision/recall/NDCG/MAP/coverage at --k. Nothing is saved.
+ * prints RMSE/MAE (explicit) and precision/recall/NDCG/MAP/coverage at the cut-off --at. Nothing is saved.
  */
 import type { Command } from 'commander';
+import { openStore } from '../store/store.js';
 import { invalidInput } from '../errors.js';
-import { DEFAULT_K, metricsToJson } from '../eval/metrics.js';
+import { DEFAULT_AT, metricsToJson } from '../eval/metrics.js';
 import { fitAndEvaluate } from '../eval/run.js';
 import { alignTestSet, holdoutSplit, type TestSet } from '../eval/split.js';
 import { RATING_FORMATS, readTriples, type RatingFormat } from '../ratings/import.js';
 import { matrixFromTriples, type RatingMatrix } from '../ratings/matrix.js';
 import { loadMatrix } from '../ratings/store.js';
 import { detectFeedback } from '../training/params.js';
-import { choiceArg, floatArg, intArg, openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import {
+  choiceArg,
+  cutoffFlag,
+  dbConfig,
+  floatArg,
+  withCutoffOption,
+  printJson,
+  runCommand,
+  withDbOption,
+  withJsonOption,
+} from './common.js';
 import { addTrainFlags, formatIteration, paramsFromFlags, type TrainFlags } from './train-flags.js';
 
 interface Flags extends TrainFlags {
@@ -22,7 +33,8 @@ interface Flags extends TrainFlags {
   test?: string;
   format: RatingFormat;
   holdout?: number;
-  k: number;
+  at?: number;
+  k?: number;
 }
 
 async function loadSplit(opts: Flags): Promise<{ train: RatingMatrix; test: TestSet; source: string }> {
@@ -41,7 +53,7 @@ async function loadSplit(opts: Flags): Promise<{ train: RatingMatrix; test: Test
       'nothing to evaluate on: give --train FILE --test FILE, or --holdout FRACTION (e.g. 0.2) to split the stored ratings',
     );
   }
-  const store = openFromFlags(opts);
+  const store = openStore(dbConfig(opts).db);
   const db = store.db;
   let all: RatingMatrix;
   try {
@@ -69,9 +81,8 @@ export function register(program: Command): void {
       '--holdout <fraction>',
       "instead of files: hold out this fraction of each stored user's ratings (0 < f < 1; split seeded by --seed)",
       floatArg('--holdout', 0, 1, true, true),
-    )
-    .option('--k <k>', 'cut-off of the ranking metrics', intArg('--k', 1, 100_000), DEFAULT_K);
-  withJsonOption(withDbOption(addTrainFlags(cmd))).action((opts: Flags) =>
+    );
+  withJsonOption(withDbOption(addTrainFlags(withCutoffOption(cmd, DEFAULT_AT)))).action((opts: Flags) =>
     runCommand(async () => {
       const started = performance.now();
       const { train, test, source } = await loadSplit(opts);
@@ -82,7 +93,7 @@ export function register(program: Command): void {
           `${test.users.length} test ratings (${source})\n`,
       );
       const { metrics } = await fitAndEvaluate(train, test, params, {
-        k: opts.k,
+        at: cutoffFlag(opts) ?? DEFAULT_AT,
         onIteration: (s) => process.stderr.write(`${formatIteration(s, params.iterations)}\n`),
       });
       const seconds = Number(((performance.now() - started) / 1000).toFixed(3));

@@ -1,8 +1,9 @@
 import { basename } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import { openStore } from '../store/store.js';
 import { importRatingsFile, RATING_FORMATS, ratingFileSize, type ImportResult, type RatingFormat } from '../ratings/import.js';
-import { choiceArg, openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import { choiceArg, dbConfig, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 
 interface ImportFlags {
   db?: string;
@@ -30,7 +31,7 @@ export function register(program: Command): void {
   withJsonOption(withDbOption(cmd)).action((file: string, opts: ImportFlags) =>
     runCommand(async () => {
       const total = ratingFileSize(file); // a missing file fails before the database is touched
-      const store = openFromFlags(opts);
+      const store = openStore(dbConfig(opts).db);
       const db = store.db;
       const bar = process.stderr.isTTY
         ? new cliProgress.SingleBar(

@@ -1,14 +1,16 @@
 /**
- * `ridgerec models list|activate ID|rollback|export ID FILE|import FILE [--json]`: what the model store holds, and which
- * model the server answers with. A running `ridgerec serve` picks an activation up within 2 s.
+ * `ridgerec models list|activate ID|rollback|export ID FILE|import FILE [--json]`: what the model
+ * store holds, and which model the server answers with. A running `ridgerec serve` picks an
+ * activation up at its next poll (RIDGEREC_POLL_MS, 2 s by default).
  */
 import { readFileSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { invalidInput } from '../errors.js';
+import { openStore } from '../store/store.js';
 import { activateModel, activeModelId, listModels, rollbackModel, type ModelRecord } from '../model/registry.js';
-import { intArg, openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import { intArg, dbConfig, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 
 interface Flags {
   db?: string;
@@ -57,7 +59,7 @@ export function register(program: Command): void {
 
   withJsonOption(withDbOption(models.command('list').description('list every saved model, oldest first'))).action((opts: Flags) =>
     runCommand(() => {
-      const store = openFromFlags(opts);
+      const store = openStore(dbConfig(opts).db);
       const db = store.db;
       try {
         const all = listModels(db);
@@ -73,7 +75,7 @@ export function register(program: Command): void {
     withDbOption(models.command('activate').description('make model ID the active model').argument('<id>', 'model id', intArg('ID', 1))),
   ).action((id: number, opts: Flags) =>
     runCommand(() => {
-      const store = openFromFlags(opts);
+      const store = openStore(dbConfig(opts).db);
       const db = store.db;
       try {
         const previous = activeModelId(db);
@@ -91,7 +93,7 @@ export function register(program: Command): void {
     withDbOption(models.command('rollback').description('re-activate the model that was active before the current one')),
   ).action((opts: Flags) =>
     runCommand(() => {
-      const store = openFromFlags(opts);
+      const store = openStore(dbConfig(opts).db);
       const db = store.db;
       try {
         const previous = activeModelId(db);
@@ -114,7 +116,7 @@ export function register(program: Command): void {
     ),
   ).action((id: number, file: string, opts: Flags) =>
     runCommand(async () => {
-      const store = openFromFlags(opts);
+      const store = openStore(dbConfig(opts).db);
       try {
         const bytes = store.exportModel(id);
         await writeFileAtomic(file, bytes);
@@ -142,7 +144,7 @@ export function register(program: Command): void {
       } catch (e) {
         throw invalidInput(`cannot read model file ${file}: ${(e as Error).message}`);
       }
-      const store = openFromFlags(opts);
+      const store = openStore(dbConfig(opts).db);
       try {
         const id = store.importModel(bytes, { activate: opts.activate === true });
         const r = store.getModel(id);

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { VERSION } from '../version.js';
 import { register as registerMigrate } from './migrate.js';
 import { register as registerImport } from './import.js';
 import { register as registerStats } from './stats.js';
@@ -16,7 +17,7 @@ import { register as registerRetrain } from './retrain.js';
 export function buildProgram(): Command {
   const program = new Command('ridgerec')
     .description('ridgerec: collaborative-filtering recommendations (ALS with L2 penalties) over SQLite')
-    .version('0.1.0')
+    .version(VERSION)
     .showHelpAfterError();
   program.exitOverride((err) => {
     // commander's own usage errors (unknown flag, bad value) are input errors: exit 2.

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { LIMITS } from '../config.js';
+import { openStore } from '../store/store.js';
 import type { ScoredItem } from '../serving/recommender.js';
 import { createRecommender } from '../serving/recommender.js';
-import { intArg, openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import { intArg, dbConfig, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 
 /** Renders ranked items as a small aligned table. */
 export function itemsTable(items: readonly ScoredItem[]): string {
@@ -18,10 +20,10 @@ export function register(program: Command): void {
     .command('recommend')
     .description("top-N recommendations for a user from the active model (fold-in or popular items for users it hasn't seen)")
     .argument('<user>', 'the user id')
-    .option('--limit <n>', 'how many items (1..1000)', intArg('--limit', 1, 1000), 10);
+    .option('--limit <n>', `how many items (1..${LIMITS.maxLimit})`, intArg('--limit', 1, LIMITS.maxLimit), LIMITS.defaultLimit);
   withJsonOption(withDbOption(cmd)).action((user: string, opts: { db?: string; json?: boolean; limit: number }) =>
     runCommand(async () => {
-      const store = openFromFlags(opts);
+      const store = openStore(dbConfig(opts).db);
       // No top-N precomputation for a one-shot command: one live scoring pass is all it needs.
       const rec = createRecommender({ store, precompute: false });
       try {

@@ -10,9 +10,10 @@
  * {"candidate":id,"active":previousId|null,"activated":bool,"metrics":{"candidate":{..},"active":{..}|null},"reason":"..","seconds":..}
  */
 import type { Command } from 'commander';
+import { openStore } from '../store/store.js';
 import { isRidgerecError } from '../errors.js';
 import { RETRAIN_DEFAULTS, RETRAIN_EXIT, retrain, type RetrainResult } from '../retrain/retrain.js';
-import { cliMessage, floatArg, intArg, openFromFlags, withDbOption, withJsonOption } from './common.js';
+import { cliMessage, cutoffFlag, dbConfig, floatArg, withCutoffOption, withDbOption, withJsonOption } from './common.js';
 import { addTrainFlags, explicitTrainParams } from './train-flags.js';
 
 interface Flags {
@@ -21,6 +22,7 @@ interface Flags {
   holdout?: number;
   maxRegression?: number;
   tune?: boolean;
+  at?: number;
   k?: number;
   seed?: number;
 }
@@ -39,9 +41,8 @@ export function register(program: Command): void {
       `largest tolerated regression of the gate metric, absolute (default ${RETRAIN_DEFAULTS.maxRegression})`,
       floatArg('--max-regression', 0),
     )
-    .option('--tune', "start from the newest `ridgerec tune` result instead of the active model's hyperparameters")
-    .option('--k <n>', `K of the ranking metrics (default ${RETRAIN_DEFAULTS.k})`, intArg('--k', 1, 10_000));
-  withJsonOption(withDbOption(addTrainFlags(cmd))).action(async (opts: Flags) => {
+    .option('--tune', "start from the newest `ridgerec tune` result instead of the active model's hyperparameters");
+  withJsonOption(withDbOption(addTrainFlags(withCutoffOption(cmd, RETRAIN_DEFAULTS.at)))).action(async (opts: Flags) => {
     process.exitCode = await run(cmd, opts);
   });
 }
@@ -62,7 +63,7 @@ function summary(r: RetrainResult): string {
 
 async function run(cmd: Command, opts: Flags): Promise<number> {
   try {
-    const store = openFromFlags(opts);
+    const store = openStore(dbConfig(opts).db);
     try {
       const r = await retrain(store.db, {
         overrides: explicitTrainParams(cmd),
@@ -70,7 +71,7 @@ async function run(cmd: Command, opts: Flags): Promise<number> {
         seed: opts.seed,
         maxRegression: opts.maxRegression,
         tune: opts.tune === true,
-        k: opts.k,
+        at: cutoffFlag(opts),
         onProgress: (line) => process.stderr.write(`retrain: ${line}\n`),
       });
       if (opts.json) {

@@ -1,23 +1,22 @@
 /**
- * `ridgerec serve [--port N | PORT] [--host 127.0.0.1] [--db PATH]`: serves the HTTP API over the
- * database, polls the model store every 2 s and swaps in a newly activated model, and shuts down
- * gracefully on SIGTERM/SIGINT (stops accepting, lets requests in flight finish, then closes the
- * recommender and the database). `start` (npm start) reuses startServer/serveUntilSignal.
+ * `ridgerec serve [--port N | PORT] [--host ADDRESS] [--db PATH]`: serves the HTTP API over the
+ * database, polls the model store (every RIDGEREC_POLL_MS, 2 s by default) and swaps in a newly
+ * activated model, and shuts down gracefully on SIGTERM/SIGINT (stops accepting, lets requests in
+ * flight finish, then closes the recommender and the database). `start` (npm start) reuses
+ * serverConfig/startServer/serveUntilSignal, so both read the port, host, API key and log level
+ * the same way (src/config.ts).
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { pino, type Logger } from 'pino';
+import { DEFAULTS, loadConfig, type Config } from '../config.js';
 import { invalidInput } from '../errors.js';
 import { createApp } from '../http/app.js';
 import { createRecommender, type Recommender } from '../serving/recommender.js';
-import type { Store } from '../store/store.js';
-import { intArg, openFromFlags, runCommand, withDbOption } from './common.js';
+import { openStore, type Store } from '../store/store.js';
+import { runCommand, withDbOption } from './common.js';
 
-export const DEFAULT_PORT = 3000;
-export const DEFAULT_HOST = '127.0.0.1';
-/** How often the server asks the model store for a newly activated model. */
-export const POLL_MS = 2000;
 /** After SIGTERM, connections still open after this long are cut. */
 export const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -33,33 +32,63 @@ export interface StartServerOptions {
   readonly store: Store;
   readonly port: number;
   readonly host: string;
-  /** RIDGEREC_API_KEY; null/empty leaves the write routes open. */
+  /** null/empty leaves the write routes open. */
   readonly apiKey?: string | null;
   readonly logger?: Logger;
   readonly pollMs?: number;
 }
 
-/** The port: --port, else the positional PORT, else $PORT, else 3000 (each checked, 0..65535). */
-export function resolvePort(flag: number | undefined, positional: string | undefined, env: NodeJS.ProcessEnv = process.env): number {
-  if (flag !== undefined) return flag;
-  const raw = positional ?? env.PORT;
-  if (raw === undefined || raw === '') return DEFAULT_PORT;
-  const what = positional !== undefined ? 'PORT argument' : 'PORT environment variable';
-  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw invalidInput(`the ${what} must be an integer in 0..65535, got "${raw}"`);
-  return Number(raw);
+/** The flags `serve` and `start` share; port and host as typed (src/config.ts checks them). */
+export interface ServeFlags {
+  db?: string;
+  port?: string;
+  host?: string;
 }
 
-export function defaultLogger(): Logger {
-  return pino({ level: process.env.LOG_LEVEL ?? 'info' });
+/** The configuration of a server command: --port, then the positional PORT, then $PORT; --host, then $HOST. */
+export function serverConfig(opts: ServeFlags, portArgument?: string, env?: NodeJS.ProcessEnv): Config {
+  return loadConfig({ db: opts.db, port: opts.port, portArgument, host: opts.host }, env);
+}
+
+/** The server's logger: pino JSON lines on stdout at the configured level. */
+export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
+  return pino({ level: config.logLevel });
+}
+
+/** Adds --port and --host, described with their defaults and environment variables. */
+export function withServerOptions(cmd: Command): Command {
+  return cmd
+    .option('--port <n>', `port to listen on, 0..65535 (default: $PORT or ${DEFAULTS.port})`)
+    .option('--host <address>', `address to bind (default: $HOST or ${DEFAULTS.host})`);
+}
+
+/** Opens the configured store and serves it until SIGTERM/SIGINT; `prepare` runs first (start's demo and training). */
+export async function serveConfigured(
+  config: Config,
+  banner: (handle: ServerHandle, store: Store) => string,
+  prepare?: (store: Store) => Promise<void>,
+): Promise<void> {
+  const store = openStore(config.db);
+  const logger = createLogger(config);
+  let handle: ServerHandle;
+  try {
+    await prepare?.(store);
+    handle = await startServer({ store, port: config.port, host: config.host, apiKey: config.apiKey, logger, pollMs: config.pollMs });
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+  process.stdout.write(banner(handle, store));
+  await serveUntilSignal(handle, store, logger);
 }
 
 export async function startServer(options: StartServerOptions): Promise<ServerHandle> {
-  const logger = options.logger ?? defaultLogger();
+  const logger = options.logger ?? createLogger(DEFAULTS);
   const recommender = createRecommender({
     store: options.store,
     onSwap: (from, to) => logger.info({ from, to }, `model swapped: ${from ?? 'none'} → ${to ?? 'none'}`),
   });
-  recommender.startPolling(options.pollMs ?? POLL_MS);
+  recommender.startPolling(options.pollMs ?? DEFAULTS.pollMs);
   const app = createApp({
     recommender,
     apiKey: options.apiKey ?? null,
@@ -132,37 +161,19 @@ export function serveUntilSignal(handle: ServerHandle, store: Store, logger: Log
   });
 }
 
-export interface ServeFlags {
-  db?: string;
-  port?: number;
-  host?: string;
-}
-
 export function register(program: Command): void {
   const cmd = program
     .command('serve')
-    .description('serve the HTTP API (hot-reloads newly activated models every 2 s; RIDGEREC_API_KEY guards writes)')
-    .argument('[PORT]', `port to listen on (default: $PORT or ${DEFAULT_PORT})`)
-    .option('--port <n>', 'port to listen on (wins over PORT)', intArg('--port', 0, 65535))
-    .option('--host <address>', `address to bind (default: ${DEFAULT_HOST})`, DEFAULT_HOST);
-  withDbOption(cmd).action((positional: string | undefined, opts: ServeFlags) =>
+    .description('serve the HTTP API (hot-reloads newly activated models; RIDGEREC_API_KEY guards writes)')
+    .argument('[PORT]', `port to listen on (default: $PORT or ${DEFAULTS.port}; --port wins)`);
+  withDbOption(withServerOptions(cmd)).action((positional: string | undefined, opts: ServeFlags) =>
     runCommand(async () => {
-      const port = resolvePort(opts.port, positional);
-      const host = opts.host ?? DEFAULT_HOST;
-      const store = openFromFlags(opts);
-      const logger = defaultLogger();
-      let handle: ServerHandle;
-      try {
-        handle = await startServer({ store, port, host, apiKey: process.env.RIDGEREC_API_KEY ?? null, logger });
-      } catch (e) {
-        store.close();
-        throw e;
-      }
-      const model = handle.recommender.modelId();
-      process.stdout.write(
-        `ridgerec listening on ${handle.url} (model ${model ?? 'none yet: run `ridgerec train`; the server picks it up within 2 s'})\n`,
-      );
-      await serveUntilSignal(handle, store, logger);
+      const config = serverConfig(opts, positional);
+      const seconds = config.pollMs / 1000;
+      await serveConfigured(config, (handle) => {
+        const model = handle.recommender.modelId();
+        return `ridgerec listening on ${handle.url} (model ${model ?? `none yet: run \`ridgerec train\`; the server picks it up within ${seconds} s`})\n`;
+      });
     }),
   );
 }

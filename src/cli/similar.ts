@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
+import { LIMITS } from '../config.js';
+import { openStore } from '../store/store.js';
 import { createRecommender } from '../serving/recommender.js';
-import { intArg, openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import { intArg, dbConfig, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 import { itemsTable } from './recommend.js';
 
 export function register(program: Command): void {
@@ -8,10 +10,10 @@ export function register(program: Command): void {
     .command('similar')
     .description("items most similar to an item (cosine similarity of the active model's item factors)")
     .argument('<item>', 'the item id')
-    .option('--limit <n>', 'how many items (1..1000)', intArg('--limit', 1, 1000), 10);
+    .option('--limit <n>', `how many items (1..${LIMITS.maxLimit})`, intArg('--limit', 1, LIMITS.maxLimit), LIMITS.defaultLimit);
   withJsonOption(withDbOption(cmd)).action((item: string, opts: { db?: string; json?: boolean; limit: number }) =>
     runCommand(async () => {
-      const store = openFromFlags(opts);
+      const store = openStore(dbConfig(opts).db);
       const rec = createRecommender({ store, precompute: false });
       try {
         const result = rec.similarItems(item, { limit: opts.limit });

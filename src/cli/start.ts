@@ -3,7 +3,7 @@
  *   1. open the database (RIDGEREC_DB or ./data/ridgerec.db; creates it and applies migrations),
  *   2. if it holds no ratings, generate and load the demo shop (src/demo),
  *   3. if no model is active, train one with the default parameters and activate it,
- *   4. serve like `serve` on --port / $PORT / 3000 and --host / $HOST / 127.0.0.1.
+ *   4. serve exactly like `serve` (--port / $PORT / 3000, --host / $HOST / 127.0.0.1; src/config.ts).
  * Idempotent: a second run finds the ratings and the active model and goes straight to serving.
  */
 import type { Command } from 'commander';
@@ -14,8 +14,8 @@ import { activeModelId, saveModel } from '../model/registry.js';
 import { loadMatrix, ratingStats, userRatings } from '../ratings/store.js';
 import { fit } from '../model/fit.js';
 import { detectFeedback, resolveParams, type Feedback, type TrainParams } from '../training/params.js';
-import { intArg, openFromFlags, runCommand, withDbOption } from './common.js';
-import { DEFAULT_HOST, defaultLogger, resolvePort, serveUntilSignal, startServer, type ServeFlags, type ServerHandle } from './serve.js';
+import { runCommand, withDbOption } from './common.js';
+import { serveConfigured, serverConfig, withServerOptions, type ServeFlags } from './serve.js';
 
 export interface TrainedReport {
   readonly id: number;
@@ -93,32 +93,25 @@ export async function prepareDatabase(db: Db, options: PrepareOptions = {}): Pro
 export function register(program: Command): void {
   const cmd = program
     .command('start')
-    .description('npm start: create the database, load the demo shop if it has no ratings, train if no model is active, serve')
-    .option('--port <n>', 'port to listen on (default: $PORT or 3000)', intArg('--port', 0, 65535))
-    .option('--host <address>', `address to bind (default: $HOST or ${DEFAULT_HOST})`);
-  withDbOption(cmd).action((opts: ServeFlags) =>
+    .description('npm start: create the database, load the demo shop if it has no ratings, train if no model is active, serve');
+  withDbOption(withServerOptions(cmd)).action((opts: ServeFlags) =>
     runCommand(async () => {
-      const port = resolvePort(opts.port, undefined);
-      const host = opts.host ?? (process.env.HOST || DEFAULT_HOST);
-      const store = openFromFlags(opts);
-      const db = store.db;
-      let handle: ServerHandle;
-      const logger = defaultLogger();
-      try {
-        const say = (line: string) => process.stdout.write(`ridgerec: ${line}\n`);
-        const report = await prepareDatabase(db, { say });
-        if (report.demo === null && report.trained === null) say(`database ready (model ${report.model} active)`);
-        handle = await startServer({ store, port, host, apiKey: process.env.RIDGEREC_API_KEY ?? null, logger });
-      } catch (e) {
-        store.close();
-        throw e;
-      }
-      const user = isDemo(db) ? 'demo-1' : 'USER';
-      process.stdout.write(
-        `ridgerec listening on ${handle.url} (model ${handle.recommender.modelId() ?? 'none'})\n` +
-          `  try: curl '${handle.url}/v1/users/${user}/recommendations?limit=5'\n`,
+      const config = serverConfig(opts);
+      const say = (line: string) => process.stdout.write(`ridgerec: ${line}\n`);
+      await serveConfigured(
+        config,
+        (handle, store) => {
+          const user = isDemo(store.db) ? 'demo-1' : 'USER';
+          return (
+            `ridgerec listening on ${handle.url} (model ${handle.recommender.modelId() ?? 'none'})\n` +
+            `  try: curl '${handle.url}/v1/users/${user}/recommendations?limit=5'\n`
+          );
+        },
+        async (store) => {
+          const report = await prepareDatabase(store.db, { say });
+          if (report.demo === null && report.trained === null) say(`database ready (model ${report.model} active)`);
+        },
       );
-      await serveUntilSignal(handle, store, logger);
     }),
   );
 }

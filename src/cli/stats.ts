@@ -1,14 +1,15 @@
 import type { Command } from 'commander';
+import { openStore } from '../store/store.js';
 import { activeModelId, countModels } from '../model/registry.js';
 import { ratingStats } from '../ratings/store.js';
-import { openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import { dbConfig, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 
 /** `ridgerec stats`: what the database holds. */
 export function register(program: Command): void {
   const cmd = program.command('stats').description('count users, items and ratings, and the rating range');
   withJsonOption(withDbOption(cmd)).action((opts: { db?: string; json?: boolean }) =>
     runCommand(() => {
-      const store = openFromFlags(opts);
+      const store = openStore(dbConfig(opts).db);
       const db = store.db;
       let stats;
       try {

@@ -4,11 +4,12 @@
  * sweep; --json prints one object on stdout.
  */
 import type { Command } from 'commander';
+import { openStore } from '../store/store.js';
 import { saveModel } from '../model/registry.js';
 import { loadMatrix } from '../ratings/store.js';
 import { fit } from '../model/fit.js';
 import { detectFeedback, type IterationStats } from '../training/params.js';
-import { openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import { dbConfig, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 import { addTrainFlags, formatIteration, paramsFromFlags, type TrainFlags } from './train-flags.js';
 import { requireTuningResult } from '../model/tuning-store.js';
 import { paramsFromTuning } from './tune.js';
@@ -31,7 +32,7 @@ export function register(program: Command): void {
   withJsonOption(withDbOption(addTrainFlags(cmd))).action((opts: Flags) =>
     runCommand(async () => {
       const started = performance.now();
-      const store = openFromFlags(opts);
+      const store = openStore(dbConfig(opts).db);
       const db = store.db;
       try {
         const tuned = opts.tuned ? requireTuningResult(db, opts.feedback) : null;

@@ -17,6 +17,7 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import type { Config } from '../config.js';
 import { invalidInput } from '../errors.js';
 import { renderTuneReport } from '../eval/report.js';
 import { alignTestSet, holdoutSplit } from '../eval/split.js';
@@ -26,6 +27,7 @@ import {
   gridSize,
   gridToJson,
   kFoldSplit,
+  MAX_FOLDS,
   paramsToFlags,
   parseGrid,
   parseMetric,
@@ -39,8 +41,9 @@ import { saveTuningResult, type TuningRecord } from '../model/tuning-store.js';
 import { RATING_FORMATS, readTriples, type RatingFormat } from '../ratings/import.js';
 import { matrixFromTriples, type RatingMatrix } from '../ratings/matrix.js';
 import { loadMatrix } from '../ratings/store.js';
+import { openStore } from '../store/store.js';
 import { DEFAULT_PARAMS, detectFeedback, resolveParams, type TrainParams } from '../training/params.js';
-import { choiceArg, floatArg, intArg, openFromFlags, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import { choiceArg, dbConfig, floatArg, intArg, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 import { addTrainFlags, explicitTrainParams, paramsFromFlags, type TrainFlags } from './train-flags.js';
 
 interface Flags extends TrainFlags {
@@ -59,8 +62,6 @@ interface Flags extends TrainFlags {
   save: boolean;
 }
 
-// scripts/retrain.ts imports it from here.
-
 /**
  * `train --tuned`: the stored best parameters, with the train flags given explicitly over them;
  * threads from --threads or this machine's cores (not the tuning run's).
@@ -78,6 +79,9 @@ export function paramsFromTuning(rec: TuningRecord, opts: TrainFlags): TrainPara
  */
 export const DEFAULT_JOBS = availableParallelism();
 
+/** The holdout fraction when the data source gives neither a test file nor --folds. */
+export const DEFAULT_HOLDOUT = 0.2;
+
 export function register(program: Command): void {
   const cmd = program
     .command('tune')
@@ -88,18 +92,18 @@ export function register(program: Command): void {
     .option(
       '--folds <k>',
       'number of folds: K %d-files, or a seeded per-user K-fold split of --train / the database',
-      intArg('--folds', 2, 1000),
+      intArg('--folds', 2, MAX_FOLDS),
     )
     .option(
       '--holdout <fraction>',
-      "fraction of each user's ratings held out when there is no --test or --folds (default 0.2)",
+      `fraction of each user's ratings held out when there is no --test or --folds (default ${DEFAULT_HOLDOUT})`,
       floatArg('--holdout', 0, 1, true),
     )
     .option('--format <format>', `rating file format: ${RATING_FORMATS.join(', ')} (default auto)`, choiceArg('--format', RATING_FORMATS))
     .option('--binary', 'treat every value as 1 (implicit "seen" data from star ratings)')
     .option(
       '--metric <name>',
-      'validation metric: rmse | mae (explicit) | ndcg@K | precision@K | recall@K | map@K (default rmse explicit, ndcg@10 implicit)',
+      'validation metric: rmse | mae (explicit) | ndcg@N | precision@N | recall@N | map@N (default rmse explicit, ndcg@10 implicit)',
     )
     .option(
       '--jobs <n>',
@@ -129,7 +133,7 @@ function binaryMatrix(m: RatingMatrix, binary: boolean): RatingMatrix {
   return m;
 }
 
-async function loadFolds(opts: Flags, seed: number, say: (s: string) => void): Promise<Source> {
+async function loadFolds(opts: Flags, config: Config, seed: number, say: (s: string) => void): Promise<Source> {
   const binary = opts.binary === true;
   const readOpts = opts.format ? { format: opts.format } : {};
   if (opts.test !== undefined && opts.train === undefined) throw invalidInput('--test needs --train');
@@ -145,9 +149,9 @@ async function loadFolds(opts: Flags, seed: number, say: (s: string) => void): P
           '--folds with --train and --test needs a %d in the paths (u%d.base / u%d.test); drop --test for a K-fold split of --train',
         );
       }
-      const k = opts.folds ?? 1;
-      const trains = expandFoldPattern(opts.train, k);
-      const tests = expandFoldPattern(opts.test, k);
+      const nFolds = opts.folds ?? 1;
+      const trains = expandFoldPattern(opts.train, nFolds);
+      const tests = expandFoldPattern(opts.test, nFolds);
       if (trains.length !== tests.length) throw invalidInput('put %d in both --train and --test, or in neither');
       const folds: Fold[] = [];
       for (let f = 0; f < trains.length; f++) {
@@ -156,13 +160,13 @@ async function loadFolds(opts: Flags, seed: number, say: (s: string) => void): P
         say(`fold ${f + 1}/${trains.length}: ${trains[f]} (${train.nnz} ratings) / ${tests[f]} (${test.values.length})`);
         folds.push({ name: `${trains[f]}/${tests[f]}`, train, test });
       }
-      return { folds, description: `files ${opts.train} / ${opts.test}${k > 1 ? `, ${k} folds` : ''}${bin}` };
+      return { folds, description: `files ${opts.train} / ${opts.test}${nFolds > 1 ? `, ${nFolds} folds` : ''}${bin}` };
     }
     if (pattern) throw invalidInput('a %d in --train needs --test with a %d too');
     const all = matrixFromTriples(binaryTriples(await readTriples(opts.train, readOpts), binary));
     return splitMatrix(all, opts, seed, `file ${opts.train}`, bin);
   }
-  const store = openFromFlags(opts);
+  const store = openStore(config.db);
   const db = store.db;
   try {
     const all = binaryMatrix(loadMatrix(db), binary);
@@ -177,7 +181,7 @@ function splitMatrix(all: RatingMatrix, opts: Flags, seed: number, what: string,
   if (opts.folds !== undefined) {
     return { folds: kFoldSplit(all, opts.folds, seed), description: `${what}, per-user ${opts.folds}-fold split seed ${seed}${bin}` };
   }
-  const fraction = opts.holdout ?? 0.2;
+  const fraction = opts.holdout ?? DEFAULT_HOLDOUT;
   const { train, test } = holdoutSplit(all, fraction, seed);
   return { folds: [{ name: `holdout ${fraction}`, train, test }], description: `${what}, per-user holdout ${fraction} seed ${seed}${bin}` };
 }
@@ -214,9 +218,10 @@ function table(r: TuneResult, varying: readonly string[]): string {
 async function tune(opts: Flags): Promise<void> {
   const started = performance.now();
   const grid = parseGrid(opts.grid); // a malformed grid fails before any data is read
+  const config = dbConfig(opts);
   const seed = opts.seed ?? 0;
   const say = (s: string) => process.stderr.write(`tune: ${s}\n`);
-  const { folds, description } = await loadFolds(opts, seed, say);
+  const { folds, description } = await loadFolds(opts, config, seed, say);
   const feedback = opts.feedback ?? detectFeedback(folds[0]!.train.byUser.values);
   const base = paramsFromFlags(opts, feedback);
   const points = expandGrid(grid, base);
@@ -258,7 +263,7 @@ async function tune(opts: Flags): Promise<void> {
   let stored: number | null = null;
   const json = tuneToJson(result);
   if (opts.save) {
-    const store = openFromFlags(opts);
+    const store = openStore(config.db);
     const db = store.db;
     try {
       stored = saveTuningResult(db, {

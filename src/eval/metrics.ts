@@ -7,17 +7,18 @@
  * a user unseen in training contributes no b_u / p_u·q_i (r̂ = μ + b_i), an unseen item no b_i /
  * p_u·q_i (r̂ = μ + b_u), both unseen → μ.
  *
- * Ranking at K (both feedback kinds): for each test user known in training, score every item
- * (explicit: b_i + p_u·q_i, the predicted rating minus per-user constants; implicit: x_u·y_i), drop
- * the user's training items, take the top K. relevant = the user's test items that are known in
+ * Ranking at the cut-off N (`at`; not to be confused with k, the number of factors), both feedback
+ * kinds: for each test user known in training, score every item (explicit: b_i + p_u·q_i, the
+ * predicted rating minus per-user constants; implicit: x_u·y_i), drop the user's training items,
+ * take the top N. relevant = the user's test items that are known in
  * training and not among the user's training items (neither can ever be recommended, so counting
  * them would only cap recall below 1). Users with no relevant item are left out; the rest are
  * averaged (testUsers counts them):
- *   precision@K = hits / K
- *   recall@K    = hits / |relevant|
- *   ndcg@K      = Σ_{hit at rank r} 1/log2(r+1) / Σ_{r=1..min(K,|relevant|)} 1/log2(r+1)   (binary gains)
- *   map@K       = Σ_{hit at rank r} (hits within the first r)/r / min(K, |relevant|)
- *   coverage@K  = |distinct items recommended to the evaluated users| / nItems (catalog size)
+ *   precision@N = hits / N
+ *   recall@N    = hits / |relevant|
+ *   ndcg@N      = Σ_{hit at rank r} 1/log2(r+1) / Σ_{r=1..min(N,|relevant|)} 1/log2(r+1)   (binary gains)
+ *   map@N       = Σ_{hit at rank r} (hits within the first r)/r / min(N, |relevant|)
+ *   coverage@N  = |distinct items recommended to the evaluated users| / nItems (catalog size)
  * With no evaluable user the ranking metrics are NaN (JSON null), never a misleading 0.
  */
 import { invalidInput } from '../errors.js';
@@ -28,7 +29,8 @@ import type { FactorModel } from '../training/params.js';
 import type { TestSet } from './split.js';
 
 export interface EvalMetrics {
-  readonly k: number;
+  /** The cut-off N of the ranking metrics (the 10 of ndcg@10). */
+  readonly at: number;
   readonly rmse?: number;
   readonly mae?: number;
   readonly precision: number;
@@ -40,11 +42,14 @@ export interface EvalMetrics {
   readonly testUsers: number;
 }
 
-export const DEFAULT_K = 10;
+/** The default cut-off of the ranking metrics: ndcg@10. */
+export const DEFAULT_AT = 10;
+/** The largest cut-off the CLI accepts (`--at`, `--metric ndcg@N`). */
+export const MAX_AT = 100_000;
 
-export function evaluateModel(model: FactorModel, train: RatingMatrix, test: TestSet, options: { k?: number } = {}): EvalMetrics {
-  const K = options.k ?? DEFAULT_K;
-  if (!Number.isSafeInteger(K) || K < 1) throw invalidInput(`k must be an integer >= 1, got ${K}`);
+export function evaluateModel(model: FactorModel, train: RatingMatrix, test: TestSet, options: { at?: number } = {}): EvalMetrics {
+  const at = options.at ?? DEFAULT_AT;
+  if (!Number.isSafeInteger(at) || at < 1) throw invalidInput(`at must be an integer >= 1, got ${at}`, { field: 'at' });
   if (model.nUsers !== train.nUsers || model.nItems !== train.nItems) {
     throw invalidInput(
       `the model (${model.nUsers} users × ${model.nItems} items) was not fitted on this train matrix ` +
@@ -56,7 +61,7 @@ export function evaluateModel(model: FactorModel, train: RatingMatrix, test: Tes
   const explicit = model.params.feedback === 'explicit';
   const out: { rmse?: number; mae?: number } = {};
   if (explicit) Object.assign(out, ratingError(model, train, test));
-  return { k: K, ...out, ...rankingMetrics(model, train, test, K, explicit) };
+  return { at, ...out, ...rankingMetrics(model, train, test, at, explicit) };
 }
 
 function ratingError(model: FactorModel, train: RatingMatrix, test: TestSet): { rmse: number; mae: number } {
@@ -110,9 +115,9 @@ function rankingMetrics(
   model: FactorModel,
   train: RatingMatrix,
   test: TestSet,
-  K: number,
+  at: number,
   explicit: boolean,
-): Omit<EvalMetrics, 'k' | 'rmse' | 'mae'> {
+): Omit<EvalMetrics, 'at' | 'rmse' | 'mae'> {
   const k = model.factors;
   const nItems = model.nItems;
   const P = model.userFactors;
@@ -158,7 +163,7 @@ function rankingMetrics(
     if (nRel === 0) continue;
     // score_i = b_i + p_u·q_i (explicit) or x_u·y_i (implicit), with serving's scoring kernel.
     scoreAll(P.subarray(u * k, (u + 1) * k), Q, bi, k, scores, nItems);
-    const top = topK(scores, K, (i) => stamp[i] === mark);
+    const top = topK(scores, at, (i) => stamp[i] === mark);
     let hits = 0;
     let dcg = 0;
     let ap = 0;
@@ -171,11 +176,11 @@ function rankingMetrics(
         ap += hits / (r + 1);
       }
     }
-    const ideal = Math.min(K, nRel);
+    const ideal = Math.min(at, nRel);
     let idcg = 0;
     for (let r = 1; r <= ideal; r++) idcg += 1 / Math.log2(r + 1);
     users++;
-    sumP += hits / K;
+    sumP += hits / at;
     sumR += hits / nRel;
     sumN += dcg / idcg;
     sumM += ap / ideal;
@@ -195,15 +200,15 @@ function rankingMetrics(
   };
 }
 
-/** {"rmse":..,"mae":..,"precision@10":..,...} — rmse/mae only for explicit; suffix follows k. */
+/** {"rmse":..,"mae":..,"precision@10":..,...} — rmse/mae only for explicit; the suffix is the cut-off `at`. */
 export function metricsToJson(m: EvalMetrics): Record<string, number> {
   const out: Record<string, number> = {};
   if (m.rmse !== undefined) out.rmse = m.rmse;
   if (m.mae !== undefined) out.mae = m.mae;
-  out[`precision@${m.k}`] = m.precision;
-  out[`recall@${m.k}`] = m.recall;
-  out[`ndcg@${m.k}`] = m.ndcg;
-  out[`map@${m.k}`] = m.map;
-  out[`coverage@${m.k}`] = m.coverage;
+  out[`precision@${m.at}`] = m.precision;
+  out[`recall@${m.at}`] = m.recall;
+  out[`ndcg@${m.at}`] = m.ndcg;
+  out[`map@${m.at}`] = m.map;
+  out[`coverage@${m.at}`] = m.coverage;
   return out;
 }

@@ -10,8 +10,8 @@ import { evaluateModel, type EvalMetrics } from './metrics.js';
 import type { TestSet } from './split.js';
 
 export interface FitAndEvaluateOptions {
-  /** cut-off of the ranking metrics (default 10). */
-  k?: number;
+  /** cut-off of the ranking metrics (default DEFAULT_AT, 10). */
+  at?: number;
   onIteration?: (s: IterationStats) => void;
 }
 
@@ -24,6 +24,6 @@ export async function fitAndEvaluate(
 ): Promise<{ fit: Model; metrics: EvalMetrics; seconds: number }> {
   const started = performance.now();
   const fit = await fitModel(train, params, options.onIteration ? { onIteration: options.onIteration } : {});
-  const metrics = evaluateModel(fit, train, test, options.k === undefined ? {} : { k: options.k });
+  const metrics = evaluateModel(fit, train, test, options.at === undefined ? {} : { at: options.at });
   return { fit, metrics, seconds: (performance.now() - started) / 1000 };
 }

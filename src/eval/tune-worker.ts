@@ -8,4 +8,4 @@ import { evaluateOnFold, type Fold, type WorkerTask } from './tune.js';
 
 const { folds } = workerData as { folds: Fold[] };
 
-serveTasks<WorkerTask, Awaited<ReturnType<typeof evaluateOnFold>>>((task) => evaluateOnFold(folds[task.fold]!, task.params, task.k));
+serveTasks<WorkerTask, Awaited<ReturnType<typeof evaluateOnFold>>>((task) => evaluateOnFold(folds[task.fold]!, task.params, task.at));

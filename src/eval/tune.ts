@@ -15,7 +15,7 @@ import type { RatingMatrix } from '../ratings/matrix.js';
 import { DEFAULT_PARAMS, resolveParams, type Feedback, type TrainParams } from '../training/params.js';
 import { mulberry32 } from '../training/random.js';
 import { WorkerPool } from '../workers.js';
-import { DEFAULT_K, metricsToJson } from './metrics.js';
+import { DEFAULT_AT, MAX_AT, metricsToJson } from './metrics.js';
 import { fitAndEvaluate } from './run.js';
 import { splitByMask, type TestSet } from './split.js';
 
@@ -171,36 +171,39 @@ export interface MetricSpec {
   /** the key in metricsToJson's output: 'rmse', 'ndcg@10', … */
   readonly name: string;
   readonly higherIsBetter: boolean;
-  /** K for the ranking metrics (all of them are computed; the name's suffix sets it). */
-  readonly k: number;
+  /** The cut-off of the ranking metrics (all of them are computed; the name's suffix sets it). */
+  readonly at: number;
 }
 
 /**
- * `--metric`: rmse | mae (explicit only) | ndcg@K | precision@K | recall@K | map@K. Default:
+ * `--metric`: rmse | mae (explicit only) | ndcg@N | precision@N | recall@N | map@N. Default:
  * rmse for explicit, ndcg@10 for implicit. RMSE and MAE are better lower, the rest higher.
  */
 export function parseMetric(raw: string | undefined, feedback: Feedback): MetricSpec {
-  const name = raw ?? (feedback === 'explicit' ? 'rmse' : `ndcg@${DEFAULT_K}`);
+  const name = raw ?? (feedback === 'explicit' ? 'rmse' : `ndcg@${DEFAULT_AT}`);
   if (name === 'rmse' || name === 'mae') {
     if (feedback !== 'explicit') {
       throw invalidInput(`--metric ${name} needs explicit feedback (implicit models predict no ratings); use ndcg@10`, {
         flag: '--metric',
       });
     }
-    return { name, higherIsBetter: false, k: DEFAULT_K };
+    return { name, higherIsBetter: false, at: DEFAULT_AT };
   }
   const m = /^(ndcg|precision|recall|map)@(\d+)$/.exec(name);
-  const k = m ? Number(m[2]) : NaN;
-  if (!m || !Number.isSafeInteger(k) || k < 1 || k > 10_000) {
-    throw invalidInput(`--metric must be one of rmse, mae, ndcg@K, precision@K, recall@K, map@K (K in 1..10000), got "${name}"`, {
+  const at = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isSafeInteger(at) || at < 1 || at > MAX_AT) {
+    throw invalidInput(`--metric must be one of rmse, mae, ndcg@N, precision@N, recall@N, map@N (N in 1..${MAX_AT}), got "${name}"`, {
       flag: '--metric',
     });
   }
-  return { name, higherIsBetter: true, k };
+  return { name, higherIsBetter: true, at };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Folds
+
+/** The most folds a K-fold split may have. */
+export const MAX_FOLDS = 1000;
 
 export interface Fold {
   /** e.g. 'u1.base/u1.test', 'fold 2/5', 'holdout 0.2' */
@@ -216,11 +219,11 @@ export interface Fold {
  * Users with fewer than 2 ratings are never tested (as in holdoutSplit). Returns the fold of each
  * entry in byUser order, -1 for never tested.
  */
-export function kFoldAssignment(matrix: RatingMatrix, k: number, seed: number): Int8Array | Int16Array {
-  if (!Number.isSafeInteger(k) || k < 2 || k > 1000)
-    throw invalidInput(`--folds must be an integer in 2..1000, got ${k}`, { flag: '--folds' });
+export function kFoldAssignment(matrix: RatingMatrix, nFolds: number, seed: number): Int8Array | Int16Array {
+  if (!Number.isSafeInteger(nFolds) || nFolds < 2 || nFolds > MAX_FOLDS)
+    throw invalidInput(`--folds must be an integer in 2..${MAX_FOLDS}, got ${nFolds}`, { flag: '--folds' });
   const rand = mulberry32(seed);
-  const fold = k <= 127 ? new Int8Array(matrix.nnz) : new Int16Array(matrix.nnz);
+  const fold = nFolds <= 127 ? new Int8Array(matrix.nnz) : new Int16Array(matrix.nnz);
   fold.fill(-1);
   const { indptr } = matrix.byUser;
   let perm = new Int32Array(16);
@@ -236,21 +239,21 @@ export function kFoldAssignment(matrix: RatingMatrix, k: number, seed: number): 
       perm[j] = perm[r]!;
       perm[r] = t;
     }
-    const offset = Math.floor(rand() * k);
-    for (let j = 0; j < n; j++) fold[start + perm[j]!] = (j + offset) % k;
+    const offset = Math.floor(rand() * nFolds);
+    for (let j = 0; j < n; j++) fold[start + perm[j]!] = (j + offset) % nFolds;
   }
   return fold;
 }
 
 /** The K folds of kFoldAssignment, each a train matrix and its test set. */
-export function kFoldSplit(matrix: RatingMatrix, k: number, seed: number): Fold[] {
-  const assign = kFoldAssignment(matrix, k, seed);
+export function kFoldSplit(matrix: RatingMatrix, nFolds: number, seed: number): Fold[] {
+  const assign = kFoldAssignment(matrix, nFolds, seed);
   const folds: Fold[] = [];
-  for (let f = 0; f < k; f++) {
+  for (let f = 0; f < nFolds; f++) {
     const mask = new Uint8Array(matrix.nnz);
     for (let e = 0; e < matrix.nnz; e++) mask[e] = assign[e] === f ? 1 : 0;
     const { train, test } = splitByMask(matrix, mask);
-    folds.push({ name: `fold ${f + 1}/${k}`, train, test });
+    folds.push({ name: `fold ${f + 1}/${nFolds}`, train, test });
   }
   return folds;
 }
@@ -259,9 +262,9 @@ export function kFoldSplit(matrix: RatingMatrix, k: number, seed: number): Fold[
  * `--train 'u%d.base' --test 'u%d.test' --folds 5`: a `%d` in a path is replaced by 1..K, giving
  * K (train, test) file pairs; a path without `%d` is returned once.
  */
-export function expandFoldPattern(path: string, k: number): string[] {
+export function expandFoldPattern(path: string, nFolds: number): string[] {
   if (!path.includes('%d')) return [path];
-  return Array.from({ length: k }, (_, i) => path.replaceAll('%d', String(i + 1)));
+  return Array.from({ length: nFolds }, (_, i) => path.replaceAll('%d', String(i + 1)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -307,10 +310,10 @@ export interface TuneResult {
 }
 
 /** Evaluates one point on one fold; the default fits with fitAndEvaluate. Injectable for tests. */
-export type PointEvaluator = (fold: Fold, params: TrainParams, k: number) => Promise<FoldOutcome>;
+export type PointEvaluator = (fold: Fold, params: TrainParams, at: number) => Promise<FoldOutcome>;
 
-export async function evaluateOnFold(fold: Fold, params: TrainParams, k: number): Promise<FoldOutcome> {
-  const { fit, metrics, seconds } = await fitAndEvaluate(fold.train, fold.test, params, { k });
+export async function evaluateOnFold(fold: Fold, params: TrainParams, at: number): Promise<FoldOutcome> {
+  const { fit, metrics, seconds } = await fitAndEvaluate(fold.train, fold.test, params, { at });
   const last = fit.history.at(-1);
   return {
     metrics: metricsToJson(metrics),
@@ -422,7 +425,7 @@ export async function runGrid(folds: readonly Fold[], points: readonly TrainPara
     for (let p = 0; p < points.length; p++) {
       for (let f = 0; f < folds.length; f++) {
         try {
-          finish(p, f, await evaluate(folds[f]!, points[p]!, metric.k));
+          finish(p, f, await evaluate(folds[f]!, points[p]!, metric.at));
         } catch (e) {
           if (!isRidgerecError(e)) throw e; // a bug, not a bad grid point
           finish(p, f, null, e);
@@ -430,7 +433,7 @@ export async function runGrid(folds: readonly Fold[], points: readonly TrainPara
       }
     }
   } else {
-    await runInWorkers(folds, points, metric.k, jobs, finish);
+    await runInWorkers(folds, points, metric.at, jobs, finish);
   }
 
   const final = results as PointResult[];
@@ -454,7 +457,7 @@ export async function runGrid(folds: readonly Fold[], points: readonly TrainPara
 export interface WorkerTask {
   readonly fold: number;
   readonly params: TrainParams;
-  readonly k: number;
+  readonly at: number;
 }
 
 /**
@@ -466,13 +469,13 @@ export interface WorkerTask {
 async function runInWorkers(
   folds: readonly Fold[],
   points: readonly TrainParams[],
-  k: number,
+  at: number,
   jobs: number,
   finish: (p: number, f: number, outcome: FoldOutcome | null, error?: unknown) => void,
 ): Promise<void> {
   const tasks: WorkerTask[] = [];
   for (let p = 0; p < points.length; p++) {
-    for (let f = 0; f < folds.length; f++) tasks.push({ fold: f, params: { ...points[p]!, threads: 1 }, k });
+    for (let f = 0; f < folds.length; f++) tasks.push({ fold: f, params: { ...points[p]!, threads: 1 }, at });
   }
   const pool = WorkerPool.start<WorkerTask, FoldOutcome>('tuning', new URL('./tune-worker.js', import.meta.url), jobs, () => ({ folds }));
   try {

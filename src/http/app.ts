@@ -1,7 +1,7 @@
 /**
  * createApp(deps) builds the Express 5 app without listening: the CLI (`serve`, `start`) listens,
  * the tests drive it in-process with supertest. Layering: the app talks to the serving core
- * (Recommender) only; everything about models, folds and storage happens behind it.
+ * (Recommender) only; everything about models, fold-in and storage happens behind it.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -9,6 +9,7 @@ import express, { type Express } from 'express';
 import { pino, type Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Registry } from 'prom-client';
+import { DEFAULTS, type LogLevel } from '../config.js';
 import { requireApiKey } from './auth.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import { createMetrics } from './metrics.js';
@@ -18,8 +19,10 @@ import { register as registerMeta } from './routes/meta.js';
 import { BODY_LIMIT, createRouter, decorator, type RouterDeps } from './router.js';
 
 export interface AppDeps extends RouterDeps {
-  /** Request logs go here (pino-http); default: pino at info on stdout. */
+  /** Request logs go here (pino-http); default: pino at `logLevel` on stdout. */
   readonly logger?: Logger;
+  /** Level of the default logger (the server passes the configured LOG_LEVEL); default info. */
+  readonly logLevel?: LogLevel;
   /** Metrics registry; default: a fresh one per app. */
   readonly registry?: Registry;
 }
@@ -31,7 +34,7 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
  * /openapi.json, request logs, the 404 fallback and the error handler.
  */
 export function createApp(deps: AppDeps): Express {
-  const logger = deps.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
+  const logger = deps.logger ?? pino({ level: deps.logLevel ?? DEFAULTS.logLevel });
   const metrics = createMetrics(deps.recommender, deps.registry);
   const app = express();
   app.disable('x-powered-by');

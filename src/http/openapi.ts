@@ -2,6 +2,8 @@
  * The OpenAPI 3.1 document served at GET /openapi.json. Written by hand next to the routes; a
  * test checks that every route the app registers is described here and nothing else is.
  */
+import { VERSION } from '../version.js';
+import { DEFAULT_LIMIT, MAX_BATCH, MAX_ID_LENGTH, MAX_LIMIT } from './validation.js';
 
 const errorResponse = (description: string) => ({
   description,
@@ -12,8 +14,8 @@ const limitParam = {
   name: 'limit',
   in: 'query',
   required: false,
-  description: 'How many items to return (integer 1..1000).',
-  schema: { type: 'integer', minimum: 1, maximum: 1000, default: 10 },
+  description: `How many items to return (integer 1..${MAX_LIMIT}).`,
+  schema: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT },
 };
 
 const bearer = [{ bearerAuth: [] }];
@@ -26,7 +28,7 @@ export function openApiDocument(): Record<string, unknown> {
     openapi: '3.1.0',
     info: {
       title: 'ridgerec',
-      version: '0.1.0',
+      version: VERSION,
       description:
         'Collaborative-filtering recommendations (ALS with L2 penalties). JSON everywhere; errors are ' +
         '{"error":{"code","message","details"}}. When the server has RIDGEREC_API_KEY set, every POST and DELETE ' +
@@ -64,8 +66,8 @@ export function openApiDocument(): Record<string, unknown> {
           type: 'object',
           required: ['user', 'item', 'value'],
           properties: {
-            user: { type: 'string', minLength: 1, maxLength: 256 },
-            item: { type: 'string', minLength: 1, maxLength: 256 },
+            user: { type: 'string', minLength: 1, maxLength: MAX_ID_LENGTH },
+            item: { type: 'string', minLength: 1, maxLength: MAX_ID_LENGTH },
             value: { type: 'number', description: 'A finite number: a star rating or an implicit count.' },
             timestamp: { type: 'integer', minimum: 0, description: 'Unix seconds of the event (default: now).' },
           },
@@ -92,7 +94,7 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           summary: "Top-N items for a user (model factors, a fold-in of the user's ratings, or popular items)",
           parameters: [
-            { name: 'user', in: 'path', required: true, schema: { type: 'string', maxLength: 256 } },
+            { name: 'user', in: 'path', required: true, schema: { type: 'string', maxLength: MAX_ID_LENGTH } },
             limitParam,
             {
               name: 'exclude',
@@ -132,7 +134,7 @@ export function openApiDocument(): Record<string, unknown> {
         delete: {
           summary: "Delete a user's ratings and forget any folded-in vector",
           security: bearer,
-          parameters: [{ name: 'user', in: 'path', required: true, schema: { type: 'string', maxLength: 256 } }],
+          parameters: [{ name: 'user', in: 'path', required: true, schema: { type: 'string', maxLength: MAX_ID_LENGTH } }],
           responses: {
             204: { description: 'Deleted (also when the user had no ratings)' },
             401: errorResponse('Missing or wrong API key (code unauthorized)'),
@@ -142,7 +144,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/items/{item}/similar': {
         get: {
           summary: 'Items whose factors are closest to this one (cosine similarity in [-1, 1])',
-          parameters: [{ name: 'item', in: 'path', required: true, schema: { type: 'string', maxLength: 256 } }, limitParam],
+          parameters: [{ name: 'item', in: 'path', required: true, schema: { type: 'string', maxLength: MAX_ID_LENGTH } }, limitParam],
           responses: {
             200: {
               description: 'Similar items',
@@ -169,14 +171,14 @@ export function openApiDocument(): Record<string, unknown> {
               properties: {
                 ratings: {
                   type: 'array',
-                  maxItems: 10000,
+                  maxItems: MAX_BATCH,
                   items: {
                     type: 'object',
                     required: ['item', 'value'],
-                    properties: { item: { type: 'string', minLength: 1, maxLength: 256 }, value: { type: 'number' } },
+                    properties: { item: { type: 'string', minLength: 1, maxLength: MAX_ID_LENGTH }, value: { type: 'number' } },
                   },
                 },
-                limit: { type: 'integer', minimum: 1, maximum: 1000, default: 10 },
+                limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT },
                 exclude: { type: 'array', items: { type: 'string' } },
               },
             }),
@@ -208,7 +210,7 @@ export function openApiDocument(): Record<string, unknown> {
                 {
                   type: 'object',
                   required: ['ratings'],
-                  properties: { ratings: { type: 'array', minItems: 1, maxItems: 10000, items: ref('Rating') } },
+                  properties: { ratings: { type: 'array', minItems: 1, maxItems: MAX_BATCH, items: ref('Rating') } },
                 },
               ],
             }),
@@ -251,7 +253,7 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/admin/reload': {
         post: {
-          summary: 'Reload the active model now (the server also polls for a new one every 2 s)',
+          summary: 'Reload the active model now (the server also polls for a new one, every 2 s by default)',
           security: bearer,
           responses: {
             200: {

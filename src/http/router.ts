@@ -2,7 +2,7 @@
  * createRouter({ recommender, apiKey }): the HTTP API (recommendations, similar items, fold-in,
  * ratings, users, the model) as an Express Router, so an application mounts it where it likes:
  *
- *   app.use('/recs', createRouter({ recommender, apiKey: process.env.RIDGEREC_API_KEY }));
+ *   app.use('/recs', createRouter({ recommender, apiKey: 'the-write-key' }));
  *
  * Errors raised by its routes are answered by its own error handler with the API's JSON error
  * shape; paths it does not know fall through to the host app. The standalone server (createApp)
@@ -10,6 +10,7 @@
  */
 import express, { type Router } from 'express';
 import { pino, type Logger } from 'pino';
+import { DEFAULTS } from '../config.js';
 import type { Recommender, ScoredItem } from '../serving/recommender.js';
 import { requireApiKey } from './auth.js';
 import { errorHandler } from './errors.js';
@@ -60,6 +61,6 @@ export function createRouter(deps: RouterDeps): Router {
   registerRecommendations(ctx);
   registerRatings(ctx);
   registerModel(ctx);
-  router.use(errorHandler(deps.logger ?? pino({ level: 'info' })));
+  router.use(errorHandler(deps.logger ?? pino({ level: DEFAULTS.logLevel })));
   return router;
 }

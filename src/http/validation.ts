@@ -6,11 +6,12 @@
  * the handlers validate the whole request before calling the recommender.
  */
 import { z } from 'zod';
+import { LIMITS } from '../config.js';
 import { invalidInput, type RidgerecError } from '../errors.js';
 
 export const MAX_ID_LENGTH = 256;
-export const MAX_LIMIT = 1000;
-export const DEFAULT_LIMIT = 10;
+export const MAX_LIMIT = LIMITS.maxLimit;
+export const DEFAULT_LIMIT = LIMITS.defaultLimit;
 /** At most this many ratings in one POST /v1/ratings (and in one anonymous fold-in). */
 export const MAX_BATCH = 10_000;
 /** At most this many ids in an exclude list. */
@@ -158,7 +159,7 @@ function single(name: string, raw: QueryValue): string | undefined {
   return raw;
 }
 
-/** ?limit=: an integer in 1..1000, default 10. */
+/** ?limit=: an integer in 1..MAX_LIMIT, default DEFAULT_LIMIT. */
 export function parseLimit(raw: QueryValue): number {
   const s = single('limit', raw);
   if (s === undefined) return DEFAULT_LIMIT;
@@ -192,7 +193,7 @@ export function parseBool(name: string, raw: QueryValue, fallback = false): bool
   throw issuesError([{ path: name, message: `must be true or false, got "${s.slice(0, 40)}"` }]);
 }
 
-/** A :user or :item path segment: at most 256 characters (non-empty by routing). */
+/** A :user or :item path segment: at most MAX_ID_LENGTH characters (non-empty by routing). */
 export function parseIdParam(name: string, raw: unknown): string {
   if (typeof raw !== 'string' || raw === '') throw issuesError([{ path: name, message: 'must be a non-empty string' }]);
   if (raw.length > MAX_ID_LENGTH) throw issuesError([{ path: name, message: `must be at most ${MAX_ID_LENGTH} characters` }]);

@@ -18,6 +18,7 @@
 import { readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { LIMITS } from '../config.js';
 import { invalidInput, notFound } from '../errors.js';
 import { rowNorms, scoreAll } from '../kernels/scoring.js';
 import { topK } from '../kernels/top-k.js';
@@ -105,7 +106,7 @@ export interface ModelInfo {
 export type ModelData = ModelFileContents;
 
 /** Default number of items a recommendation returns. */
-export const DEFAULT_LIMIT = 10;
+export const DEFAULT_LIMIT = LIMITS.defaultLimit;
 
 const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 

@@ -31,19 +31,59 @@ export const DEFAULT_CHUNK_ROWS = 1 << 20;
 /** Rows per multi-row INSERT: 4 parameters each, far below SQLite's 32766-variable limit. */
 export const UPSERT_BATCH_ROWS = 512;
 
+/**
+ * What the ratings store keeps per SQLite connection: the user-defined functions it has registered
+ * on it (a function lives as long as its connection, so each is registered once) and the state
+ * their JS side writes while a statement runs. Statements run synchronously on the connection's
+ * thread, so one slot per function is enough. Created on first use and kept on the connection
+ * object itself, so it is dropped with it.
+ */
+class ConnectionState {
+  /** How often the upsert's DO UPDATE branch ran on this connection (see upsertSql). */
+  updateHits = 0;
+  /** popularItems' counts while its scan runs. */
+  itemCounts: Int32Array | null = null;
+  /** loadMatrix's arrays while its scan runs. */
+  scan: ScanState | null = null;
+  /** itemTitles' statement, prepared on first use. */
+  titles: Database.Statement<[string], [string, string]> | null = null;
+  private readonly registered = new Set<string>();
+
+  constructor(readonly db: Db) {}
+
+  /** Runs `register` (which adds SQLite function `name` to the connection) unless it already ran here. */
+  define(name: string, register: (db: Db, state: this) => void): this {
+    if (!this.registered.has(name)) {
+      register(this.db, this);
+      this.registered.add(name);
+    }
+    return this;
+  }
+}
+
+const CONNECTION_STATE = Symbol('ridgerec.ratings.connection');
+
+function connectionState(db: Db): ConnectionState {
+  const holder = db as Db & { [CONNECTION_STATE]?: ConnectionState };
+  return (holder[CONNECTION_STATE] ??= new ConnectionState(db));
+}
+
 // Upsert counting: SQLite's changes() counts an insert and an upsert-update alike, so the
 // DO UPDATE branch passes the new value through this function, which counts how often it runs.
-// Statements run synchronously on this thread, so the difference around one run() is exact.
+// The difference of the count around one run() is exact (see ConnectionState).
 const UPDATE_COUNTER_FN = 'ridgerec_count_update';
-let updateHits = 0;
-const withCounter = new WeakSet<Db>();
-function registerCounter(db: Db): void {
-  if (withCounter.has(db)) return;
-  db.function(UPDATE_COUNTER_FN, { deterministic: false, directOnly: true }, (v: unknown) => {
-    updateHits++;
-    return v;
-  });
-  withCounter.add(db);
+function withUpdateCounter(db: Db): ConnectionState {
+  return connectionState(db).define(UPDATE_COUNTER_FN, (conn, state) =>
+    conn.function(UPDATE_COUNTER_FN, { deterministic: false, directOnly: true }, (v: unknown) => {
+      state.updateHits++;
+      return v;
+    }),
+  );
+}
+
+/** The largest id in `table` (users or items), 0 when empty: the size of an id-indexed array. */
+function maxId(db: Db, table: 'users' | 'items'): number {
+  return db.prepare<[], number>(`SELECT coalesce(max(id), 0) FROM ${table}`).pluck().get()!;
 }
 
 /** `rows` tuples (user, item, value, updated_at); sharedTime: one `@t` for every row's updated_at. */
@@ -129,6 +169,7 @@ export interface RatingWriterOptions {
 export class RatingWriter {
   readonly users: IdIndex;
   readonly items: IdIndex;
+  private readonly conn: ConnectionState;
   private readonly batch: Database.Statement<unknown[]>;
   private readonly batchSharedTime: Database.Statement<unknown[]>;
   private readonly single: Database.Statement<unknown[]>;
@@ -168,7 +209,7 @@ export class RatingWriter {
     this.bufUser = new Int32Array(this.cap);
     this.bufItem = new Int32Array(this.cap);
     this.bufValue = new Float64Array(this.cap);
-    registerCounter(db);
+    this.conn = withUpdateCounter(db);
     this.users = new IdIndex(db, 'users', { bulk: options.bulk ?? false });
     this.items = new IdIndex(db, 'items', { bulk: options.bulk ?? false });
     this.batch = db.prepare(upsertSql(batchRows));
@@ -271,7 +312,7 @@ export class RatingWriter {
     const stmt = shared ? this.batchSharedTime : this.batch;
     const named = { t: this.chunkTime };
     const B = this.batchRows;
-    const before = updateHits;
+    const before = this.conn.updateHits;
     let inBatch = 0;
     let collapsed = 0;
     let distinct = 0;
@@ -302,7 +343,7 @@ export class RatingWriter {
       const o = r * W;
       this.single.run(p[o], p[o + 1], p[o + 2], shared ? this.chunkTime : p[o + 3]);
     }
-    this.updates += updateHits - before + collapsed;
+    this.updates += this.conn.updateHits - before + collapsed;
     this.written += distinct + collapsed;
     this.pending = 0;
   }
@@ -376,21 +417,19 @@ export function deleteUser(db: Db, user: string): boolean {
 // popularItems counts through a one-argument aggregate into an Int32Array: the SQL
 // `GROUP BY item_id` has to sort all ratings (the table is in user order), 11.2 s on 20M ratings
 // against 3–4 s here.
-let itemCounts: Int32Array | null = null;
 const COUNT_AGGREGATE = 'ridgerec_count_items';
-const withItemCounter = new WeakSet<Db>();
-function registerItemCounter(db: Db): void {
-  if (withItemCounter.has(db)) return;
-  db.aggregate(COUNT_AGGREGATE, {
-    start: 0,
-    deterministic: false,
-    directOnly: true,
-    step: ((_total: number, item: number): void => {
-      itemCounts![item]!++;
-    }) as (total: number, next: number) => void,
-    result: () => 0,
-  });
-  withItemCounter.add(db);
+function withItemCounter(db: Db): ConnectionState {
+  return connectionState(db).define(COUNT_AGGREGATE, (conn, state) =>
+    conn.aggregate(COUNT_AGGREGATE, {
+      start: 0,
+      deterministic: false,
+      directOnly: true,
+      step: ((_total: number, item: number): void => {
+        state.itemCounts![item]!++;
+      }) as (total: number, next: number) => void,
+      result: () => 0,
+    }),
+  );
 }
 
 /**
@@ -401,15 +440,14 @@ function registerItemCounter(db: Db): void {
 export function popularItems(db: Db, limit: number): { item: string; count: number }[] {
   if (!Number.isSafeInteger(limit) || limit < 0) throw invalidInput(`limit must be a non-negative integer, got ${limit}`);
   if (limit === 0) return [];
-  registerItemCounter(db);
+  const state = withItemCounter(db);
   const read = db.transaction(() => {
-    const maxItem = db.prepare<[], number>('SELECT coalesce(max(id), 0) FROM items').pluck().get()!;
-    const counts = new Int32Array(maxItem + 1);
-    itemCounts = counts;
+    const counts = new Int32Array(maxId(db, 'items') + 1);
+    state.itemCounts = counts;
     try {
       db.prepare(`SELECT ${COUNT_AGGREGATE}(item_id) FROM ratings`).get();
     } finally {
-      itemCounts = null;
+      state.itemCounts = null;
     }
     // The limit-th largest count; every item at or above it is a candidate (ties included).
     const nonZero = counts.filter((c) => c > 0).sort();
@@ -465,39 +503,37 @@ interface ScanState {
   lastItem: number;
   e: number;
 }
-let scanState: ScanState | null = null;
 const LOAD_AGGREGATE = 'ridgerec_load_ratings';
-const withLoader = new WeakSet<Db>();
-function registerLoader(db: Db): void {
-  if (withLoader.has(db)) return;
-  db.aggregate(LOAD_AGGREGATE, {
-    start: 0,
-    deterministic: false,
-    directOnly: true,
-    // (@types/better-sqlite3 types step as (total, one argument); SQLite passes all three.)
-    step: ((_total: number, user: number, item: number, value: number): void => {
-      const st = scanState!;
-      const e = st.e;
-      if (e === st.indices.length) throw new Error('the ratings table grew during loadMatrix');
-      if (user !== st.lastUser) {
-        if (user < st.lastUser) throw new Error('loadMatrix: ratings did not arrive in user order');
-        if (user >= st.userDense.length || st.rows + 1 >= st.indptr.length) {
-          throw new Error(`loadMatrix: rating for user id ${user}, which the users table does not have`);
-        }
-        st.indptr[st.rows] = e;
-        st.userDense[user] = st.rows++;
-        st.lastUser = user;
-      } else if (item <= st.lastItem) throw new Error('loadMatrix: ratings did not arrive in item order');
-      if (item >= st.itemSeen.length) throw new Error(`loadMatrix: rating for item id ${item}, which the items table does not have`);
-      st.lastItem = item;
-      st.indices[e] = item;
-      st.values[e] = value;
-      st.itemSeen[item] = 1;
-      st.e = e + 1;
-    }) as unknown as (total: number, next: number) => void,
-    result: () => 0,
-  });
-  withLoader.add(db);
+function withLoader(db: Db): ConnectionState {
+  return connectionState(db).define(LOAD_AGGREGATE, (conn, state) =>
+    conn.aggregate(LOAD_AGGREGATE, {
+      start: 0,
+      deterministic: false,
+      directOnly: true,
+      // (@types/better-sqlite3 types step as (total, one argument); SQLite passes all three.)
+      step: ((_total: number, user: number, item: number, value: number): void => {
+        const st = state.scan!;
+        const e = st.e;
+        if (e === st.indices.length) throw new Error('the ratings table grew during loadMatrix');
+        if (user !== st.lastUser) {
+          if (user < st.lastUser) throw new Error('loadMatrix: ratings did not arrive in user order');
+          if (user >= st.userDense.length || st.rows + 1 >= st.indptr.length) {
+            throw new Error(`loadMatrix: rating for user id ${user}, which the users table does not have`);
+          }
+          st.indptr[st.rows] = e;
+          st.userDense[user] = st.rows++;
+          st.lastUser = user;
+        } else if (item <= st.lastItem) throw new Error('loadMatrix: ratings did not arrive in item order');
+        if (item >= st.itemSeen.length) throw new Error(`loadMatrix: rating for item id ${item}, which the items table does not have`);
+        st.lastItem = item;
+        st.indices[e] = item;
+        st.values[e] = value;
+        st.itemSeen[item] = 1;
+        st.e = e + 1;
+      }) as unknown as (total: number, next: number) => void,
+      result: () => 0,
+    }),
+  );
 }
 
 /**
@@ -507,12 +543,12 @@ function registerLoader(db: Db): void {
  * read inside ONE read transaction, so a concurrent writer cannot tear it.
  */
 export function loadMatrix(db: Db): RatingMatrix {
-  registerLoader(db);
+  const state = withLoader(db);
   const read = db.transaction((): RatingMatrix => {
     // count(*) walks the b-tree pages without decoding rows: cheap, and it sizes the arrays.
     const nnz = db.prepare<[], number>('SELECT count(*) FROM ratings').pluck().get()!;
-    const maxUser = db.prepare<[], number>('SELECT coalesce(max(id), 0) FROM users').pluck().get()!;
-    const maxItem = db.prepare<[], number>('SELECT coalesce(max(id), 0) FROM items').pluck().get()!;
+    const maxUser = maxId(db, 'users');
+    const maxItem = maxId(db, 'items');
     const userRows = db.prepare<[], number>('SELECT count(*) FROM users').pluck().get()!;
     const st: ScanState = {
       userDense: new Int32Array(maxUser + 1).fill(-1),
@@ -527,13 +563,13 @@ export function loadMatrix(db: Db): RatingMatrix {
     };
     // One pass in primary-key order: the ORDER BY is satisfied by the WITHOUT ROWID table's own
     // order (no sort; test/ratings/store.test.ts checks the plan), and step() verifies it.
-    scanState = st;
+    state.scan = st;
     try {
       db.prepare(
         `SELECT ${LOAD_AGGREGATE}(user_id, item_id, value) FROM (SELECT user_id, item_id, value FROM ratings ORDER BY user_id, item_id)`,
       ).get();
     } finally {
-      scanState = null;
+      state.scan = null;
     }
     if (st.e !== nnz) throw new Error(`ratings changed during loadMatrix (${st.e} rows scanned, ${nnz} counted)`);
     const nUsers = st.rows;
@@ -599,8 +635,6 @@ export function upsertItems(db: Db, items: readonly { id: string; title?: string
   return write.immediate();
 }
 
-const titleStatements = new WeakMap<Db, Database.Statement<[string], [string, string]>>();
-
 /**
  * Display titles of the given items (ids without a title are absent from the map), with one
  * statement: the ids go in as a JSON array and json_each unpacks them, so a 1000-item answer is
@@ -610,17 +644,14 @@ const titleStatements = new WeakMap<Db, Database.Statement<[string], [string, st
 export function itemTitles(db: Db, ids: readonly string[]): Map<string, string> {
   const out = new Map<string, string>();
   if (ids.length === 0) return out;
-  let stmt = titleStatements.get(db);
-  if (!stmt) {
-    stmt = db
-      .prepare<[string], [string, string]>(
-        `SELECT i.external_id, i.title
-           FROM json_each(?) j JOIN items i ON i.external_id = j.value
-          WHERE i.title IS NOT NULL`,
-      )
-      .raw(true);
-    titleStatements.set(db, stmt);
-  }
+  const state = connectionState(db);
+  const stmt = (state.titles ??= db
+    .prepare<[string], [string, string]>(
+      `SELECT i.external_id, i.title
+         FROM json_each(?) j JOIN items i ON i.external_id = j.value
+        WHERE i.title IS NOT NULL`,
+    )
+    .raw(true));
   for (const [id, title] of stmt.iterate(JSON.stringify(ids))) out.set(id, title);
   return out;
 }

@@ -21,7 +21,7 @@
  */
 import type { Db } from '../db/connection.js';
 import { invalidInput, RidgerecError } from '../errors.js';
-import { DEFAULT_K, metricsToJson } from '../eval/metrics.js';
+import { DEFAULT_AT, metricsToJson } from '../eval/metrics.js';
 import { fitAndEvaluate } from '../eval/run.js';
 import { holdoutSplit } from '../eval/split.js';
 import { activeModelId, getModel, saveModel } from '../model/registry.js';
@@ -41,9 +41,9 @@ export interface RetrainOptions {
   readonly maxRegression?: number;
   /** Base the candidate on the newest tuning result instead of the active model's params. */
   readonly tune?: boolean;
-  /** K of the ranking metrics (default 10). */
-  readonly k?: number;
-  /** Progress lines (the script prints them on stderr). */
+  /** Cut-off of the ranking metrics, the N of ndcg@N (default 10). */
+  readonly at?: number;
+  /** Progress lines (`ridgerec retrain` prints them on stderr). */
   readonly onProgress?: (line: string) => void;
 }
 
@@ -70,9 +70,9 @@ export interface RetrainResult {
   };
 }
 
-export const RETRAIN_DEFAULTS = { holdout: 0.1, seed: 0, maxRegression: 0.005, k: DEFAULT_K } as const;
+export const RETRAIN_DEFAULTS = { holdout: 0.1, seed: 0, maxRegression: 0.005, at: DEFAULT_AT } as const;
 
-/** Exit codes of the retrain script. */
+/** Exit codes of `ridgerec retrain`. */
 export const RETRAIN_EXIT = { activated: 0, kept: 3, error: 1 } as const;
 
 function fmt(x: number | undefined): string {
@@ -125,7 +125,7 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   const holdout = options.holdout ?? RETRAIN_DEFAULTS.holdout;
   const seed = options.seed ?? RETRAIN_DEFAULTS.seed;
   const maxRegression = options.maxRegression ?? RETRAIN_DEFAULTS.maxRegression;
-  const k = options.k ?? RETRAIN_DEFAULTS.k;
+  const at = options.at ?? RETRAIN_DEFAULTS.at;
   if (!(Number.isFinite(maxRegression) && maxRegression >= 0)) {
     throw invalidInput(`--max-regression must be a number >= 0, got ${maxRegression}`);
   }
@@ -150,7 +150,7 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
       `${who} iteration ${s.iteration}/${p.iterations}: loss ${s.loss.toPrecision(6)} (data ${s.dataLoss.toPrecision(6)} + penalty ${s.penalty.toPrecision(6)}) ${s.seconds.toFixed(2)} s`,
     );
   say(`training the candidate on the split (${base}): factors ${params.factors}, lambda ${params.lambda}, ${params.feedback}`);
-  const cand = await fitAndEvaluate(train, test, params, { k, onIteration: progress('candidate', params) });
+  const cand = await fitAndEvaluate(train, test, params, { at, onIteration: progress('candidate', params) });
   const candMetrics = metricsToJson(cand.metrics);
   let actMetrics: Record<string, number> | null = null;
   if (activeParams) {
@@ -160,14 +160,14 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
       say("the active model has the same hyperparameters: its holdout metrics are the candidate's");
     } else {
       say(`training the active model's hyperparameters (model ${activeId}) on the same split`);
-      const act = await fitAndEvaluate(train, test, activeParams, { k, onIteration: progress('active', activeParams) });
+      const act = await fitAndEvaluate(train, test, activeParams, { at, onIteration: progress('active', activeParams) });
       actMetrics = metricsToJson(act.metrics);
     }
   }
 
   // 3. The gate.
   const bothExplicit = params.feedback === 'explicit' && (!activeParams || activeParams.feedback === 'explicit');
-  const metric = bothExplicit ? 'rmse' : `ndcg@${k}`;
+  const metric = bothExplicit ? 'rmse' : `ndcg@${at}`;
   const lowerIsBetter = metric === 'rmse';
   const c = candMetrics[metric];
   if (c === undefined || !Number.isFinite(c)) {

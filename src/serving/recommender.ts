@@ -4,13 +4,14 @@
  * real-time rating updates and atomic hot swaps of the model. The HTTP layer (src/http) and the
  * CLI (src/cli/recommend.ts, similar.ts) call only the Recommender interface below.
  */
+import { DEFAULTS } from '../config.js';
 import { invalidInput, noModel, notFound } from '../errors.js';
 import type { FoldedInUser, ItemRating, Model, ScoredItem, Source } from '../model/model.js';
 import { CategoryCap, type CompiledRules } from '../model/rules.js';
 import type { LoadedModel, ModelRecord } from '../model/registry.js';
 import type { RatingInput } from '../ratings/store.js';
 import { startPrecompute, type PrecomputeJob, type PrecomputeStatus } from './precompute.js';
-import { buildServingState, MAX_CACHED_FOLDS, type ServingState } from './serving-state.js';
+import { buildServingState, MAX_CACHED_FOLDED_IN_USERS, type ServingState } from './serving-state.js';
 
 export type { PrecomputeStatus } from './precompute.js';
 export type { ScoredItem, Source } from '../model/model.js';
@@ -67,7 +68,7 @@ export interface Recommender {
   itemTitles(ids: readonly string[]): ReadonlyMap<string, string>;
   /** Checks the model store for a newly activated model and swaps it in; true if it swapped. */
   poll(): boolean;
-  /** Polls every intervalMs (default 2000) until close(). */
+  /** Polls every intervalMs (default 2000, the configuration's pollMs) until close(). */
   startPolling(intervalMs?: number): void;
   /** Stops polling and any background work (workers). */
   close(): Promise<void>;
@@ -94,7 +95,7 @@ export interface ServingTuning {
   readonly onPrecomputed?: (modelId: number, seconds: number, error?: Error) => void;
   /** Score with the WebAssembly SIMD kernel when the runtime has it (default true). */
   readonly simd?: boolean;
-  /** Users re-folded eagerly by addRatings (more are re-folded lazily on their next request). Default 256. */
+  /** Users re-folded eagerly by addRatings (more are re-folded lazily on their next request). Default DEFAULT_EAGER_REFOLD_LIMIT. */
   readonly eagerRefoldLimit?: number;
 }
 
@@ -120,6 +121,9 @@ export interface ServingRecommender extends Recommender {
 
 /** nItems·k at or above which 'auto' precomputes (≈ 0.25 ms of live scoring per request). */
 export const PRECOMPUTE_MIN_WORK = 1 << 18;
+
+/** Users addRatings folds in again at once; past this many, each waits for its next request. */
+export const DEFAULT_EAGER_REFOLD_LIMIT = 256;
 
 function checkLimit(limit: unknown): number {
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
@@ -187,7 +191,7 @@ function sameItemSet(model: Model, u: number, items: readonly { item: string }[]
 
 export function createRecommender(options: RecommenderOptions & ServingTuning): ServingRecommender {
   const { store, onSwap } = options;
-  const eagerRefoldLimit = options.eagerRefoldLimit ?? 256;
+  const eagerRefoldLimit = options.eagerRefoldLimit ?? DEFAULT_EAGER_REFOLD_LIMIT;
   /** The one reference to the serving state; every request reads it once. */
   let current: ServingState | null = null;
   let job: PrecomputeJob | null = null;
@@ -205,7 +209,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     return p && model.nUsers > 0;
   }
 
-  function getFolded(state: ServingState, user: string): FoldedInUser | null {
+  function getFoldedIn(state: ServingState, user: string): FoldedInUser | null {
     const cached = state.foldedIn.get(user);
     if (cached !== undefined) return cached;
     const ratings = store.userRatings(user);
@@ -213,7 +217,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     const folded = state.model.foldIn(ratings);
     if (folded === null) return null;
     state.foldedIn.set(user, folded);
-    if (state.foldedIn.size > MAX_CACHED_FOLDS) {
+    if (state.foldedIn.size > MAX_CACHED_FOLDED_IN_USERS) {
       const oldest = state.foldedIn.keys().next().value;
       if (oldest !== undefined) state.foldedIn.delete(oldest);
     }
@@ -346,7 +350,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       if (u !== undefined && !touched.has(user)) {
         return { user, model, source: 'model', items: recommendKnown(state, u, limit, rules, includeRated, counters) };
       }
-      const folded = getFolded(state, user);
+      const folded = getFoldedIn(state, user);
       if (folded !== null) {
         counters.live++;
         return { user, model, source: 'fold-in', items: state.model.recommendFolded(folded, limit, rules, includeRated) };
@@ -384,7 +388,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       if (state !== null && users.size <= eagerRefoldLimit) {
         for (const user of users) {
           try {
-            getFolded(state, user);
+            getFoldedIn(state, user);
           } catch {
             state.foldedIn.delete(user);
           }
@@ -403,7 +407,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     reload,
     poll,
 
-    startPolling(intervalMs = 2000) {
+    startPolling(intervalMs = DEFAULTS.pollMs) {
       if (closed) return;
       if (timer !== null) clearInterval(timer);
       timer = setInterval(() => {

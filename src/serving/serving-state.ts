@@ -26,7 +26,7 @@ export interface ServingState {
 }
 
 /** Cap on cached folded-in users per model; the oldest entry is dropped past it. */
-export const MAX_CACHED_FOLDS = 100_000;
+export const MAX_CACHED_FOLDED_IN_USERS = 100_000;
 
 export function buildServingState(model: Model, record: ModelRecord): ServingState {
   return {

@@ -58,13 +58,16 @@ describe('ridgerec evaluate', () => {
     expect(r.stderr.split('\n').filter((l) => l.startsWith('iteration '))).toHaveLength(8);
   });
 
-  it('the metric keys follow --k, and implicit feedback has no rmse/mae', async () => {
+  it('the metric keys follow --at (or its older name --k), and implicit feedback has no rmse/mae', async () => {
     const f = writeFiles(playFixture(12));
     // λ fixed: the implicit default is tuned for MovieLens-sized data and over-smooths 30 users.
-    const r = await runInProcess(['evaluate', '--train', f.train, '--test', f.test, ...FAST, '--lambda', '0.1', '--k', '3', '--json']);
+    const r = await runInProcess(['evaluate', '--train', f.train, '--test', f.test, ...FAST, '--lambda', '0.1', '--at', '3', '--json']);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as Record<string, number>;
     expect(Object.keys(out)).toEqual(['precision@3', 'recall@3', 'ndcg@3', 'map@3', 'coverage@3', 'seconds']);
+    const old = await runInProcess(['evaluate', '--train', f.train, '--test', f.test, ...FAST, '--lambda', '0.1', '--k', '3', '--json']);
+    expect(old.code).toBe(0);
+    expect(without(JSON.parse(old.stdout) as Record<string, number>, 'seconds')).toEqual(without(out, 'seconds'));
     // Users prefer their own genre (u mod 3 = i mod 3): a fitted model must rank far above chance.
     // Chance precision of a user = |relevant| / |candidates| (items the user has no training row
     // for), averaged over the users the metric averages over.
@@ -94,7 +97,7 @@ describe('ridgerec evaluate', () => {
     const r = await runInProcess(['evaluate', '--db', dbPath, '--holdout', '0.25', '--seed', '3', ...FAST, '--k', '5', '--json']);
     expect(r.code).toBe(0);
     const { train, test } = holdoutSplit(all, 0.25, 3);
-    const ref = await fitAndEvaluate(train, test, resolveParams({ feedback: 'explicit', ...fastParams, seed: 3 }), { k: 5 });
+    const ref = await fitAndEvaluate(train, test, resolveParams({ feedback: 'explicit', ...fastParams, seed: 3 }), { at: 5 });
     expect(without(JSON.parse(r.stdout) as Record<string, unknown>, 'seconds')).toEqual(metricsToJson(ref.metrics));
     const again = await runInProcess(['evaluate', '--db', dbPath, '--holdout', '0.25', '--seed', '3', ...FAST, '--k', '5', '--json']);
     expect(without(JSON.parse(again.stdout) as Record<string, unknown>, 'seconds')).toEqual(metricsToJson(ref.metrics));
@@ -113,6 +116,8 @@ describe('ridgerec evaluate', () => {
     [['--holdout', '0'], /--holdout must be a number > 0 and < 1, got "0"/],
     [['--holdout', '1'], /--holdout must be a number > 0 and < 1, got "1"/],
     [['--holdout', '0.2', '--k', '0'], /--k must be an integer in 1\.\./],
+    [['--holdout', '0.2', '--at', '0'], /--at must be an integer in 1\.\./],
+    [['--holdout', '0.2', '--at', '3', '--k', '5'], /'--k <n>' cannot be used with option '--at <n>'/],
     [['--holdout', '0.2', '--factors', 'many'], /--factors must be an integer/],
   ])('exits 2 with a clear message for %j', async (flags, message) => {
     const r = await runInProcess(['evaluate', '--db', join(dir, 'r.db'), ...flags]);

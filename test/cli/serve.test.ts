@@ -6,23 +6,31 @@ import { storeFromDb } from '../../src/store/store.js';
 import { request as httpRequest } from 'node:http';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolvePort, startServer } from '../../src/cli/serve.js';
+import { serverConfig, startServer } from '../../src/cli/serve.js';
 import { userRatings } from '../../src/ratings/store.js';
 import { RidgerecError } from '../../src/errors.js';
 import { fixtureDb, trainModel, type Fixture } from '../http/fixture.js';
 import { runCli, startCli } from './spawn-cli.js';
 
-describe('resolvePort', () => {
+describe('the port and host of serve and start (serverConfig)', () => {
+  const port = (flag: string | undefined, positional: string | undefined, env: NodeJS.ProcessEnv) =>
+    serverConfig({ port: flag }, positional, env).port;
   it('prefers --port, then the positional PORT, then $PORT, then 3000', () => {
-    expect(resolvePort(4000, '5000', { PORT: '6000' })).toBe(4000);
-    expect(resolvePort(undefined, '5000', { PORT: '6000' })).toBe(5000);
-    expect(resolvePort(undefined, undefined, { PORT: '6000' })).toBe(6000);
-    expect(resolvePort(undefined, undefined, {})).toBe(3000);
+    expect(port('4000', '5000', { PORT: '6000' })).toBe(4000);
+    expect(port(undefined, '5000', { PORT: '6000' })).toBe(5000);
+    expect(port(undefined, undefined, { PORT: '6000' })).toBe(6000);
+    expect(port(undefined, undefined, {})).toBe(3000);
   });
   it('rejects a bad PORT naming where it came from', () => {
-    expect(() => resolvePort(undefined, 'http', {})).toThrow(/PORT argument must be an integer in 0\.\.65535, got "http"/);
-    expect(() => resolvePort(undefined, undefined, { PORT: '70000' })).toThrow(RidgerecError);
-    expect(() => resolvePort(undefined, undefined, { PORT: '70000' })).toThrow(/PORT environment variable/);
+    expect(() => port(undefined, 'http', {})).toThrow(/PORT argument must be an integer in 0\.\.65535, got "http"/);
+    expect(() => port(undefined, undefined, { PORT: '70000' })).toThrow(RidgerecError);
+    expect(() => port(undefined, undefined, { PORT: '70000' })).toThrow(/PORT environment variable/);
+    expect(() => port('x1', undefined, {})).toThrow(/^--port must be an integer in 0\.\.65535, got "x1"$/);
+  });
+  it('takes the host from --host, then $HOST, then 127.0.0.1', () => {
+    expect(serverConfig({ host: '0.0.0.0' }, undefined, { HOST: '127.0.0.2' }).host).toBe('0.0.0.0');
+    expect(serverConfig({}, undefined, { HOST: '127.0.0.2' }).host).toBe('127.0.0.2');
+    expect(serverConfig({}, undefined, {}).host).toBe('127.0.0.1');
   });
 });
 
@@ -114,6 +122,25 @@ describe('ridgerec serve', () => {
     const cli = await startCli(['serve', '--port', '0', '--db', fx.path]);
     expect((await fetch(`${cli.url}/health`)).status).toBe(200);
     expect(await cli.stop('SIGINT')).toBe(0);
+  });
+
+  it('binds the address in $HOST, as start does', async () => {
+    // The whole of 127.0.0.0/8 is loopback on Linux: 127.0.0.2 is a second address to bind.
+    const cli = await startCli(['serve', '--port', '0', '--db', fx.path], { HOST: '127.0.0.2' });
+    try {
+      expect(cli.url).toMatch(/^http:\/\/127\.0\.0\.2:\d+$/);
+      expect((await fetch(`${cli.url}/health`)).status).toBe(200);
+    } finally {
+      expect(await cli.stop('SIGTERM')).toBe(0);
+    }
+  });
+
+  it('exits 2 naming the variable for a bad environment setting', async () => {
+    const r = await runCli(['serve', '--port', '0', '--db', fx.path], { LOG_LEVEL: 'loud' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /the LOG_LEVEL environment variable must be one of fatal, error, warn, info, debug, trace, silent \(any case\), got "loud"/,
+    );
   });
 
   it('exits 2 with a message for a bad port', async () => {

@@ -25,7 +25,8 @@ export interface CliResult {
 function start(args: readonly string[], env: NodeJS.ProcessEnv): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    // The settings of src/config.ts start from their defaults whatever the calling shell has set.
+    env: { ...process.env, LOG_LEVEL: 'warn', HOST: '', PORT: '', RIDGEREC_DB: '', RIDGEREC_API_KEY: '', RIDGEREC_POLL_MS: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

@@ -79,8 +79,8 @@ describe('evaluateModel: ranking metrics, implicit, worked by hand', () => {
   ]);
 
   it('computes precision/recall/ndcg/map/coverage@3', () => {
-    const r = evaluateModel(m, train, test, { k: 3 });
-    expect(r.k).toBe(3);
+    const r = evaluateModel(m, train, test, { at: 3 });
+    expect(r.at).toBe(3);
     expect(r.rmse).toBeUndefined();
     expect(r.mae).toBeUndefined();
     expect(r.testUsers).toBe(2);
@@ -93,7 +93,7 @@ describe('evaluateModel: ranking metrics, implicit, worked by hand', () => {
   });
 
   it('metricsToJson has no rmse/mae for implicit and suffixes the keys with k', () => {
-    const json = metricsToJson(evaluateModel(m, train, test, { k: 3 }));
+    const json = metricsToJson(evaluateModel(m, train, test, { at: 3 }));
     expect(Object.keys(json)).toEqual(['precision@3', 'recall@3', 'ndcg@3', 'map@3', 'coverage@3']);
   });
 
@@ -102,7 +102,7 @@ describe('evaluateModel: ranking metrics, implicit, worked by hand', () => {
     //   precision 2/10, recall 1, dcg = 1/log2 3 + 1/log2 5, idcg = 1 + 1/log2 3,
     //   AP = (1/2 + 2/4) / min(10, 2) = 0.5.
     // u1 gets [i3, i2, i1, i0]: hit i3 at rank 1: precision 1/10, recall 1, ndcg 1, AP 1.
-    const r = evaluateModel(m, train, test, { k: 10 });
+    const r = evaluateModel(m, train, test, { at: 10 });
     expect(r.precision).toBeCloseTo(0.15, 10);
     expect(r.recall).toBeCloseTo(1, 10);
     expect(r.ndcg).toBeCloseTo(((1 / L3 + 1 / Math.log2(5)) / (1 + 1 / L3) + 1) / 2, 10);
@@ -118,7 +118,7 @@ describe('evaluateModel: ranking metrics, implicit, worked by hand', () => {
         [2, -1, 1],
         [-1, 0, 1],
       ]),
-      { k: 3 },
+      { at: 3 },
     );
     expect(r.testUsers).toBe(0);
     expect(r.precision).toBeNaN();
@@ -164,7 +164,7 @@ describe('evaluateModel: explicit RMSE/MAE and ranking, worked by hand', () => {
   ]);
 
   it('computes clipped RMSE/MAE with means and biases for unseen ids, and ranking with item biases', () => {
-    const r = evaluateModel(m, train, test, { k: 2 });
+    const r = evaluateModel(m, train, test, { at: 2 });
     expect(r.rmse).toBeCloseTo(Math.sqrt(7.89 / 7), 5);
     expect(r.mae).toBeCloseTo(5.3 / 7, 5);
     expect(r.testUsers).toBe(2);
@@ -185,12 +185,12 @@ describe('evaluateModel: explicit RMSE/MAE and ranking, worked by hand', () => {
   });
 
   it('defaults to K = 10', () => {
-    expect(evaluateModel(m, train, test).k).toBe(10);
+    expect(evaluateModel(m, train, test).at).toBe(10);
   });
 
   it('rejects an empty test set, a bad k, and a model fitted on another matrix', () => {
     expect(() => evaluateModel(m, train, testSet([]))).toThrow(/test set is empty/);
-    expect(() => evaluateModel(m, train, test, { k: 0 })).toThrow(/k must be an integer >= 1/);
+    expect(() => evaluateModel(m, train, test, { at: 0 })).toThrow(/at must be an integer >= 1/);
     const other = trainMatrix(['u0'], [[0, 0, 1]]);
     expect(() => evaluateModel(m, other, test)).toThrow(/not fitted on this train matrix/);
   });

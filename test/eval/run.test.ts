@@ -23,8 +23,8 @@ describe('fitAndEvaluate on fixtures with known answers', () => {
     const t = alignTestSet(m, test);
     const params = resolveParams({ feedback: 'implicit', factors: 4, iterations: 10, threads: 1, lambda: 0.1 });
     const iterations: number[] = [];
-    const { metrics, fit, seconds } = await fitAndEvaluate(m, t, params, { k: 1, onIteration: (s) => iterations.push(s.iteration) });
-    expect(metrics).toEqual({ k: 1, precision: 1, recall: 1, ndcg: 1, map: 1, coverage: 1, testUsers: n });
+    const { metrics, fit, seconds } = await fitAndEvaluate(m, t, params, { at: 1, onIteration: (s) => iterations.push(s.iteration) });
+    expect(metrics).toEqual({ at: 1, precision: 1, recall: 1, ndcg: 1, map: 1, coverage: 1, testUsers: n });
     expect(iterations).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(fit.history).toHaveLength(10);
     expect(seconds).toBeGreaterThan(0);

@@ -111,9 +111,9 @@ describe('grid expansion', () => {
 
 describe('metric choice', () => {
   it('defaults to rmse for explicit and ndcg@10 for implicit, with directions', () => {
-    expect(parseMetric(undefined, 'explicit')).toEqual({ name: 'rmse', higherIsBetter: false, k: 10 });
-    expect(parseMetric(undefined, 'implicit')).toEqual({ name: 'ndcg@10', higherIsBetter: true, k: 10 });
-    expect(parseMetric('map@5', 'implicit')).toEqual({ name: 'map@5', higherIsBetter: true, k: 5 });
+    expect(parseMetric(undefined, 'explicit')).toEqual({ name: 'rmse', higherIsBetter: false, at: 10 });
+    expect(parseMetric(undefined, 'implicit')).toEqual({ name: 'ndcg@10', higherIsBetter: true, at: 10 });
+    expect(parseMetric('map@5', 'implicit')).toEqual({ name: 'map@5', higherIsBetter: true, at: 5 });
     expect(parseMetric('mae', 'explicit').higherIsBetter).toBe(false);
   });
 

@@ -511,10 +511,10 @@ describe('Model.load refuses files it cannot read', () => {
 
 // ---- models saved before model_files (the migration 0002 layout) -----------------------------
 
-/** Writes a model the old way: a `models` row plus a `model_blobs` row of raw typed-array bytes. */
+/** Writes a model in the legacy layout (before migration 0004): a `models` row plus a `model_blobs` row of raw typed-array bytes. */
 function insertLegacy(target: Db, d: ModelData, status: 'ready' | 'active' = 'ready'): number {
   const raw = (a: Float32Array | Int32Array | Uint16Array | null) => (a ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : null);
-  // the old id encoding: one JSON string of the ids joined by '\n', or a JSON array when an id has a newline
+  // the legacy id encoding: one JSON string of the ids joined by '\n', or a JSON array when an id has a newline
   const ids = (list: readonly string[]) => JSON.stringify(list.some((x) => x.includes('\n')) ? list : list.join('\n'));
   const info = target
     .prepare(

@@ -13,9 +13,9 @@ const FIX = join(import.meta.dirname, '../fixtures/import');
 const fx = (name: string) => join(FIX, name);
 const { dir, cleanup } = tempDir('ridgerec-import-');
 afterAll(cleanup);
-const openDb = dbsClosedAfterEach();
+const openTestDb = dbsClosedAfterEach();
 let n = 0;
-const fileDb = (): Db => openDb(join(dir, `t${n++}.db`));
+const fileDb = (): Db => openTestDb(join(dir, `t${n++}.db`));
 
 describe('importRatingsFile', () => {
   it('imports a file, storing its timestamps, and reports counts', async () => {

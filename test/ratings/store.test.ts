@@ -3,6 +3,7 @@ import { RidgerecError } from '../../src/errors.js';
 import { matrixFromTriples, type Csr, type RatingMatrix } from '../../src/ratings/matrix.js';
 import {
   deleteUser,
+  itemTitles,
   loadMatrix,
   popularItems,
   ratingStats,
@@ -14,6 +15,7 @@ import {
 } from '../../src/ratings/store.js';
 import { mulberry32 } from '../../src/training/random.js';
 import { dbsClosedAfterEach, ratingRows } from '../helpers/db.js';
+import { tempDb } from '../helpers/temp.js';
 
 const memDb = dbsClosedAfterEach();
 
@@ -360,5 +362,68 @@ describe('loadMatrix', () => {
       .all() as { detail: string }[];
     expect(plan.map((p) => p.detail).join(' ')).toMatch(/SCAN ratings/);
     expect(plan.map((p) => p.detail).join(' ')).not.toMatch(/TEMP B-TREE|USE INDEX/);
+  });
+});
+
+describe('per-connection state', () => {
+  it('two connections to one file each count updates, count items, load the matrix and read titles', () => {
+    const t = tempDb();
+    try {
+      const a = t.db;
+      const b = t.open();
+      expect(
+        upsertRatings(a, [
+          { user: 'u1', item: 'i1', value: 1 },
+          { user: 'u1', item: 'i2', value: 2 },
+        ]),
+      ).toEqual({ inserted: 2, updated: 0 });
+      expect(
+        upsertRatings(b, [
+          { user: 'u1', item: 'i1', value: 3 },
+          { user: 'u2', item: 'i1', value: 1 },
+        ]),
+      ).toEqual({ inserted: 1, updated: 1 });
+      expect(upsertRatings(a, [{ user: 'u2', item: 'i1', value: 5 }])).toEqual({ inserted: 0, updated: 1 });
+      upsertItems(b, [{ id: 'i2', title: 'Two' }]);
+      for (const db of [a, b]) {
+        expect(popularItems(db, 5)).toEqual([
+          { item: 'i1', count: 2 },
+          { item: 'i2', count: 1 },
+        ]);
+        const m = loadMatrix(db);
+        expect([m.nUsers, m.nItems, m.nnz]).toEqual([2, 2, 3]);
+        expect(csr(m.byUser).values).toEqual([3, 2, 5]);
+        expect([...itemTitles(db, ['i1', 'i2'])]).toEqual([['i2', 'Two']]);
+      }
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('a scan that fails leaves its connection usable, and a new connection starts fresh', () => {
+    const t = tempDb();
+    try {
+      upsertRatings(t.db, [{ user: 'u', item: 'i', value: 1 }]);
+      t.db.pragma('foreign_keys = OFF');
+      t.db.exec('INSERT INTO ratings (user_id, item_id, value, updated_at) VALUES (99, 1, 2, 0)');
+      expect(() => loadMatrix(t.db)).toThrow(/user id 99/);
+      t.db.exec('DELETE FROM ratings WHERE user_id = 99');
+      expect(loadMatrix(t.db).nnz).toBe(1);
+      expect(upsertRatings(t.db, [{ user: 'u', item: 'i', value: 4 }])).toEqual({ inserted: 0, updated: 1 });
+      t.db.close();
+      const again = t.open();
+      expect(
+        upsertRatings(again, [
+          { user: 'u', item: 'i', value: 2 },
+          { user: 'v', item: 'i', value: 2 },
+        ]),
+      ).toEqual({
+        inserted: 1,
+        updated: 1,
+      });
+      expect(popularItems(again, 1)).toEqual([{ item: 'i', count: 2 }]);
+    } finally {
+      t.cleanup();
+    }
   });
 });

@@ -151,6 +151,17 @@ describe('retrain quality gate (implicit: ndcg@10, higher is better)', () => {
     expect(r.activated).toBe(false);
     expect(activeModelId(db)).toBe(old);
   });
+
+  it('gates on ndcg at the cut-off `at` when given', async () => {
+    const { db } = fileDb();
+    seed(db, blockImplicit(7));
+    await activeModel(db, { feedback: 'implicit', factors: 4, lambda: 0.1, alpha: 0, iterations: 8, threads: 1 });
+    const r = await retrain(db, { at: 3, overrides: { factors: 4, lambda: 1e5, alpha: 0, iterations: 8, threads: 1 } });
+    expect(r.detail.metric).toBe('ndcg@3');
+    expect(Object.keys(r.metrics.candidate)).toEqual(['precision@3', 'recall@3', 'ndcg@3', 'map@3', 'coverage@3']);
+    expect(r.reason).toMatch(/^candidate ndcg@3 /);
+    expect(getModel(db, r.candidate).metrics).toMatchObject({ gate: 'ndcg@3' });
+  });
 });
 
 describe('a running server observes the swap', () => {

@@ -140,6 +140,12 @@ describe('ridgerec retrain', () => {
     const badFlag = await retrainScript(['--db', path, '--max-regression', '-1']);
     expect(badFlag.code).toBe(2);
     expect(badFlag.stderr).toMatch(/--max-regression must be a number >= 0/);
+    const badAt = await retrainScript(['--db', path, '--at', '0']);
+    expect(badAt.code).toBe(2);
+    expect(badAt.stderr).toMatch(/--at must be an integer in 1\.\./);
+    const both = await retrainScript(['--db', path, '--at', '5', '--k', '5']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/'--k <n>' cannot be used with option '--at <n>'/);
     expectIntact(path, active, 1);
   });
 

@@ -26,17 +26,17 @@ function thrown(f: () => unknown): { status: number; code: string; message: stri
   throw new Error('expected an error');
 }
 
-/** The user's vector and offset as B's fold-in computes them from (item index, value) pairs. */
-function expectedFold(fx: Fixture, pairs: [number, number][]) {
+/** The user's vector and offset as createFoldIn computes them from (item index, value) pairs. */
+function expectedFoldIn(fx: Fixture, pairs: [number, number][]) {
   pairs.sort((a, b) => a[0] - b[0]);
-  const fold = createFoldIn(fx.model)(Int32Array.from(pairs.map((p) => p[0])), Float32Array.from(pairs.map((p) => p[1])));
-  const offset = fx.model.params.feedback === 'explicit' ? fx.model.globalMean + fold.bias : 0;
-  return { vector: fold.factors, offset, items: new Set(pairs.map((p) => p[0])) };
+  const foldedIn = createFoldIn(fx.model)(Int32Array.from(pairs.map((p) => p[0])), Float32Array.from(pairs.map((p) => p[1])));
+  const offset = fx.model.params.feedback === 'explicit' ? fx.model.globalMean + foldedIn.bias : 0;
+  return { vector: foldedIn.factors, offset, items: new Set(pairs.map((p) => p[0])) };
 }
 
 const itemIndex = (id: string) => Number(id.slice(1));
 
-// Contract tests, run for each kind of model (habit 6).
+// Contract tests, run for each feedback kind.
 describe.each(['explicit', 'implicit'] as Feedback[])('Recommender (%s model)', (feedback) => {
   let t: TempDb;
   let fx: Fixture;
@@ -103,7 +103,7 @@ describe.each(['explicit', 'implicit'] as Feedback[])('Recommender (%s model)', 
     ]);
     const r = rec.recommend('newbie', { limit: 8 });
     expect(r.source).toBe('fold-in');
-    const e = expectedFold(fx, [
+    const e = expectedFoldIn(fx, [
       [3, 5],
       [17, 2],
     ]);
@@ -133,7 +133,7 @@ describe.each(['explicit', 'implicit'] as Feedback[])('Recommender (%s model)', 
     // The vector is the trainer's fold-in over every rating the database holds for the user.
     const pairs = userRatings(t.db, `u${u}`).map((r) => [itemIndex(r.item), r.value] as [number, number]);
     expect(pairs).toHaveLength(fx.rated[u]!.length + 1);
-    const e = expectedFold(fx, pairs);
+    const e = expectedFoldIn(fx, pairs);
     expectRanking(after.items, bruteForce(fx.model, e.vector, e.offset, 10, e.items));
 
     // A second rating changes it again (the cached vector was invalidated).
@@ -211,7 +211,7 @@ describe.each(['explicit', 'implicit'] as Feedback[])('Recommender (%s model)', 
       { limit: 6, exclude: ['i2'] },
     );
     expect(r).toMatchObject({ source: 'fold-in', model: modelId });
-    const e = expectedFold(fx, [
+    const e = expectedFoldIn(fx, [
       [1, 4],
       [30, 2],
     ]);
@@ -313,7 +313,7 @@ describe('Recommender on a catalog big enough for the sampled SIMD selection (9,
         expectRanking(rec.recommend(`u${u}`, { limit: 60 }).items, expected);
       }
       const r = rec.recommendAnonymous([{ item: 'i8000', value: 5 }], { limit: 25 });
-      const e = expectedFold(fx, [[8000, 5]]);
+      const e = expectedFoldIn(fx, [[8000, 5]]);
       expectRanking(r.items, bruteForce(fx.model, e.vector, e.offset, 25, e.items));
       expect(rec.similarItems('i4321', { limit: 30 }).items.map((x) => x.item)).not.toContain('i4321');
       await rec.close();

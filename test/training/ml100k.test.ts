@@ -40,7 +40,7 @@ describe.skipIf(!present)('MovieLens 100K accuracy targets', () => {
         train,
         read('ua.test').map(([u, i]) => [u, i, 1] as const),
       ),
-      { k: 10 },
+      { at: 10 },
     );
     console.log(`ml-100k ua implicit ndcg@10 ${m.ndcg.toFixed(4)}`);
     expect(m.ndcg).toBeGreaterThanOrEqual(0.245);
