@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { LIMITS } from '../config.js';
 import { invalidInput, type RidgerecError } from '../errors.js';
+import { parseWhere, type ItemFilters } from '../model/rules.js';
 
 export const MAX_ID_LENGTH = 256;
 export const MAX_LIMIT = LIMITS.maxLimit;
@@ -104,6 +105,15 @@ export const anonymousSchema = z.object({
     .max(MAX_BATCH, { error: `must hold at most ${MAX_BATCH} ratings` }),
   limit: limitField.optional(),
   exclude: excludeField.optional(),
+  category: z.array(id(), { error: 'must be an array of categories' }).max(MAX_EXCLUDE).optional(),
+  excludeCategory: z.array(id(), { error: 'must be an array of categories' }).max(MAX_EXCLUDE).optional(),
+  include: excludeField.optional(),
+  where: z.string({ error: 'must be a string such as "brand:acme,price<50"' }).max(4096).optional(),
+  maxPerCategory: z
+    .number({ error: 'must be an integer >= 1' })
+    .int({ error: 'must be an integer >= 1' })
+    .min(1, { error: 'must be an integer >= 1' })
+    .optional(),
 });
 
 export interface RatingBody {
@@ -138,7 +148,7 @@ export function parseRatingsBody(body: unknown): RatingBody[] {
   return [r.data];
 }
 
-export interface AnonymousBody {
+export interface AnonymousBody extends ItemFilters {
   readonly ratings: { item: string; value: number }[];
   readonly limit: number;
   readonly exclude: string[];
@@ -148,7 +158,14 @@ export interface AnonymousBody {
 export function parseAnonymousBody(body: unknown): AnonymousBody {
   const r = anonymousSchema.safeParse(requireObject(body));
   if (!r.success) throw zodError(r.error);
-  return { ratings: r.data.ratings, limit: r.data.limit ?? DEFAULT_LIMIT, exclude: r.data.exclude ?? [] };
+  const { ratings, limit, exclude, where, ...rules } = r.data;
+  return {
+    ...rules,
+    ratings,
+    limit: limit ?? DEFAULT_LIMIT,
+    exclude: exclude ?? [],
+    ...(where === undefined ? {} : { where: parseWhere(where) }),
+  };
 }
 
 type QueryValue = string | readonly unknown[] | Record<string, unknown> | undefined;
@@ -182,6 +199,47 @@ export function parseExclude(raw: QueryValue): string[] {
   const long = ids.findIndex((x) => x.length > MAX_ID_LENGTH);
   if (long >= 0) throw issuesError([{ path: `exclude[${long}]`, message: `must be at most ${MAX_ID_LENGTH} characters` }]);
   return ids;
+}
+
+/** A comma-separated list of non-empty values (empty segments ignored), or undefined when absent. */
+function parseList(name: string, raw: QueryValue, max = MAX_EXCLUDE): string[] | undefined {
+  const s = single(name, raw);
+  if (s === undefined) return undefined;
+  const ids = s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+  if (ids.length > max) throw issuesError([{ path: name, message: `must hold at most ${max} values` }]);
+  const long = ids.findIndex((x) => x.length > MAX_ID_LENGTH);
+  if (long >= 0) throw issuesError([{ path: `${name}[${long}]`, message: `must be at most ${MAX_ID_LENGTH} characters` }]);
+  return ids;
+}
+
+/**
+ * The rules of a recommendation route's query: category=a,b, excludeCategory=c, include=id1,id2,
+ * exclude=…, where=brand:acme,price<50, maxPerCategory=N. The where grammar is checked here, so a
+ * bad expression is a 400 naming the condition.
+ */
+export function parseFilters(query: Record<string, QueryValue>): ItemFilters {
+  const out: { -readonly [K in keyof ItemFilters]: ItemFilters[K] } = {};
+  const category = parseList('category', query.category);
+  if (category !== undefined) out.category = category;
+  const excludeCategory = parseList('excludeCategory', query.excludeCategory);
+  if (excludeCategory !== undefined) out.excludeCategory = excludeCategory;
+  const include = parseList('include', query.include);
+  if (include !== undefined) out.include = include;
+  const exclude = parseList('exclude', query.exclude);
+  if (exclude !== undefined) out.exclude = exclude;
+  const where = single('where', query.where);
+  if (where !== undefined) out.where = parseWhere(where);
+  const cap = single('maxPerCategory', query.maxPerCategory);
+  if (cap !== undefined) {
+    if (!/^\d{1,7}$/.test(cap) || Number(cap) < 1) {
+      throw issuesError([{ path: 'maxPerCategory', message: `must be an integer >= 1, got "${cap.slice(0, 40)}"` }]);
+    }
+    out.maxPerCategory = Number(cap);
+  }
+  return out;
 }
 
 /** ?includeRated=true|false, default false. */

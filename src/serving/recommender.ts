@@ -7,7 +7,7 @@
 import { DEFAULTS } from '../config.js';
 import { invalidInput, noModel, notFound } from '../errors.js';
 import type { FoldedInUser, ItemRating, Model, ScoredItem, Source } from '../model/model.js';
-import { CategoryCap, type CompiledRules } from '../model/rules.js';
+import { CategoryCap, type CompiledRules, type ItemFilters } from '../model/rules.js';
 import type { LoadedModel, ModelRecord } from '../model/registry.js';
 import type { RatingInput } from '../ratings/store.js';
 import { startPrecompute, type PrecomputeJob, type PrecomputeStatus } from './precompute.js';
@@ -16,9 +16,9 @@ import { buildServingState, MAX_CACHED_FOLDED_IN_USERS, type ServingState } from
 export type { PrecomputeStatus } from './precompute.js';
 export type { ScoredItem, Source } from '../model/model.js';
 
-export interface RecommendOptions {
+/** How many items and the rules they must pass (src/model/rules.ts). */
+export interface RecommendOptions extends ItemFilters {
   readonly limit: number;
-  readonly exclude?: readonly string[];
   readonly includeRated?: boolean;
 }
 
@@ -51,11 +51,11 @@ export interface Recommender {
    *  model (or with ratings posted since) but with ratings in the db → 'fold-in'; no ratings → 'popular'. */
   recommend(user: string, options: RecommendOptions): { user: string; model: number; source: Source; items: ScoredItem[] };
   /** Cosine similarity of item factors, the item itself excluded. Unknown item → notFound(msg, 'unknown_item') (404). */
-  similarItems(item: string, options: { limit: number }): { item: string; model: number; items: ScoredItem[] };
+  similarItems(item: string, options: ItemFilters & { limit: number }): { item: string; model: number; items: ScoredItem[] };
   /** Fold-in from an ad-hoc list; unknown item ids are ignored (if none is known: popular items, source 'popular'). */
   recommendAnonymous(
     ratings: readonly { item: string; value: number }[],
-    options: { limit: number; exclude?: readonly string[] },
+    options: ItemFilters & { limit: number },
   ): { source: Source; model: number; items: ScoredItem[] };
   /** Stores the ratings (one transaction, all or nothing) and re-folds every affected user so the
    *  very next recommend reflects them and excludes the newly rated items. */
@@ -364,13 +364,13 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       if (state.model.itemIndex(item) === undefined) {
         throw notFound(`item "${item}" is not in model ${state.record.id}`, 'unknown_item', { item });
       }
-      const r = state.model.similarItems(item, { limit: checkLimit(opts.limit) });
+      const r = state.model.similarItems(item, { ...opts, limit: checkLimit(opts.limit) });
       return { item, model: state.record.id, items: r.items };
     },
 
     recommendAnonymous(ratings, opts) {
       const state = requireState();
-      const r = state.model.recommendFor(ratings, { limit: checkLimit(opts.limit), ...(opts.exclude ? { exclude: opts.exclude } : {}) });
+      const r = state.model.recommendFor(ratings, { ...opts, limit: checkLimit(opts.limit) });
       return { source: r.source, model: state.record.id, items: r.items };
     },
 

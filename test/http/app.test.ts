@@ -133,12 +133,31 @@ describe('error mapping', () => {
         { item: 'a', score: 3 },
         { item: 'b', score: 2 },
       ],
+      filters: { exclude: ['x', 'y'], activeOnly: true },
     });
     expect(rec.calls.recommend).toEqual([{ user: '196', options: { limit: 2, exclude: ['x', 'y'], includeRated: true } }]);
+    // Rules: parsed, passed on, and stated in the answer.
+    const ruled = await request(app).get(
+      '/v1/users/196/recommendations?category=a,b&excludeCategory=c&include=i,j&where=brand:acme,price<50&maxPerCategory=2',
+    );
+    expect(ruled.status).toBe(200);
+    expect(ruled.body.filters).toEqual({
+      category: ['a', 'b'],
+      excludeCategory: ['c'],
+      include: ['i', 'j'],
+      where: ['brand:acme', 'price<50'],
+      maxPerCategory: 2,
+      activeOnly: true,
+    });
+    expect(rec.calls.recommend.at(-1)!.options).toMatchObject({ category: ['a', 'b'], maxPerCategory: 2, include: ['i', 'j'] });
+    const badWhere = await request(app).get('/v1/users/196/recommendations?where=price<cheap');
+    expectError(badWhere, 400, 'invalid_input');
+    expect(badWhere.body.error.message).toMatch(/where: condition 1 "price<cheap"/);
+    expectError(await request(app).get('/v1/users/196/recommendations?maxPerCategory=0'), 400, 'invalid_input');
     expectError(await request(app).get('/v1/users/196/recommendations?limit=1001'), 400, 'invalid_input');
     expectError(await request(app).get('/v1/users/196/recommendations?includeRated=1'), 400, 'invalid_input');
     expectError(await request(app).get('/v1/items/a/similar?limit=x'), 400, 'invalid_input');
-    expect(rec.calls.recommend).toHaveLength(1);
+    expect(rec.calls.recommend).toHaveLength(2);
   });
 
   it('adds titles when an itemTitles lookup is given', async () => {
