@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { parseWhere, type ItemFilters } from '../model/rules.js';
 import { InvalidArgumentError, Option } from 'commander';
 import { DEFAULTS, loadConfig, type Config } from '../config.js';
 import { MAX_AT } from '../eval/metrics.js';
@@ -110,4 +111,43 @@ export function choiceArg<T extends string>(name: string, choices: readonly T[])
     }
     return raw as T;
   };
+}
+
+/** The rule flags of `recommend` and `similar` (the HTTP routes' query parameters). */
+export interface FilterFlags {
+  category?: string;
+  excludeCategory?: string;
+  include?: string;
+  exclude?: string;
+  where?: string;
+  maxPerCategory?: number;
+}
+
+export function withFilterOptions(cmd: Command): Command {
+  return cmd
+    .option('--category <list>', 'only items in any of these comma-separated categories')
+    .option('--exclude-category <list>', 'no item in any of these comma-separated categories')
+    .option('--include <ids>', 'only these comma-separated item ids (a candidate list), in score order')
+    .option('--exclude <ids>', 'never these comma-separated item ids')
+    .option('--where <conditions>', 'metadata conditions, e.g. "brand:acme,price<50" (key:v, key!:v, <, <=, >, >=)')
+    .option('--max-per-category <n>', 'no more than n items sharing a category', intArg('--max-per-category', 1));
+}
+
+/** FilterFlags → the rules (comma lists split, the where grammar checked). */
+export function filtersFromFlags(f: FilterFlags): ItemFilters {
+  const list = (s: string | undefined) =>
+    s === undefined
+      ? undefined
+      : s
+          .split(',')
+          .map((x) => x.trim())
+          .filter((x) => x !== '');
+  const out: { -readonly [K in keyof ItemFilters]: ItemFilters[K] } = {};
+  if (f.category !== undefined) out.category = list(f.category);
+  if (f.excludeCategory !== undefined) out.excludeCategory = list(f.excludeCategory);
+  if (f.include !== undefined) out.include = list(f.include);
+  if (f.exclude !== undefined) out.exclude = list(f.exclude);
+  if (f.where !== undefined) out.where = parseWhere(f.where);
+  if (f.maxPerCategory !== undefined) out.maxPerCategory = f.maxPerCategory;
+  return out;
 }

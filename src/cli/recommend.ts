@@ -3,7 +3,17 @@ import { LIMITS } from '../config.js';
 import { openStore } from '../store/store.js';
 import type { ScoredItem } from '../serving/recommender.js';
 import { createRecommender } from '../serving/recommender.js';
-import { intArg, dbConfig, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import {
+  intArg,
+  dbConfig,
+  filtersFromFlags,
+  printJson,
+  runCommand,
+  withDbOption,
+  withFilterOptions,
+  withJsonOption,
+  type FilterFlags,
+} from './common.js';
 
 /** Renders ranked items as a small aligned table. */
 export function itemsTable(items: readonly ScoredItem[]): string {
@@ -21,22 +31,23 @@ export function register(program: Command): void {
     .description("top-N recommendations for a user from the active model (fold-in or popular items for users it hasn't seen)")
     .argument('<user>', 'the user id')
     .option('--limit <n>', `how many items (1..${LIMITS.maxLimit})`, intArg('--limit', 1, LIMITS.maxLimit), LIMITS.defaultLimit);
-  withJsonOption(withDbOption(cmd)).action((user: string, opts: { db?: string; json?: boolean; limit: number }) =>
-    runCommand(async () => {
-      const store = openStore(dbConfig(opts).db);
-      // No top-N precomputation for a one-shot command: one live scoring pass is all it needs.
-      const rec = createRecommender({ store, precompute: false });
-      try {
-        const result = rec.recommend(user, { limit: opts.limit });
-        if (opts.json) printJson(result);
-        else {
-          process.stdout.write(`user ${result.user} · model ${result.model} · source ${result.source}\n`);
-          process.stdout.write(result.items.length > 0 ? itemsTable(result.items) : '(no items)\n');
+  withJsonOption(withDbOption(withFilterOptions(cmd))).action(
+    (user: string, opts: FilterFlags & { db?: string; json?: boolean; limit: number }) =>
+      runCommand(async () => {
+        const store = openStore(dbConfig(opts).db);
+        // No top-N precomputation for a one-shot command: one live scoring pass is all it needs.
+        const rec = createRecommender({ store, precompute: false });
+        try {
+          const result = rec.recommend(user, { ...filtersFromFlags(opts), limit: opts.limit });
+          if (opts.json) printJson(result);
+          else {
+            process.stdout.write(`user ${result.user} · model ${result.model} · source ${result.source}\n`);
+            process.stdout.write(result.items.length > 0 ? itemsTable(result.items) : '(no items)\n');
+          }
+        } finally {
+          await rec.close();
+          store.close();
         }
-      } finally {
-        await rec.close();
-        store.close();
-      }
-    }),
+      }),
   );
 }

@@ -2,7 +2,17 @@ import type { Command } from 'commander';
 import { LIMITS } from '../config.js';
 import { openStore } from '../store/store.js';
 import { createRecommender } from '../serving/recommender.js';
-import { intArg, dbConfig, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import {
+  intArg,
+  dbConfig,
+  filtersFromFlags,
+  printJson,
+  runCommand,
+  withDbOption,
+  withFilterOptions,
+  withJsonOption,
+  type FilterFlags,
+} from './common.js';
 import { itemsTable } from './recommend.js';
 
 export function register(program: Command): void {
@@ -11,21 +21,22 @@ export function register(program: Command): void {
     .description("items most similar to an item (cosine similarity of the active model's item factors)")
     .argument('<item>', 'the item id')
     .option('--limit <n>', `how many items (1..${LIMITS.maxLimit})`, intArg('--limit', 1, LIMITS.maxLimit), LIMITS.defaultLimit);
-  withJsonOption(withDbOption(cmd)).action((item: string, opts: { db?: string; json?: boolean; limit: number }) =>
-    runCommand(async () => {
-      const store = openStore(dbConfig(opts).db);
-      const rec = createRecommender({ store, precompute: false });
-      try {
-        const result = rec.similarItems(item, { limit: opts.limit });
-        if (opts.json) printJson(result);
-        else {
-          process.stdout.write(`items similar to ${result.item} · model ${result.model}\n`);
-          process.stdout.write(result.items.length > 0 ? itemsTable(result.items) : '(no items)\n');
+  withJsonOption(withDbOption(withFilterOptions(cmd))).action(
+    (item: string, opts: FilterFlags & { db?: string; json?: boolean; limit: number }) =>
+      runCommand(async () => {
+        const store = openStore(dbConfig(opts).db);
+        const rec = createRecommender({ store, precompute: false });
+        try {
+          const result = rec.similarItems(item, { ...filtersFromFlags(opts), limit: opts.limit });
+          if (opts.json) printJson(result);
+          else {
+            process.stdout.write(`items similar to ${result.item} · model ${result.model}\n`);
+            process.stdout.write(result.items.length > 0 ? itemsTable(result.items) : '(no items)\n');
+          }
+        } finally {
+          await rec.close();
+          store.close();
         }
-      } finally {
-        await rec.close();
-        store.close();
-      }
-    }),
+      }),
   );
 }

@@ -18,6 +18,61 @@ const limitParam = {
   schema: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT },
 };
 
+/** The rules every recommendation route takes (src/model/rules.ts). */
+const filterParams = [
+  {
+    name: 'category',
+    in: 'query',
+    required: false,
+    description: 'Comma-separated categories: only items in any of them.',
+    schema: { type: 'string' },
+  },
+  {
+    name: 'excludeCategory',
+    in: 'query',
+    required: false,
+    description: 'Comma-separated categories: no item in any of them.',
+    schema: { type: 'string' },
+  },
+  {
+    name: 'include',
+    in: 'query',
+    required: false,
+    description: 'Comma-separated item ids: only these (a candidate list), in score order.',
+    schema: { type: 'string' },
+  },
+  { name: 'exclude', in: 'query', required: false, description: 'Comma-separated item ids to leave out.', schema: { type: 'string' } },
+  {
+    name: 'where',
+    in: 'query',
+    required: false,
+    description:
+      'Metadata conditions, comma-separated, all of which must hold: key:value (equals), key!:value (differs), key<n, key<=n, key>n, key>=n; e.g. brand:acme,price<50.',
+    schema: { type: 'string' },
+  },
+  {
+    name: 'maxPerCategory',
+    in: 'query',
+    required: false,
+    description: 'No more than this many items sharing a category.',
+    schema: { type: 'integer', minimum: 1 },
+  },
+];
+
+/** The "filters" field of an answer: the rules applied (inactive items are always left out). */
+const filtersSchema = {
+  type: 'object',
+  properties: {
+    category: { type: 'array', items: { type: 'string' } },
+    excludeCategory: { type: 'array', items: { type: 'string' } },
+    include: { type: 'array', items: { type: 'string' } },
+    exclude: { type: 'array', items: { type: 'string' } },
+    where: { type: 'array', items: { type: 'string' } },
+    maxPerCategory: { type: 'integer' },
+    activeOnly: { type: 'boolean', const: true },
+  },
+};
+
 const bearer = [{ bearerAuth: [] }];
 
 const json = (schema: unknown) => ({ 'application/json': { schema } });
@@ -96,13 +151,7 @@ export function openApiDocument(): Record<string, unknown> {
           parameters: [
             { name: 'user', in: 'path', required: true, schema: { type: 'string', maxLength: MAX_ID_LENGTH } },
             limitParam,
-            {
-              name: 'exclude',
-              in: 'query',
-              required: false,
-              description: 'Comma-separated item ids to leave out.',
-              schema: { type: 'string' },
-            },
+            ...filterParams,
             {
               name: 'includeRated',
               in: 'query',
@@ -116,16 +165,17 @@ export function openApiDocument(): Record<string, unknown> {
               description: 'Recommendations',
               content: json({
                 type: 'object',
-                required: ['user', 'model', 'source', 'items'],
+                required: ['user', 'model', 'source', 'items', 'filters'],
                 properties: {
                   user: { type: 'string' },
                   model: { type: 'integer' },
                   source: ref('Source'),
                   items: { type: 'array', items: ref('ScoredItem') },
+                  filters: filtersSchema,
                 },
               }),
             },
-            400: errorResponse('Bad limit, exclude or includeRated (code invalid_input)'),
+            400: errorResponse('Bad limit, includeRated or rule, e.g. a where condition (code invalid_input)'),
             503: errorResponse('No model is active yet (code no_model)'),
           },
         },
@@ -144,17 +194,26 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/items/{item}/similar': {
         get: {
           summary: 'Items whose factors are closest to this one (cosine similarity in [-1, 1])',
-          parameters: [{ name: 'item', in: 'path', required: true, schema: { type: 'string', maxLength: MAX_ID_LENGTH } }, limitParam],
+          parameters: [
+            { name: 'item', in: 'path', required: true, schema: { type: 'string', maxLength: MAX_ID_LENGTH } },
+            limitParam,
+            ...filterParams,
+          ],
           responses: {
             200: {
               description: 'Similar items',
               content: json({
                 type: 'object',
-                required: ['item', 'model', 'items'],
-                properties: { item: { type: 'string' }, model: { type: 'integer' }, items: { type: 'array', items: ref('ScoredItem') } },
+                required: ['item', 'model', 'items', 'filters'],
+                properties: {
+                  item: { type: 'string' },
+                  model: { type: 'integer' },
+                  items: { type: 'array', items: ref('ScoredItem') },
+                  filters: filtersSchema,
+                },
               }),
             },
-            400: errorResponse('Bad limit (code invalid_input)'),
+            400: errorResponse('Bad limit or rule (code invalid_input)'),
             404: errorResponse('The model does not know this item (code unknown_item)'),
             503: errorResponse('No model is active yet (code no_model)'),
           },
@@ -180,6 +239,11 @@ export function openApiDocument(): Record<string, unknown> {
                 },
                 limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT },
                 exclude: { type: 'array', items: { type: 'string' } },
+                category: { type: 'array', items: { type: 'string' } },
+                excludeCategory: { type: 'array', items: { type: 'string' } },
+                include: { type: 'array', items: { type: 'string' } },
+                where: { type: 'string', description: 'Metadata conditions, as the query parameter of the GET routes.' },
+                maxPerCategory: { type: 'integer', minimum: 1 },
               },
             }),
           },
@@ -188,8 +252,13 @@ export function openApiDocument(): Record<string, unknown> {
               description: 'Recommendations (unknown item ids are ignored; none known → popular items)',
               content: json({
                 type: 'object',
-                required: ['source', 'model', 'items'],
-                properties: { source: ref('Source'), model: { type: 'integer' }, items: { type: 'array', items: ref('ScoredItem') } },
+                required: ['source', 'model', 'items', 'filters'],
+                properties: {
+                  source: ref('Source'),
+                  model: { type: 'integer' },
+                  items: { type: 'array', items: ref('ScoredItem') },
+                  filters: filtersSchema,
+                },
               }),
             },
             400: errorResponse('Invalid body (codes invalid_input, invalid_json)'),

@@ -91,4 +91,28 @@ describe('ridgerec recommend / similar', () => {
       empty.cleanup();
     }
   });
+
+  it('recommend and similar take the rule flags; a bad --where exits 2 naming the condition', async () => {
+    const rec = createRecommender({ store: storeFromDb(t.db), precompute: false });
+    const all = rec.recommend('u2', { limit: 6 }).items.map((x) => x.item);
+    const include = [all[4]!, all[1]!, all[3]!];
+    const r = JSON.parse((await run(['recommend', 'u2', '--include', include.join(','), '--json', '--db', t.path])).out) as {
+      items: { item: string }[];
+    };
+    expect(r.items.map((x) => x.item)).toEqual([all[1], all[3], all[4]]);
+    const ex = JSON.parse(
+      (await run(['recommend', 'u2', '--limit', '3', '--exclude', `${all[0]},${all[2]}`, '--json', '--db', t.path])).out,
+    ) as {
+      items: { item: string }[];
+    };
+    expect(ex.items.map((x) => x.item)).toEqual([all[1], all[3], all[4]]);
+    const sim = JSON.parse((await run(['similar', all[0]!, '--include', include.join(','), '--json', '--db', t.path])).out) as {
+      items: { item: string }[];
+    };
+    expect(sim.items.map((x) => x.item).sort()).toEqual([...include].sort());
+    const bad = await run(['recommend', 'u2', '--where', 'price<cheap', '--db', t.path]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/where: condition 1 "price<cheap"/);
+    await rec.close();
+  });
 });
