@@ -8,6 +8,7 @@
  * The Model needs no database; the Store is the SQLite backend; the Recommender serves the active
  * model of a Store with hot swaps and fold-in; the Router is the HTTP API for an Express app.
  */
+import { openStore as openSqliteStore, type Store } from './store/store.js';
 
 /**
  * Fits an ALS model (explicit: biases and weighted λ; implicit: confidence 1 + α·r with conjugate
@@ -108,7 +109,7 @@ export type { ModelFileHeader, ArrayEntry, ArrayName } from './model/model-file.
  * store.close();
  * ```
  */
-export { openStore } from './store/store.js';
+export const openStore: (path: string) => Store = openSqliteStore;
 export type { Store, RatingSnapshot } from './store/store.js';
 export type { ModelRecord, LoadedModel, ModelStatus, SaveOptions } from './model/registry.js';
 export type { RatingInput, RatingStats, UpsertCounts } from './ratings/store.js';

@@ -14,7 +14,7 @@ import { DEFAULTS, loadConfig, type Config } from '../config.js';
 import { invalidInput } from '../errors.js';
 import { createApp } from '../http/app.js';
 import { createRecommender, type Recommender } from '../serving/recommender.js';
-import { openStore, type Store } from '../store/store.js';
+import { openStore, type SqliteStore, type Store } from '../store/store.js';
 import { runCommand, withDbOption } from './common.js';
 
 /** After SIGTERM, connections still open after this long are cut. */
@@ -65,8 +65,8 @@ export function withServerOptions(cmd: Command): Command {
 /** Opens the configured store and serves it until SIGTERM/SIGINT; `prepare` runs first (start's demo and training). */
 export async function serveConfigured(
   config: Config,
-  banner: (handle: ServerHandle, store: Store) => string,
-  prepare?: (store: Store) => Promise<void>,
+  banner: (handle: ServerHandle, store: SqliteStore) => string,
+  prepare?: (store: SqliteStore) => Promise<void>,
 ): Promise<void> {
   const store = openStore(config.db);
   const logger = createLogger(config);

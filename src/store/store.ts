@@ -45,8 +45,6 @@ export type RatingSnapshot = RatingMatrix & Iterable<Rating>;
 export interface Store {
   /** The database file ('' for an in-memory store). */
   readonly path: string;
-  /** The better-sqlite3 connection, for the modules of ridgerec that work on SQL directly. */
-  readonly db: Db;
 
   /** Imports a ratings file (csv, tsv, MovieLens …) as one transaction; see ImportOptions. */
   importRatings(file: string, options?: ImportOptions): Promise<ImportResult>;
@@ -94,6 +92,11 @@ export interface Store {
   close(): void;
 }
 
+/** The Store with its better-sqlite3 connection, for the modules of ridgerec that work on SQL directly. */
+export interface SqliteStore extends Store {
+  readonly db: Db;
+}
+
 /** Adds iteration over {user, item, value} to a rating matrix. */
 function snapshot(m: RatingMatrix): RatingSnapshot {
   return {
@@ -109,7 +112,7 @@ function snapshot(m: RatingMatrix): RatingSnapshot {
 }
 
 /** A Store over an open connection (migrated); legacy model blobs are converted on the way in. */
-export function storeFromDb(db: Db, path = ''): Store {
+export function storeFromDb(db: Db, path = ''): SqliteStore {
   upgradeLegacyModels(db);
   return {
     path,
@@ -145,7 +148,7 @@ export function storeFromDb(db: Db, path = ''): Store {
  * Opens the SQLite store at `path` (created with its folder if missing; ':memory:' for a
  * throwaway one), applying pending migrations. WAL, foreign keys, a busy timeout.
  */
-export function openStore(path: string): Store {
+export function openStore(path: string): SqliteStore {
   const db = openDatabase(path);
   try {
     return storeFromDb(db, path === ':memory:' ? '' : path);
