@@ -147,8 +147,21 @@ export interface ItemQuery {
   readonly after?: string;
 }
 
+/** A page of the catalogue in id order; `next` is the cursor (`after`) of the following page, null at the end. */
+export interface ItemPage {
+  readonly items: CatalogItem[];
+  readonly next: string | null;
+}
+
+/** What a catalogue write stored, with the catalogue version just before and just after it (one transaction). */
+export interface ItemWrite {
+  readonly items: CatalogItem[];
+  readonly from: number;
+  readonly to: number;
+}
+
 /** A page of items in id order; `next` is the cursor for the following page, null at the end. */
-export function listItems(db: Db, q: ItemQuery): { items: CatalogItem[]; next: string | null } {
+export function listItems(db: Db, q: ItemQuery): ItemPage {
   const where: string[] = [];
   const args: unknown[] = [];
   if (q.after !== undefined) {
