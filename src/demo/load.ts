@@ -1,9 +1,11 @@
 /**
- * Writes the generated demo shop into a database through the ratings store: the catalogue
- * (titles + category metadata) first, then the purchases, each in one transaction.
+ * Writes the generated demo shop into a database: the catalogue through the catalogue code
+ * (title, the category as the item's category, metadata {category, categoryName, price}) first,
+ * then the purchases through the ratings store, each in one transaction.
  */
 import type { Db } from '../db/connection.js';
-import { upsertItems, upsertRatings } from '../ratings/store.js';
+import { writeItems } from '../ratings/catalogue.js';
+import { upsertRatings } from '../ratings/store.js';
 import { generateDemoShop, type DemoShop } from './shop.js';
 
 export interface DemoLoadResult {
@@ -18,7 +20,11 @@ export interface DemoLoadResult {
 
 export function loadDemoShop(db: Db, shop: DemoShop = generateDemoShop()): DemoLoadResult {
   const t0 = performance.now();
-  upsertItems(db, shop.items);
+  writeItems(
+    db,
+    shop.items.map((it) => ({ id: it.id, patch: { title: it.title, categories: it.categories, metadata: it.metadata } })),
+    true,
+  );
   upsertRatings(db, shop.purchases);
   let purchases = 0;
   for (const p of shop.purchases) purchases += p.value;

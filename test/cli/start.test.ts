@@ -79,6 +79,33 @@ describe('start on an empty database', () => {
     }
   });
 
+  it("writes each product's category to the catalogue, so the category rules work on the demo shop", async () => {
+    const rec = createRecommender({ store: storeFromDb(db), precompute: false });
+    try {
+      const app = createApp({ recommender: rec, logger: pino({ level: 'silent' }) });
+      const item = await request(app).get('/v1/items/hiking-001');
+      expect(item.body).toMatchObject({ item: 'hiking-001', title: 'Trail Backpack', categories: ['hiking'], active: true });
+      expect(item.body.metadata).toMatchObject({ category: 'hiking', categoryName: 'Hiking' });
+      // demo-1's list inside one category, and with at most 2 products of any category.
+      const kitchen = await request(app).get('/v1/users/demo-1/recommendations?limit=8&category=kitchen');
+      expect(kitchen.status).toBe(200);
+      expect(kitchen.body.items.map((x: { item: string }) => demoCategoryOf(x.item))).toEqual(Array(8).fill('kitchen'));
+      const capped = await request(app).get('/v1/users/demo-1/recommendations?limit=10&maxPerCategory=2');
+      const counts = new Map<string, number>();
+      for (const x of capped.body.items as { item: string }[])
+        counts.set(demoCategoryOf(x.item)!, (counts.get(demoCategoryOf(x.item)!) ?? 0) + 1);
+      expect(capped.body.items).toHaveLength(10);
+      expect(Math.max(...counts.values())).toBeLessThanOrEqual(2);
+      const cheap = await request(app).get('/v1/users/demo-1/recommendations?limit=5&where=price<50');
+      expect(cheap.body.items).toHaveLength(5);
+      for (const x of cheap.body.items as { item: string }[]) {
+        expect((await request(app).get(`/v1/items/${x.item}`)).body.metadata.price).toBeLessThan(50);
+      }
+    } finally {
+      await rec.close();
+    }
+  });
+
   it('is idempotent: a second run neither reloads the data nor retrains', async () => {
     const before = ratingStats(db);
     const second = await prepareDatabase(db);
