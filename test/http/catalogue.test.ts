@@ -87,9 +87,8 @@ describe('item routes (HTTP contract)', () => {
     ];
     for (const [body, message] of bodies) {
       for (const method of ['put', 'patch'] as const) {
-        const res = await request(app)
-          [method]('/v1/items/a')
-          .send(body as object);
+        const agent = request(app);
+        const res = await (method === 'put' ? agent.put('/v1/items/a') : agent.patch('/v1/items/a')).send(body as object);
         expect(res.status, JSON.stringify(body)).toBe(400);
         expect(res.body.error.code).toBe('invalid_input');
         expect(res.body.error.message).toMatch(message);
