@@ -4,7 +4,7 @@
  * then the purchases through the ratings store, each in one transaction.
  */
 import type { Db } from '../db/connection.js';
-import { writeItems } from '../ratings/catalogue.js';
+import { getItem, writeItems } from '../ratings/catalogue.js';
 import { upsertRatings } from '../ratings/store.js';
 import { generateDemoShop, type DemoShop } from './shop.js';
 
@@ -35,4 +35,20 @@ export function loadDemoShop(db: Db, shop: DemoShop = generateDemoShop()): DemoL
     purchases,
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+/**
+ * Gives the demo shop's products their categories when none of them has any (a demo loaded before
+ * items had categories), keeping everything else; returns the number of items written. Once any
+ * product has a category the catalogue is the user's to edit, and this writes nothing.
+ */
+export function addDemoCategories(db: Db, shop: DemoShop = generateDemoShop()): number {
+  const missing = shop.items.filter((it) => getItem(db, it.id)?.categories.length === 0);
+  if (missing.length < shop.items.length) return 0;
+  writeItems(
+    db,
+    missing.map((it) => ({ id: it.id, patch: { categories: it.categories } })),
+    false,
+  );
+  return missing.length;
 }

@@ -12,6 +12,7 @@ import { openDatabase, type Db } from '../../src/db/connection.js';
 import { demoCategoryOf, generateDemoShop } from '../../src/demo/shop.js';
 import { createApp } from '../../src/http/app.js';
 import { listModels } from '../../src/model/registry.js';
+import { getItem } from '../../src/ratings/catalogue.js';
 import { ratingStats, upsertRatings } from '../../src/ratings/store.js';
 import { storeFromDb } from '../../src/store/store.js';
 import { createRecommender } from '../../src/serving/recommender.js';
@@ -104,6 +105,22 @@ describe('start on an empty database', () => {
     } finally {
       await rec.close();
     }
+  });
+
+  it('gives the products of a demo loaded before items had categories their categories, and nothing else', async () => {
+    db.prepare(`UPDATE items SET categories = '[]'`).run();
+    const before = ratingStats(db);
+    const lines: string[] = [];
+    const again = await prepareDatabase(db, { say: (l) => lines.push(l) });
+    expect(again).toEqual({ demo: null, trained: null, model: first.model });
+    expect(lines).toEqual(['gave 500 demo products their category in the item catalogue (the category rules read it)']);
+    expect(getItem(db, 'tea-003')).toMatchObject({ categories: ['tea'], title: 'Loose-Leaf Tea Infuser' });
+    expect(ratingStats(db)).toEqual(before);
+    // Once any product has a category, the catalogue is left alone.
+    db.prepare(`UPDATE items SET categories = '[]' WHERE external_id = 'tea-003'`).run();
+    await prepareDatabase(db);
+    expect(getItem(db, 'tea-003')!.categories).toEqual([]);
+    db.prepare(`UPDATE items SET categories = '["tea"]' WHERE external_id = 'tea-003'`).run();
   });
 
   it('is idempotent: a second run neither reloads the data nor retrains', async () => {
