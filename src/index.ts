@@ -117,7 +117,8 @@ export type { ImportOptions, ImportResult, RatingFormat } from './ratings/import
 
 /**
  * The live serving core over a store: the active model in memory, fold-in for users who rated
- * since training, the popularity fallback, and hot swaps when another process activates a model.
+ * since training, the popularity fallback, hot swaps when another process activates a model, and
+ * the item catalogue in memory (item writes take effect on the next request).
  *
  * @example
  * ```ts

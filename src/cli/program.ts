@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { VERSION } from '../version.js';
 import { register as registerMigrate } from './migrate.js';
 import { register as registerImport } from './import.js';
+import { register as registerImportItems } from './import-items.js';
 import { register as registerStats } from './stats.js';
 import { register as registerServe } from './serve.js';
 import { register as registerStart } from './start.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   });
   registerMigrate(program);
   registerImport(program);
+  registerImportItems(program);
   registerStats(program);
   registerServe(program);
   registerStart(program);

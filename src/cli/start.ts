@@ -1,14 +1,15 @@
 /**
  * `ridgerec start` (what `npm start` runs): the whole job on a fresh machine.
  *   1. open the database (RIDGEREC_DB or ./data/ridgerec.db; creates it and applies migrations),
- *   2. if it holds no ratings, generate and load the demo shop (src/demo),
+ *   2. if it holds no ratings, generate and load the demo shop (src/demo); a demo loaded before items
+ *      had categories gets them,
  *   3. if no model is active, train one with the default parameters and activate it,
  *   4. serve exactly like `serve` (--port / $PORT / 3000, --host / $HOST / 127.0.0.1; src/config.ts).
  * Idempotent: a second run finds the ratings and the active model and goes straight to serving.
  */
 import type { Command } from 'commander';
 import type { Db } from '../db/connection.js';
-import { loadDemoShop, type DemoLoadResult } from '../demo/load.js';
+import { addDemoCategories, loadDemoShop, type DemoLoadResult } from '../demo/load.js';
 import { generateDemoShop } from '../demo/shop.js';
 import { activeModelId, saveModel } from '../model/registry.js';
 import { loadMatrix, ratingStats, userRatings } from '../ratings/store.js';
@@ -59,6 +60,9 @@ export async function prepareDatabase(db: Db, options: PrepareOptions = {}): Pro
       `loaded the demo shop: ${demo.items} products in 20 categories, ${demo.users} users (demo-1 … demo-${demo.users}), ` +
         `${demo.purchases} purchases as ${demo.ratings} (user, product, count) ratings in ${demo.seconds.toFixed(2)} s`,
     );
+  } else if (isDemo(db)) {
+    const n = addDemoCategories(db);
+    if (n > 0) say(`gave ${n} demo products their category in the item catalogue (the category rules read it)`);
   }
   let model = activeModelId(db);
   let trained: TrainedReport | null = null;

@@ -1,9 +1,11 @@
 /**
- * Writes the generated demo shop into a database through the ratings store: the catalogue
- * (titles + category metadata) first, then the purchases, each in one transaction.
+ * Writes the generated demo shop into a database: the catalogue through the catalogue code
+ * (title, the category as the item's category, metadata {category, categoryName, price}) first,
+ * then the purchases through the ratings store, each in one transaction.
  */
 import type { Db } from '../db/connection.js';
-import { upsertItems, upsertRatings } from '../ratings/store.js';
+import { getItem, writeItems } from '../ratings/catalogue.js';
+import { upsertRatings } from '../ratings/store.js';
 import { generateDemoShop, type DemoShop } from './shop.js';
 
 export interface DemoLoadResult {
@@ -18,7 +20,11 @@ export interface DemoLoadResult {
 
 export function loadDemoShop(db: Db, shop: DemoShop = generateDemoShop()): DemoLoadResult {
   const t0 = performance.now();
-  upsertItems(db, shop.items);
+  writeItems(
+    db,
+    shop.items.map((it) => ({ id: it.id, patch: { title: it.title, categories: it.categories, metadata: it.metadata } })),
+    true,
+  );
   upsertRatings(db, shop.purchases);
   let purchases = 0;
   for (const p of shop.purchases) purchases += p.value;
@@ -29,4 +35,20 @@ export function loadDemoShop(db: Db, shop: DemoShop = generateDemoShop()): DemoL
     purchases,
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+/**
+ * Gives the demo shop's products their categories when none of them has any (a demo loaded before
+ * items had categories), keeping everything else; returns the number of items written. Once any
+ * product has a category the catalogue is the user's to edit, and this writes nothing.
+ */
+export function addDemoCategories(db: Db, shop: DemoShop = generateDemoShop()): number {
+  const missing = shop.items.filter((it) => getItem(db, it.id)?.categories.length === 0);
+  if (missing.length < shop.items.length) return 0;
+  writeItems(
+    db,
+    missing.map((it) => ({ id: it.id, patch: { categories: it.categories } })),
+    false,
+  );
+  return missing.length;
 }

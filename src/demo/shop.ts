@@ -1,8 +1,8 @@
 /**
  * The demo shop `npm start` loads into an empty database: generated here, deterministically from a
  * seed, so no third-party data set is shipped. 20 named categories × 25 products (500 items, ids
- * like `hiking-007`, titles like "Alpine Trekking Poles", the category in the metadata) and 2,000
- * users `demo-1` … `demo-2000`, each with 1–3 planted favourite categories.
+ * like `hiking-007`, titles like "Alpine Trekking Poles", the category as the item's one category
+ * and in the metadata) and 2,000 users `demo-1` … `demo-2000`, each with 1–3 planted favourite categories.
  *
  * Feedback is implicit — purchase counts — because that is what a shop actually records: nobody
  * rates a tent in stars, but the order history says who bought what and how often. Each user makes
@@ -338,6 +338,8 @@ export const PRODUCTS_PER_CATEGORY = 25;
 export interface DemoItem {
   readonly id: string;
   readonly title: string;
+  /** The product's one category id (the rules' category filter and maxPerCategory read it). */
+  readonly categories: readonly [string];
   readonly metadata: { readonly category: string; readonly categoryName: string; readonly price: number };
 }
 
@@ -389,6 +391,7 @@ export function demoItems(categories: readonly DemoCategory[] = DEMO_CATEGORIES)
       items.push({
         id: demoItemId(c.id, n),
         title: `${style} ${product}`,
+        categories: [c.id],
         metadata: { category: c.id, categoryName: c.name, price: Math.round(price * 100) / 100 },
       });
     }

@@ -3,7 +3,16 @@
  * test checks that every route the app registers is described here and nothing else is.
  */
 import { VERSION } from '../version.js';
-import { DEFAULT_LIMIT, MAX_BATCH, MAX_ID_LENGTH, MAX_LIMIT } from './validation.js';
+import {
+  DEFAULT_ITEM_PAGE,
+  DEFAULT_LIMIT,
+  MAX_BATCH,
+  MAX_CATEGORIES,
+  MAX_ID_LENGTH,
+  MAX_LIMIT,
+  MAX_METADATA_KEYS,
+  MAX_TITLE_LENGTH,
+} from './validation.js';
 
 const errorResponse = (description: string) => ({
   description,
@@ -18,62 +27,29 @@ const limitParam = {
   schema: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT },
 };
 
-/** The rules every recommendation route takes (src/model/rules.ts). */
+const bearer = [{ bearerAuth: [] }];
+
+const itemPath = { name: 'item', in: 'path', required: true, schema: { type: 'string', maxLength: MAX_ID_LENGTH } };
+
+/** The rules every recommendation route takes in its query (POST /v1/recommendations: in its body). */
 const filterParams = [
-  {
-    name: 'category',
-    in: 'query',
-    required: false,
-    description: 'Comma-separated categories: only items in any of them.',
-    schema: { type: 'string' },
-  },
-  {
-    name: 'excludeCategory',
-    in: 'query',
-    required: false,
-    description: 'Comma-separated categories: no item in any of them.',
-    schema: { type: 'string' },
-  },
-  {
-    name: 'include',
-    in: 'query',
-    required: false,
-    description: 'Comma-separated item ids: only these (a candidate list), in score order.',
-    schema: { type: 'string' },
-  },
-  { name: 'exclude', in: 'query', required: false, description: 'Comma-separated item ids to leave out.', schema: { type: 'string' } },
+  { name: 'category', description: 'Comma-separated categories: only items in any of them.' },
+  { name: 'excludeCategory', description: 'Comma-separated categories: no item in any of them.' },
+  { name: 'include', description: 'Comma-separated item ids: only these (a candidate list), in score order.' },
+  { name: 'exclude', description: 'Comma-separated item ids to leave out.' },
   {
     name: 'where',
-    in: 'query',
-    required: false,
     description:
-      'Metadata conditions, comma-separated, all of which must hold: key:value (equals), key!:value (differs), key<n, key<=n, key>n, key>=n; e.g. brand:acme,price<50.',
-    schema: { type: 'string' },
+      'Metadata conditions, all of which must hold: key:value, key!:value, key<n, key<=n, key>n, key>=n, comma-separated ' +
+      '(e.g. brand:acme,price<50). A malformed condition is a 400 naming it.',
   },
-  {
-    name: 'maxPerCategory',
-    in: 'query',
-    required: false,
-    description: 'No more than this many items sharing a category.',
-    schema: { type: 'integer', minimum: 1 },
-  },
-];
+  { name: 'maxPerCategory', description: 'No more than this many items sharing a category.', schema: { type: 'integer', minimum: 1 } },
+].map((p) => ({ in: 'query', required: false, schema: { type: 'string' }, ...p }));
 
-/** The "filters" field of an answer: the rules applied (inactive items are always left out). */
-const filtersSchema = {
+const filtersField = {
   type: 'object',
-  properties: {
-    category: { type: 'array', items: { type: 'string' } },
-    excludeCategory: { type: 'array', items: { type: 'string' } },
-    include: { type: 'array', items: { type: 'string' } },
-    exclude: { type: 'array', items: { type: 'string' } },
-    where: { type: 'array', items: { type: 'string' } },
-    maxPerCategory: { type: 'integer' },
-    activeOnly: { type: 'boolean', const: true },
-  },
+  description: 'The rules applied (as given, normalised); activeOnly is always true: inactive items are never returned.',
 };
-
-const bearer = [{ bearerAuth: [] }];
 
 const json = (schema: unknown) => ({ 'application/json': { schema } });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -86,8 +62,8 @@ export function openApiDocument(): Record<string, unknown> {
       version: VERSION,
       description:
         'Collaborative-filtering recommendations (ALS with L2 penalties). JSON everywhere; errors are ' +
-        '{"error":{"code","message","details"}}. When the server has RIDGEREC_API_KEY set, every POST and DELETE ' +
-        'route except POST /v1/recommendations needs "Authorization: Bearer <key>".',
+        '{"error":{"code","message","details"}}. When the server has RIDGEREC_API_KEY set, every POST, PUT, PATCH and ' +
+        'DELETE route except POST /v1/recommendations needs "Authorization: Bearer <key>".',
     },
     components: {
       securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } },
@@ -117,6 +93,39 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
         Source: { type: 'string', enum: ['model', 'fold-in', 'popular'] },
+        CatalogItem: {
+          type: 'object',
+          required: ['item', 'title', 'categories', 'metadata', 'active'],
+          properties: {
+            item: { type: 'string' },
+            title: { type: ['string', 'null'] },
+            categories: { type: 'array', items: { type: 'string' } },
+            metadata: {
+              type: 'object',
+              description: 'A flat object of string, number or boolean values.',
+              additionalProperties: { type: ['string', 'number', 'boolean'] },
+            },
+            active: { type: 'boolean', description: 'Inactive items are never recommended.' },
+          },
+        },
+        ItemFields: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            title: { type: ['string', 'null'], maxLength: MAX_TITLE_LENGTH },
+            categories: {
+              type: 'array',
+              maxItems: MAX_CATEGORIES,
+              items: { type: 'string', minLength: 1, maxLength: MAX_ID_LENGTH, pattern: '^[^,]*$' },
+            },
+            metadata: {
+              type: 'object',
+              maxProperties: MAX_METADATA_KEYS,
+              additionalProperties: { type: ['string', 'number', 'boolean'] },
+            },
+            active: { type: 'boolean' },
+          },
+        },
         Rating: {
           type: 'object',
           required: ['user', 'item', 'value'],
@@ -171,11 +180,11 @@ export function openApiDocument(): Record<string, unknown> {
                   model: { type: 'integer' },
                   source: ref('Source'),
                   items: { type: 'array', items: ref('ScoredItem') },
-                  filters: filtersSchema,
+                  filters: filtersField,
                 },
               }),
             },
-            400: errorResponse('Bad limit, includeRated or rule, e.g. a where condition (code invalid_input)'),
+            400: errorResponse('Bad limit, includeRated or rule, e.g. a malformed where (code invalid_input)'),
             503: errorResponse('No model is active yet (code no_model)'),
           },
         },
@@ -194,11 +203,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/items/{item}/similar': {
         get: {
           summary: 'Items whose factors are closest to this one (cosine similarity in [-1, 1])',
-          parameters: [
-            { name: 'item', in: 'path', required: true, schema: { type: 'string', maxLength: MAX_ID_LENGTH } },
-            limitParam,
-            ...filterParams,
-          ],
+          parameters: [itemPath, limitParam, ...filterParams],
           responses: {
             200: {
               description: 'Similar items',
@@ -209,13 +214,85 @@ export function openApiDocument(): Record<string, unknown> {
                   item: { type: 'string' },
                   model: { type: 'integer' },
                   items: { type: 'array', items: ref('ScoredItem') },
-                  filters: filtersSchema,
+                  filters: filtersField,
                 },
               }),
             },
             400: errorResponse('Bad limit or rule (code invalid_input)'),
             404: errorResponse('The model does not know this item (code unknown_item)'),
             503: errorResponse('No model is active yet (code no_model)'),
+          },
+        },
+      },
+      '/v1/items': {
+        get: {
+          summary: 'A page of the item catalogue in id order; pass "next" as "after" for the following page',
+          parameters: [
+            { name: 'category', in: 'query', required: false, description: 'Only items in this category.', schema: { type: 'string' } },
+            {
+              name: 'active',
+              in: 'query',
+              required: false,
+              description: 'Only active (true) or inactive (false) items.',
+              schema: { type: 'boolean' },
+            },
+            {
+              name: 'limit',
+              in: 'query',
+              required: false,
+              description: `Items in the page (integer 1..${MAX_LIMIT}).`,
+              schema: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_ITEM_PAGE },
+            },
+            {
+              name: 'after',
+              in: 'query',
+              required: false,
+              description: 'The "next" cursor of the previous page.',
+              schema: { type: 'string' },
+            },
+          ],
+          responses: {
+            200: {
+              description: 'A page of items',
+              content: json({
+                type: 'object',
+                required: ['items', 'next'],
+                properties: { items: { type: 'array', items: ref('CatalogItem') }, next: { type: ['string', 'null'] } },
+              }),
+            },
+            400: errorResponse('Bad category, active, limit or after (code invalid_input)'),
+          },
+        },
+      },
+      '/v1/items/{item}': {
+        get: {
+          summary: 'One item of the catalogue',
+          parameters: [itemPath],
+          responses: {
+            200: { description: 'The stored item', content: json(ref('CatalogItem')) },
+            404: errorResponse('The database has never seen this item (code unknown_item)'),
+          },
+        },
+        put: {
+          summary: 'Create or replace an item; absent fields take their defaults (no title, no categories, no metadata, active)',
+          security: bearer,
+          parameters: [itemPath],
+          requestBody: { required: true, content: json(ref('ItemFields')) },
+          responses: {
+            200: { description: 'The stored item; the next recommendation request sees it', content: json(ref('CatalogItem')) },
+            400: errorResponse('An invalid field (the message names it; code invalid_input)'),
+            401: errorResponse('Missing or wrong API key (code unauthorized)'),
+          },
+        },
+        patch: {
+          summary: 'Change some fields of an item (e.g. {"active": false}); absent fields are kept',
+          security: bearer,
+          parameters: [itemPath],
+          requestBody: { required: true, content: json(ref('ItemFields')) },
+          responses: {
+            200: { description: 'The stored item; the next recommendation request sees it', content: json(ref('CatalogItem')) },
+            400: errorResponse('An invalid field (the message names it; code invalid_input)'),
+            401: errorResponse('Missing or wrong API key (code unauthorized)'),
           },
         },
       },
@@ -242,7 +319,7 @@ export function openApiDocument(): Record<string, unknown> {
                 category: { type: 'array', items: { type: 'string' } },
                 excludeCategory: { type: 'array', items: { type: 'string' } },
                 include: { type: 'array', items: { type: 'string' } },
-                where: { type: 'string', description: 'Metadata conditions, as the query parameter of the GET routes.' },
+                where: { type: 'string', examples: ['brand:acme,price<50'] },
                 maxPerCategory: { type: 'integer', minimum: 1 },
               },
             }),
@@ -257,7 +334,7 @@ export function openApiDocument(): Record<string, unknown> {
                   source: ref('Source'),
                   model: { type: 'integer' },
                   items: { type: 'array', items: ref('ScoredItem') },
-                  filters: filtersSchema,
+                  filters: filtersField,
                 },
               }),
             },

@@ -1,6 +1,6 @@
 /**
  * createRouter({ recommender, apiKey }): the HTTP API (recommendations, similar items, fold-in,
- * ratings, users, the model) as an Express Router, so an application mounts it where it likes:
+ * ratings, users, the item catalogue, the model) as an Express Router, so an application mounts it where it likes:
  *
  *   app.use('/recs', createRouter({ recommender, apiKey: 'the-write-key' }));
  *
@@ -15,6 +15,7 @@ import type { Recommender, ScoredItem } from '../serving/recommender.js';
 import { requireApiKey } from './auth.js';
 import { errorHandler } from './errors.js';
 import type { OutputItem, RouteContext } from './routes/context.js';
+import { register as registerCatalogue } from './routes/catalogue.js';
 import { register as registerItems } from './routes/items.js';
 import { register as registerModel } from './routes/model.js';
 import { register as registerRatings } from './routes/ratings.js';
@@ -26,9 +27,9 @@ export const BODY_LIMIT = '1mb';
 
 export interface RouterDeps {
   readonly recommender: Recommender;
-  /** When set, the write routes (POST ratings, DELETE users, reload) need it as a Bearer token. */
+  /** When set, the write routes (POST ratings, PUT/PATCH items, DELETE users, reload) need it as a Bearer token. */
   readonly apiKey?: string | null;
-  /** Display titles for response items; default: the recommender's (its store's items table). */
+  /** Display titles for response items; default: the recommender's (its catalogue in memory). */
   readonly itemTitles?: (ids: readonly string[]) => ReadonlyMap<string, string>;
   /** Where unexpected errors are logged (default: the request's pino-http logger, else pino at info). */
   readonly logger?: Logger;
@@ -58,6 +59,7 @@ export function createRouter(deps: RouterDeps): Router {
   };
   registerUsers(ctx);
   registerItems(ctx);
+  registerCatalogue(ctx);
   registerRecommendations(ctx);
   registerRatings(ctx);
   registerModel(ctx);

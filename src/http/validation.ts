@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { LIMITS } from '../config.js';
 import { invalidInput, type RidgerecError } from '../errors.js';
 import { parseWhere, type ItemFilters } from '../model/rules.js';
+import { checkItemPatch, type ItemPatch, type ItemQuery } from '../ratings/catalogue.js';
 
 export const MAX_ID_LENGTH = 256;
 export const MAX_LIMIT = LIMITS.maxLimit;
@@ -17,6 +18,12 @@ export const DEFAULT_LIMIT = LIMITS.defaultLimit;
 export const MAX_BATCH = 10_000;
 /** At most this many ids in an exclude list. */
 export const MAX_EXCLUDE = 10_000;
+/** GET /v1/items: items in a page when `limit` is not given. */
+export const DEFAULT_ITEM_PAGE = 100;
+/** Item fields: a title's length, categories per item, metadata keys per item. */
+export const MAX_TITLE_LENGTH = 1000;
+export const MAX_CATEGORIES = 100;
+export const MAX_METADATA_KEYS = 100;
 
 export interface Issue {
   /** Where the problem is, e.g. "ratings[3].value" or "limit". */
@@ -177,9 +184,9 @@ function single(name: string, raw: QueryValue): string | undefined {
 }
 
 /** ?limit=: an integer in 1..MAX_LIMIT, default DEFAULT_LIMIT. */
-export function parseLimit(raw: QueryValue): number {
+export function parseLimit(raw: QueryValue, fallback: number = DEFAULT_LIMIT): number {
   const s = single('limit', raw);
-  if (s === undefined) return DEFAULT_LIMIT;
+  if (s === undefined) return fallback;
   const v = Number(s);
   if (!/^\d{1,7}$/.test(s) || v < 1 || v > MAX_LIMIT) {
     throw issuesError([{ path: 'limit', message: `must be an integer in 1..${MAX_LIMIT}, got "${s.slice(0, 40)}"` }]);
@@ -256,4 +263,67 @@ export function parseIdParam(name: string, raw: unknown): string {
   if (typeof raw !== 'string' || raw === '') throw issuesError([{ path: name, message: 'must be a non-empty string' }]);
   if (raw.length > MAX_ID_LENGTH) throw issuesError([{ path: name, message: `must be at most ${MAX_ID_LENGTH} characters` }]);
   return raw;
+}
+
+const ITEM_FIELDS = ['title', 'categories', 'metadata', 'active'];
+
+const categoryName = z
+  .string({ error: 'must be a string' })
+  .min(1, { error: 'must be a non-empty string' })
+  .max(MAX_ID_LENGTH, { error: `must be at most ${MAX_ID_LENGTH} characters` })
+  .refine((c) => !c.includes(','), { error: 'must not contain a comma (category lists are comma-separated in queries)' });
+
+const metadataValue = z.union([z.string(), z.number().refine(Number.isFinite), z.boolean()], {
+  error: 'must be a string, a finite number or a boolean',
+});
+
+/** PUT and PATCH /v1/items/:item: every field optional (PUT resets an absent one, PATCH keeps it). */
+export const itemBodySchema = z.object({
+  title: z
+    .string({ error: 'must be a string or null' })
+    .max(MAX_TITLE_LENGTH, { error: `must be at most ${MAX_TITLE_LENGTH} characters` })
+    .nullable()
+    .optional(),
+  categories: z
+    .array(categoryName, { error: 'must be an array of category names' })
+    .max(MAX_CATEGORIES, { error: `must hold at most ${MAX_CATEGORIES} categories` })
+    .optional(),
+  metadata: z
+    .record(z.string(), metadataValue, { error: 'must be a flat JSON object of string, number or boolean values' })
+    .refine((m) => Object.keys(m).length <= MAX_METADATA_KEYS, { error: `must hold at most ${MAX_METADATA_KEYS} keys` })
+    .optional(),
+  active: z.boolean({ error: 'must be true or false' }).optional(),
+});
+
+/** The body of PUT or PATCH /v1/items/:item as the fields it gives; an unknown field is a 400 naming it. */
+export function parseItemBody(body: unknown): ItemPatch {
+  const obj = requireObject(body);
+  const unknown = Object.keys(obj).filter((k) => !ITEM_FIELDS.includes(k));
+  if (unknown.length > 0) {
+    throw issuesError(unknown.map((k) => ({ path: k, message: `is not an item field (${ITEM_FIELDS.join(', ')})` })));
+  }
+  const r = itemBodySchema.safeParse(obj);
+  if (!r.success) throw zodError(r.error);
+  return checkItemPatch(obj);
+}
+
+/** GET /v1/items?category=&active=&limit=&after=. */
+export function parseItemQuery(query: Record<string, QueryValue>): ItemQuery {
+  const out: { -readonly [K in keyof ItemQuery]: ItemQuery[K] } = { limit: parseLimit(query.limit, DEFAULT_ITEM_PAGE) };
+  const category = single('category', query.category);
+  if (category !== undefined) {
+    if (category === '' || category.length > MAX_ID_LENGTH) {
+      throw issuesError([{ path: 'category', message: `must be one category name of 1..${MAX_ID_LENGTH} characters` }]);
+    }
+    out.category = category;
+  }
+  if (query.active !== undefined) out.active = parseBool('active', query.active);
+  const after = single('after', query.after);
+  if (after !== undefined) {
+    if (after === '' || after.length > MAX_ID_LENGTH) {
+      throw issuesError([{ path: 'after', message: `must be the "next" cursor of the previous page (an item id)` }]);
+    }
+    out.after = after;
+  }
+  return out;
 }

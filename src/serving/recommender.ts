@@ -1,20 +1,25 @@
 /**
  * The serving core: the active model in memory, recommendations for known users, fold-in for
  * users the model has not seen (or who rated since), the popularity fallback, similar items,
- * real-time rating updates and atomic hot swaps of the model. The HTTP layer (src/http) and the
+ * real-time rating updates, atomic hot swaps of the model, and the item catalogue in memory (the
+ * rules and the titles read it; item writes update it in place, and a change made by another
+ * process is reloaded at the next poll). The HTTP layer (src/http) and the
  * CLI (src/cli/recommend.ts, similar.ts) call only the Recommender interface below.
  */
 import { DEFAULTS } from '../config.js';
 import { invalidInput, noModel, notFound } from '../errors.js';
+import { Catalog } from '../model/catalog.js';
 import type { FoldedInUser, ItemRating, Model, ScoredItem, Source } from '../model/model.js';
 import { CategoryCap, type CompiledRules, type ItemFilters } from '../model/rules.js';
 import type { LoadedModel, ModelRecord } from '../model/registry.js';
+import type { CatalogItem, ItemPage, ItemPatch, ItemQuery, ItemWrite } from '../ratings/catalogue.js';
 import type { RatingInput } from '../ratings/store.js';
 import { startPrecompute, type PrecomputeJob, type PrecomputeStatus } from './precompute.js';
 import { buildServingState, MAX_CACHED_FOLDED_IN_USERS, type ServingState } from './serving-state.js';
 
 export type { PrecomputeStatus } from './precompute.js';
 export type { ScoredItem, Source } from '../model/model.js';
+export type { CatalogItem, ItemPage, ItemPatch, ItemQuery, ItemWrite } from '../ratings/catalogue.js';
 
 /** How many items and the rules they must pass (src/model/rules.ts). */
 export interface RecommendOptions extends ItemFilters {
@@ -24,7 +29,7 @@ export interface RecommendOptions extends ItemFilters {
 
 /**
  * What the serving core needs from storage, and nothing more: the active model, one user's
- * ratings, the two writes the API makes, and item titles. The SQLite store (openStore) is one
+ * ratings, the writes the API makes, and the item catalogue. The SQLite store (openStore) is one
  * implementation; tests and embedders may give their own.
  */
 export interface ServingStore {
@@ -38,8 +43,17 @@ export interface ServingStore {
   addRatings(ratings: readonly RatingInput[]): unknown;
   /** Deletes the user's ratings; false if there were none. */
   deleteUser(user: string): boolean;
-  /** Display titles of the given items (ids without a title are absent). */
-  itemTitles(ids: readonly string[]): ReadonlyMap<string, string>;
+  /** The catalogue's change counter, bumped by every item change from any process. Polled: must be cheap. */
+  catalogueVersion(): number;
+  /** Every item the catalogue says something of, with the version read in the same transaction. */
+  loadCatalogue(): { version: number; items: readonly CatalogItem[] };
+  /** The stored item, or undefined for an id the store has never seen. */
+  getItem(id: string): CatalogItem | undefined;
+  /** Upserts items (all or nothing) and returns them as stored, with the catalogue version just
+   *  before and just after the write (read in the write's transaction). */
+  writeItems(changes: readonly { id: string; patch: ItemPatch }[], replace: boolean): ItemWrite;
+  /** A page of items in id order. */
+  listItems(query: ItemQuery): ItemPage;
 }
 
 export interface Recommender {
@@ -64,9 +78,20 @@ export interface Recommender {
   deleteUser(user: string): boolean;
   /** Reloads the active model now (swap is atomic); returns its id or null. */
   reload(): number | null;
-  /** Display titles of the given items, from the store (ids without a title are absent). */
+  /** Display titles of the given items, from the catalogue in memory (ids without a title are absent). */
   itemTitles(ids: readonly string[]): ReadonlyMap<string, string>;
-  /** Checks the model store for a newly activated model and swaps it in; true if it swapped. */
+  /** The stored item; an id the store has never seen → notFound(msg, 'unknown_item') (404). */
+  getItem(item: string): CatalogItem;
+  /** Creates or replaces an item: absent fields take their defaults (no title, no categories, no
+   *  metadata, active). The next recommendation request sees the change. Returns the stored item. */
+  putItem(item: string, fields: ItemPatch): CatalogItem;
+  /** Changes the given fields of an item (creating it if new), keeping the others. The next
+   *  recommendation request sees the change. Returns the stored item. */
+  patchItem(item: string, patch: ItemPatch): CatalogItem;
+  /** A page of the catalogue in id order; `next` is the cursor for `after`, null at the end. */
+  listItems(query: ItemQuery): ItemPage;
+  /** Reloads the catalogue when another process changed it, then checks the model store for a
+   *  newly activated model and swaps it in; true if it swapped a model. */
   poll(): boolean;
   /** Polls every intervalMs (default 2000, the configuration's pollMs) until close(). */
   startPolling(intervalMs?: number): void;
@@ -202,6 +227,14 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
   let failedId: number | null = null;
   let closed = false;
   const counters: Counters = { precomputed: 0, live: 0, popular: 0 };
+  /**
+   * The one catalogue every served model reads (attached at each swap). Item writes through this
+   * recommender update it in place; `catalogueAt` is the store's catalogue version it reflects, so
+   * a poll that finds another version reloads it.
+   */
+  const first = store.loadCatalogue();
+  const catalog = new Catalog(first.items);
+  let catalogueAt = first.version;
 
   function wantsPrecompute(model: Model): boolean {
     const p = options.precompute ?? 'auto';
@@ -283,7 +316,13 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     const from = current?.record.id ?? null;
     let next: ServingState | null = null;
     if (loaded !== null) {
-      next = buildServingState(loaded.model.useSimd(options.simd ?? true).prepare(), loaded.record);
+      next = buildServingState(
+        loaded.model
+          .useSimd(options.simd ?? true)
+          .prepare()
+          .useCatalog(catalog),
+        loaded.record,
+      );
       pruneTouched(next);
     }
     const previousJob = job;
@@ -303,7 +342,26 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     return swapTo(model);
   }
 
+  /** Reloads the catalogue when the store's version is not the one it reflects. */
+  function refreshCatalogue(): void {
+    if (store.catalogueVersion() === catalogueAt) return;
+    const loaded = store.loadCatalogue();
+    catalog.replace(loaded.items);
+    catalogueAt = loaded.version;
+  }
+
+  /** Stores item changes and applies them to the catalogue in memory. */
+  function writeItem(item: string, patch: ItemPatch, replace: boolean): CatalogItem {
+    const w = store.writeItems([{ id: item, patch }], replace);
+    catalog.set(...w.items);
+    // Our write is all that happened since the version we reflect: we are at `to`. Otherwise
+    // another process wrote too, and the next poll reloads everything.
+    if (w.from === catalogueAt) catalogueAt = w.to;
+    return w.items[0]!;
+  }
+
   function poll(): boolean {
+    refreshCatalogue();
     const id = store.activeModelId();
     if (id === (current?.record.id ?? null)) return false;
     if (id !== null && id === failedId) return false;
@@ -338,7 +396,26 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     whenPrecomputed: () => current?.precomputeDone ?? Promise.resolve('off'),
     modelId: () => current?.record.id ?? null,
     modelInfo: () => current?.record ?? null,
-    itemTitles: (ids) => store.itemTitles(ids),
+    itemTitles(ids) {
+      const out = new Map<string, string>();
+      for (const id of ids) {
+        const title = catalog.title(id);
+        if (title !== undefined) out.set(id, title);
+      }
+      return out;
+    },
+
+    getItem(item) {
+      const found = store.getItem(item);
+      if (found === undefined) throw notFound(`item "${item}" is unknown`, 'unknown_item', { item });
+      return found;
+    },
+    putItem: (item, fields) => writeItem(item, fields, true),
+    patchItem: (item, patch) => writeItem(item, patch, false),
+    listItems(query) {
+      checkLimit(query.limit);
+      return store.listItems(query);
+    },
 
     recommend(user, opts) {
       const state = requireState();
@@ -415,7 +492,8 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
           poll();
         } catch (e) {
           process.emitWarning(
-            `ridgerec: loading the newly activated model failed; keeping model ${current?.record.id ?? 'none'}: ${(e as Error).message}`,
+            `ridgerec: polling the store failed (a newly activated model or a changed catalogue); ` +
+              `keeping model ${current?.record.id ?? 'none'}: ${(e as Error).message}`,
           );
         }
       }, intervalMs);

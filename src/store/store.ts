@@ -1,6 +1,6 @@
 /**
- * The SQLite backend as one object: ratings (import, add, delete, read), item titles, and the
- * model registry. `openStore(path)` opens (creating and migrating) the database; everything else
+ * The SQLite backend as one object: ratings (import, add, delete, read), the item catalogue, and
+ * the model registry. `openStore(path)` opens (creating and migrating) the database; everything else
  * in ridgerec that needs storage takes this object or a narrow interface it satisfies (the
  * serving core's ServingStore).
  */
@@ -23,6 +23,18 @@ import {
   type ModelRecord,
   type SaveOptions,
 } from '../model/registry.js';
+import {
+  catalogueVersion,
+  getItem,
+  listItems,
+  loadCatalogueItems,
+  writeItems,
+  type CatalogItem,
+  type ItemPage,
+  type ItemPatch,
+  type ItemQuery,
+  type ItemWrite,
+} from '../ratings/catalogue.js';
 import { importRatingsFile, type ImportOptions, type ImportResult } from '../ratings/import.js';
 import type { RatingMatrix } from '../ratings/matrix.js';
 import {
@@ -38,6 +50,25 @@ import {
   type UpsertCounts,
 } from '../ratings/store.js';
 import type { FitOptions, FitParams } from '../model/fit.js';
+
+/** Writes items and reads the catalogue version around the write, in one transaction. */
+export function writeItemsVersioned(db: Db, changes: readonly { id: string; patch: ItemPatch }[], replace: boolean): ItemWrite {
+  // writeItems' own transaction becomes a savepoint inside this one.
+  return db
+    .transaction((): ItemWrite => {
+      const from = catalogueVersion(db);
+      const items = writeItems(db, changes, replace);
+      return { items, from, to: catalogueVersion(db) };
+    })
+    .immediate();
+}
+
+/** Every item the catalogue says something of, and the version they are at (one read transaction). */
+export function loadCatalogue(db: Db): { version: number; items: CatalogItem[] } {
+  return db.transaction(() => ({ version: catalogueVersion(db), items: loadCatalogueItems(db) }))();
+}
+
+export type { ItemPage, ItemWrite } from '../ratings/catalogue.js';
 
 /** A snapshot of every stored rating: the matrix `fit` trains on, also iterable as {user, item, value}. */
 export type RatingSnapshot = RatingMatrix & Iterable<Rating>;
@@ -62,6 +93,16 @@ export interface Store {
   upsertItems(items: readonly { id: string; title?: string | null; metadata?: unknown }[]): number;
   /** Display titles of the given items (ids without a title are absent). */
   itemTitles(ids: readonly string[]): Map<string, string>;
+  /** The stored item, or undefined for an id the database has never seen. */
+  getItem(id: string): CatalogItem | undefined;
+  /** Upserts items in one transaction: `replace` resets absent fields to their defaults (PUT), else keeps them (PATCH). */
+  writeItems(changes: readonly { id: string; patch: ItemPatch }[], replace: boolean): ItemWrite;
+  /** A page of items in id order, optionally in one category and/or of one activeness. */
+  listItems(query: ItemQuery): ItemPage;
+  /** The catalogue's change counter (bumped by every item change, by any process). */
+  catalogueVersion(): number;
+  /** Every item the catalogue says something of, with the version read in the same transaction. */
+  loadCatalogue(): { version: number; items: CatalogItem[] };
 
   /** Fits a model on every stored rating (a shorthand for fit(store.ratings(), …)). */
   fit(params?: FitParams, options?: FitOptions): Promise<Model>;
@@ -125,6 +166,11 @@ export function storeFromDb(db: Db, path = ''): SqliteStore {
     stats: () => ratingStats(db),
     upsertItems: (items) => upsertItems(db, items),
     itemTitles: (ids) => itemTitles(db, ids),
+    getItem: (id) => getItem(db, id),
+    writeItems: (changes, replace) => writeItemsVersioned(db, changes, replace),
+    listItems: (query) => listItems(db, query),
+    catalogueVersion: () => catalogueVersion(db),
+    loadCatalogue: () => loadCatalogue(db),
     fit: (params, options) => fit(loadMatrix(db), params, options),
     saveModel: (model, options) => saveModel(db, model, options),
     activate: (id) => activateModel(db, id),

@@ -12,6 +12,7 @@ import { openDatabase, type Db } from '../../src/db/connection.js';
 import { demoCategoryOf, generateDemoShop } from '../../src/demo/shop.js';
 import { createApp } from '../../src/http/app.js';
 import { listModels } from '../../src/model/registry.js';
+import { getItem } from '../../src/ratings/catalogue.js';
 import { ratingStats, upsertRatings } from '../../src/ratings/store.js';
 import { storeFromDb } from '../../src/store/store.js';
 import { createRecommender } from '../../src/serving/recommender.js';
@@ -77,6 +78,49 @@ describe('start on an empty database', () => {
     } finally {
       await rec.close();
     }
+  });
+
+  it("writes each product's category to the catalogue, so the category rules work on the demo shop", async () => {
+    const rec = createRecommender({ store: storeFromDb(db), precompute: false });
+    try {
+      const app = createApp({ recommender: rec, logger: pino({ level: 'silent' }) });
+      const item = await request(app).get('/v1/items/hiking-001');
+      expect(item.body).toMatchObject({ item: 'hiking-001', title: 'Trail Backpack', categories: ['hiking'], active: true });
+      expect(item.body.metadata).toMatchObject({ category: 'hiking', categoryName: 'Hiking' });
+      // demo-1's list inside one category, and with at most 2 products of any category.
+      const kitchen = await request(app).get('/v1/users/demo-1/recommendations?limit=8&category=kitchen');
+      expect(kitchen.status).toBe(200);
+      expect(kitchen.body.items.map((x: { item: string }) => demoCategoryOf(x.item))).toEqual(Array(8).fill('kitchen'));
+      const capped = await request(app).get('/v1/users/demo-1/recommendations?limit=10&maxPerCategory=2');
+      const counts = new Map<string, number>();
+      for (const x of capped.body.items as { item: string }[])
+        counts.set(demoCategoryOf(x.item)!, (counts.get(demoCategoryOf(x.item)!) ?? 0) + 1);
+      expect(capped.body.items).toHaveLength(10);
+      expect(Math.max(...counts.values())).toBeLessThanOrEqual(2);
+      const cheap = await request(app).get('/v1/users/demo-1/recommendations?limit=5&where=price<50');
+      expect(cheap.body.items).toHaveLength(5);
+      for (const x of cheap.body.items as { item: string }[]) {
+        expect((await request(app).get(`/v1/items/${x.item}`)).body.metadata.price).toBeLessThan(50);
+      }
+    } finally {
+      await rec.close();
+    }
+  });
+
+  it('gives the products of a demo loaded before items had categories their categories, and nothing else', async () => {
+    db.prepare(`UPDATE items SET categories = '[]'`).run();
+    const before = ratingStats(db);
+    const lines: string[] = [];
+    const again = await prepareDatabase(db, { say: (l) => lines.push(l) });
+    expect(again).toEqual({ demo: null, trained: null, model: first.model });
+    expect(lines).toEqual(['gave 500 demo products their category in the item catalogue (the category rules read it)']);
+    expect(getItem(db, 'tea-003')).toMatchObject({ categories: ['tea'], title: 'Loose-Leaf Tea Infuser' });
+    expect(ratingStats(db)).toEqual(before);
+    // Once any product has a category, the catalogue is left alone.
+    db.prepare(`UPDATE items SET categories = '[]' WHERE external_id = 'tea-003'`).run();
+    await prepareDatabase(db);
+    expect(getItem(db, 'tea-003')!.categories).toEqual([]);
+    db.prepare(`UPDATE items SET categories = '["tea"]' WHERE external_id = 'tea-003'`).run();
   });
 
   it('is idempotent: a second run neither reloads the data nor retrains', async () => {

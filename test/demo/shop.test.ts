@@ -12,11 +12,13 @@ describe('the demo shop', () => {
     expect(shop.items[0]).toEqual({
       id: 'hiking-001',
       title: 'Trail Backpack',
+      categories: ['hiking'],
       metadata: { category: 'hiking', categoryName: 'Hiking', price: expect.any(Number) },
     });
     for (const it of shop.items) {
       expect(it.id).toMatch(/^[a-z]+-\d{3}$/);
       expect(demoCategoryOf(it.id)).toBe(it.metadata.category);
+      expect(it.categories).toEqual([it.metadata.category]);
       expect(it.metadata.price).toBeGreaterThan(0);
     }
     expect(demoItems()).toEqual(shop.items);

@@ -6,20 +6,39 @@
 import { noModel, notFound } from '../../src/errors.js';
 import { DEFAULT_PARAMS } from '../../src/training/params.js';
 import type { ModelRecord } from '../../src/model/registry.js';
-import type { Recommender, RecommendOptions, ScoredItem } from '../../src/serving/recommender.js';
+import type { CatalogItem, ItemPatch, Recommender, RecommendOptions, ScoredItem } from '../../src/serving/recommender.js';
 
 export interface FakeCalls {
   recommend: { user: string; options: RecommendOptions }[];
   addRatings: unknown[][];
   deleteUser: string[];
   reload: number;
+  /** PUT (replace) and PATCH item writes, in order. */
+  writeItem: { item: string; fields: ItemPatch; replace: boolean }[];
 }
 
 export function fakeRecommender(
   options: { model?: number | null; throwOnRecommend?: Error; titles?: (ids: readonly string[]) => ReadonlyMap<string, string> } = {},
 ): Recommender & { calls: FakeCalls } {
   let model = options.model === undefined ? 7 : options.model;
-  const calls: FakeCalls = { recommend: [], addRatings: [], deleteUser: [], reload: 0 };
+  const calls: FakeCalls = { recommend: [], addRatings: [], deleteUser: [], reload: 0, writeItem: [] };
+  // The catalogue: the three items, untitled and active, in id order.
+  const catalogue = new Map<string, CatalogItem>(
+    ['a', 'b', 'c'].map((id) => [id, { id, title: null, categories: [], metadata: {}, active: true }]),
+  );
+  const write = (item: string, fields: ItemPatch, replace: boolean): CatalogItem => {
+    calls.writeItem.push({ item, fields, replace });
+    const old = replace ? undefined : catalogue.get(item);
+    const stored: CatalogItem = {
+      id: item,
+      title: fields.title !== undefined ? fields.title : (old?.title ?? null),
+      categories: fields.categories ?? old?.categories ?? [],
+      metadata: fields.metadata ?? old?.metadata ?? {},
+      active: fields.active ?? old?.active ?? true,
+    };
+    catalogue.set(item, stored);
+    return stored;
+  };
   const items: ScoredItem[] = [
     { item: 'a', score: 3 },
     { item: 'b', score: 2 },
@@ -74,6 +93,21 @@ export function fakeRecommender(
     reload() {
       calls.reload++;
       return model;
+    },
+    getItem(item) {
+      const found = catalogue.get(item);
+      if (found === undefined) throw notFound(`item "${item}" is unknown`, 'unknown_item', { item });
+      return found;
+    },
+    putItem: (item, fields) => write(item, fields, true),
+    patchItem: (item, patch) => write(item, patch, false),
+    listItems(q) {
+      const all = [...catalogue.values()]
+        .filter((it) => (q.after === undefined || it.id > q.after) && (q.active === undefined || it.active === q.active))
+        .filter((it) => q.category === undefined || it.categories.includes(q.category))
+        .sort((x, y) => (x.id < y.id ? -1 : 1));
+      const items = all.slice(0, q.limit);
+      return { items, next: all.length > q.limit ? items.at(-1)!.id : null };
     },
     poll: () => false,
     startPolling() {},
