@@ -11,10 +11,10 @@
 import express, { type Router } from 'express';
 import { pino, type Logger } from 'pino';
 import { DEFAULTS } from '../config.js';
+import { titledContributions } from '../serving/explanations.js';
 import type { ExplainedItem, Recommender } from '../serving/recommender.js';
 import { requireApiKey } from './auth.js';
 import { errorHandler } from './errors.js';
-import { titledContributions } from '../serving/explanations.js';
 import type { OutputItem, RouteContext } from './routes/context.js';
 import { register as registerExplanations } from './routes/explanations.js';
 import { register as registerItems } from './routes/items.js';

@@ -360,7 +360,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       // ?explain=N: one explainer (one factorization) for the whole list, from the same ratings as the scores.
       const n = opts.explain === undefined ? undefined : checkExplainCount('explain', opts.explain);
       const explained = (items: ScoredItem[], explainer: () => Explainer | null): ExplainedItem[] =>
-        n === undefined ? items : withBecause(state.model, explainer(), user, items, n);
+        n === undefined || items.length === 0 ? items : withBecause(state.model, explainer(), user, items, n);
       const ratingsOf = (who: string) => store.userRatings(who);
       const u = state.model.userIndex(user);
       if (u !== undefined && !touched.has(user)) {
@@ -392,7 +392,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       const r = state.model.recommendFor(ratings, { ...opts, limit: checkLimit(opts.limit) });
       if (n === undefined) return { source: r.source, model: state.record.id, items: r.items };
       // The posted basket explains its own fold-in; popular items (no known item posted) get [].
-      const explainer = r.source === 'fold-in' ? state.model.explainer('anonymous', ratings) : null;
+      const explainer = r.source === 'fold-in' && r.items.length > 0 ? state.model.explainer('anonymous', ratings) : null;
       return { source: r.source, model: state.record.id, items: withBecause(state.model, explainer, 'anonymous', r.items, n) };
     },
 
