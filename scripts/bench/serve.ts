@@ -1,10 +1,13 @@
 /**
- * `npm run bench -- serve [--size 20m|small] [--seconds 10] [--connections 32] [--db PATH] [--regenerate] [--live] [--load-only]`
+ * `npm run bench -- serve [--size 20m|small] [--seconds 10] [--connections 32] [--db PATH] [--regenerate] [--live] [--load-only] [--explain-only]`
  *
  * Serving speed on a model shaped like the 20m synthetic set: 140,000 users × 27,000 items × 64
  * factors, built directly (seeded random factors and a Zipf-like userItems CSR of ~20M entries,
  * no training) and saved with the model store into a temp db (reused across runs). Prints JSON lines:
  *   {"case":"load",…}   loadActiveModel and the serving-state build, timed separately (median of 3)
+ *   {"case":"explain",…} the extra cost of explain: 3 on a top-10 answer for a user with ~200
+ *                        ratings, in-process ({"plainMs","explainMs","extraMs"} per call); with
+ *                        --explain-only the HTTP cases are skipped
  *   {"case":"serve",…}  the summary: {"requestsPerSecond","p50Ms","p99Ms","errors",
  *                        "plainExpressRequestsPerSecond","ratio",…}
  * The server runs in a child process (this file with --child): createRecommender over the db, the
@@ -187,6 +190,72 @@ function measureLoad(db: Db) {
   };
 }
 
+/** Interleaved rounds of in-process calls per case in measureExplain, and calls per round. */
+const EXPLAIN_ROUNDS = 7;
+const EXPLAIN_CALLS = 100;
+
+/**
+ * The extra cost of `explain: 3` (src/serving/explanations.ts) on a top-10 answer, in-process on
+ * the bench's model: recommendAnonymous with the ratings of the user whose row is closest to 200
+ * items (value 1 each), with and without explain. Both fold the basket in and score the catalog;
+ * explain adds one k×k factorization of the user's system and a pair of triangular solves per
+ * returned item. The two cases alternate in rounds of EXPLAIN_CALLS calls after a warm-up (which
+ * also pays YᵀY, computed once per model); per call: the median over rounds of wall and CPU time.
+ */
+function measureExplain(db: Db) {
+  const { model } = loadActiveModel(db)!;
+  const { indptr, indices } = model.userItems;
+  let user = 0;
+  for (let u = 0; u < model.nUsers; u++) {
+    if (Math.abs(indptr[u + 1]! - indptr[u]! - 200) < Math.abs(indptr[user + 1]! - indptr[user]! - 200)) user = u;
+  }
+  const basket = Array.from(indices.subarray(indptr[user]!, indptr[user + 1]!), (i) => ({ item: model.itemIds[i]!, value: 1 }));
+  const rec = createRecommender({ store: storeFromDb(db), precompute: false });
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const cases = { plain: { limit: 10 }, explain: { limit: 10, explain: 3 } } as const;
+  const wall: Record<keyof typeof cases, number[]> = { plain: [], explain: [] };
+  const cpu: Record<keyof typeof cases, number[]> = { plain: [], explain: [] };
+  let because = 0;
+  try {
+    for (let j = 0; j < 30; j++) for (const c of Object.values(cases)) rec.recommendAnonymous(basket, c); // warm-up
+    for (let r = 0; r < EXPLAIN_ROUNDS; r++) {
+      for (const name of ['plain', 'explain'] as const) {
+        const c0 = cpuMs();
+        const t0 = performance.now();
+        for (let j = 0; j < EXPLAIN_CALLS; j++) {
+          const answer = rec.recommendAnonymous(basket, cases[name]);
+          if (name === 'explain') because = answer.items.reduce((s, x) => s + (x.because?.length ?? 0), 0);
+        }
+        wall[name].push((performance.now() - t0) / EXPLAIN_CALLS);
+        cpu[name].push((cpuMs() - c0) / EXPLAIN_CALLS);
+      }
+    }
+  } finally {
+    void rec.close();
+  }
+  const plainMs = median(wall.plain);
+  const explainMs = median(wall.explain);
+  return {
+    factors: model.factors,
+    ratings: basket.length,
+    items: 10,
+    explain: 3,
+    becauseEntries: because,
+    plainMs: round(plainMs, 3),
+    explainMs: round(explainMs, 3),
+    extraMs: round(explainMs - plainMs, 3),
+    plainCpuMs: round(median(cpu.plain), 3),
+    explainCpuMs: round(median(cpu.explain), 3),
+    extraCpuMs: round(median(cpu.explain) - median(cpu.plain), 3),
+    targetExtraMs: 2,
+    calls: EXPLAIN_ROUNDS * EXPLAIN_CALLS,
+    loadAverage: loadAverage(),
+  };
+}
+
 interface ChildInfo {
   readonly port: number;
   readonly startupMs?: number;
@@ -294,9 +363,15 @@ export async function run(args: string[]): Promise<void> {
   const startLoad = loadAverage();
   const db = prepareDb(path, shape, args.includes('--regenerate'));
   const load = measureLoad(db);
-  db.close();
   process.stdout.write(`${JSON.stringify({ case: 'load', size, ...shape, ...load, freshDb: fresh })}\n`);
-  if (args.includes('--load-only')) return;
+  if (args.includes('--load-only')) {
+    db.close();
+    return;
+  }
+  const explain = measureExplain(db);
+  db.close();
+  process.stdout.write(`${JSON.stringify({ case: 'explain', size, ...explain })}\n`);
+  if (args.includes('--explain-only')) return;
 
   const users = shape.users;
   const server = await startChild(['--db', path, ...(args.includes('--live') ? ['--live'] : [])]);

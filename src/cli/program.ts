@@ -11,6 +11,7 @@ import { register as registerEvaluate } from './evaluate.js';
 import { register as registerModels } from './models.js';
 import { register as registerRecommend } from './recommend.js';
 import { register as registerSimilar } from './similar.js';
+import { register as registerExplain } from './explain.js';
 import { register as registerTune } from './tune.js';
 import { register as registerRetrain } from './retrain.js';
 
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerModels(program);
   registerRecommend(program);
   registerSimilar(program);
+  registerExplain(program);
   registerTune(program);
   registerRetrain(program);
   return program;

@@ -16,7 +16,7 @@ import { createMetrics } from './metrics.js';
 import type { RouteContext } from './routes/context.js';
 import { register as registerHealth } from './routes/health.js';
 import { register as registerMeta } from './routes/meta.js';
-import { BODY_LIMIT, createRouter, decorator, type RouterDeps } from './router.js';
+import { BODY_LIMIT, createRouter, decorator, titlesOf, type RouterDeps } from './router.js';
 
 export interface AppDeps extends RouterDeps {
   /** Request logs go here (pino-http); default: pino at `logLevel` on stdout. */
@@ -73,6 +73,7 @@ export function createApp(deps: AppDeps): Express {
     auth: requireApiKey(deps.apiKey),
     json: express.json({ limit: BODY_LIMIT }),
     decorate: decorator(deps),
+    titles: titlesOf(deps),
   };
   registerHealth(ctx);
   app.use(createRouter(deps));

@@ -2,6 +2,7 @@
  * The OpenAPI 3.1 document served at GET /openapi.json. Written by hand next to the routes; a
  * test checks that every route the app registers is described here and nothing else is.
  */
+import { DEFAULT_EXPLAIN_TOP, MAX_EXPLAIN } from '../serving/explanations.js';
 import { VERSION } from '../version.js';
 import {
   DEFAULT_ITEM_PAGE,
@@ -25,6 +26,14 @@ const limitParam = {
   required: false,
   description: `How many items to return (integer 1..${MAX_LIMIT}).`,
   schema: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT },
+};
+
+const explainParam = {
+  name: 'explain',
+  in: 'query',
+  required: false,
+  description: `Add "because" to every item: the top N (1..${MAX_EXPLAIN}) of the user's rated items behind its score.`,
+  schema: { type: 'integer', minimum: 1, maximum: MAX_EXPLAIN },
 };
 
 const bearer = [{ bearerAuth: [] }];
@@ -90,6 +99,20 @@ export function openApiDocument(): Record<string, unknown> {
             item: { type: 'string' },
             score: { type: 'number' },
             title: { type: 'string', description: 'The item title, when the items table has one.' },
+            because: {
+              type: 'array',
+              items: ref('Contribution'),
+              description: 'With explain=N: the N rated items contributing most to the score, largest first (empty for popular items).',
+            },
+          },
+        },
+        Contribution: {
+          type: 'object',
+          required: ['item', 'contribution'],
+          properties: {
+            item: { type: 'string', description: 'A rated item.' },
+            title: { type: 'string', description: 'Its title, when the items table has one.' },
+            contribution: { type: 'number', description: "This rated item's share of the score." },
           },
         },
         Source: { type: 'string', enum: ['model', 'fold-in', 'popular'] },
@@ -168,6 +191,7 @@ export function openApiDocument(): Record<string, unknown> {
               description: 'Also return items the user already rated.',
               schema: { type: 'boolean', default: false },
             },
+            explainParam,
           ],
           responses: {
             200: {
@@ -184,7 +208,56 @@ export function openApiDocument(): Record<string, unknown> {
                 },
               }),
             },
-            400: errorResponse('Bad limit, includeRated or rule, e.g. a malformed where (code invalid_input)'),
+            400: errorResponse('Bad limit, includeRated, explain or rule, e.g. a malformed where (code invalid_input)'),
+            503: errorResponse('No model is active yet (code no_model)'),
+          },
+        },
+      },
+      '/v1/users/{user}/recommendations/{item}/explanation': {
+        get: {
+          summary:
+            "Why an item scores as it does for a user: the score decomposed over the user's rated items " +
+            '(Hu, Koren & Volinsky 2008, §5 for implicit models; explicit models add the bias terms apart)',
+          parameters: [
+            { name: 'user', in: 'path', required: true, schema: { type: 'string', maxLength: MAX_ID_LENGTH } },
+            { name: 'item', in: 'path', required: true, schema: { type: 'string', maxLength: MAX_ID_LENGTH } },
+            {
+              name: 'top',
+              in: 'query',
+              required: false,
+              description: `How many contributions to list (integer 1..${MAX_EXPLAIN}); the others are summed in "rest".`,
+              schema: { type: 'integer', minimum: 1, maximum: MAX_EXPLAIN, default: DEFAULT_EXPLAIN_TOP },
+            },
+          ],
+          responses: {
+            200: {
+              description: 'The explanation: the listed contributions + rest (+ the bias terms of an explicit model) sum to score',
+              content: json({
+                type: 'object',
+                required: ['user', 'item', 'score', 'contributions', 'rest', 'model'],
+                properties: {
+                  user: { type: 'string' },
+                  item: { type: 'string' },
+                  title: { type: 'string', description: 'The explained item title, when the items table has one.' },
+                  score: {
+                    type: 'number',
+                    description:
+                      "The score of the user's vector solved from these ratings (for a user the model was trained on, close to the recommendation score).",
+                  },
+                  contributions: { type: 'array', items: ref('Contribution') },
+                  rest: { type: 'number', description: 'The sum of the contributions not listed.' },
+                  bias: {
+                    type: 'object',
+                    description: 'Explicit models: the bias terms of the score (global mean, user bias, item bias).',
+                    required: ['global', 'user', 'item'],
+                    properties: { global: { type: 'number' }, user: { type: 'number' }, item: { type: 'number' } },
+                  },
+                  model: { type: 'integer' },
+                },
+              }),
+            },
+            400: errorResponse('Bad top (code invalid_input)'),
+            404: errorResponse('The model does not know the item (code unknown_item), or the user has no ratings (code unknown_user)'),
             503: errorResponse('No model is active yet (code no_model)'),
           },
         },
@@ -321,6 +394,12 @@ export function openApiDocument(): Record<string, unknown> {
                 include: { type: 'array', items: { type: 'string' } },
                 where: { type: 'string', examples: ['brand:acme,price<50'] },
                 maxPerCategory: { type: 'integer', minimum: 1 },
+                explain: {
+                  type: 'integer',
+                  minimum: 1,
+                  maximum: MAX_EXPLAIN,
+                  description: 'Add "because" to every item: the top N posted items behind its score.',
+                },
               },
             }),
           },

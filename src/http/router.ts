@@ -11,11 +11,13 @@
 import express, { type Router } from 'express';
 import { pino, type Logger } from 'pino';
 import { DEFAULTS } from '../config.js';
-import type { Recommender, ScoredItem } from '../serving/recommender.js';
+import { titledContributions } from '../serving/explanations.js';
+import type { ExplainedItem, Recommender } from '../serving/recommender.js';
 import { requireApiKey } from './auth.js';
 import { errorHandler } from './errors.js';
 import type { OutputItem, RouteContext } from './routes/context.js';
 import { register as registerCatalogue } from './routes/catalogue.js';
+import { register as registerExplanations } from './routes/explanations.js';
 import { register as registerItems } from './routes/items.js';
 import { register as registerModel } from './routes/model.js';
 import { register as registerRatings } from './routes/ratings.js';
@@ -35,15 +37,29 @@ export interface RouterDeps {
   readonly logger?: Logger;
 }
 
-/** Adds "title" (when the store has one) to each scored item. */
-export function decorator(deps: RouterDeps): (items: readonly ScoredItem[]) => OutputItem[] {
-  const titles = deps.itemTitles ?? ((ids: readonly string[]) => deps.recommender.itemTitles(ids));
+/** The titles source: deps.itemTitles, else the recommender's (its store's items table). */
+export function titlesOf(deps: RouterDeps): (ids: readonly string[]) => ReadonlyMap<string, string> {
+  return deps.itemTitles ?? ((ids: readonly string[]) => deps.recommender.itemTitles(ids));
+}
+
+/**
+ * Adds "title" (when the store has one) to each scored item and to each rated item of its
+ * "because" (when the request asked for explanations); one titles look-up for the whole answer.
+ */
+export function decorator(deps: RouterDeps): (items: readonly ExplainedItem[]) => OutputItem[] {
+  const titles = titlesOf(deps);
   return (items) => {
     if (items.length === 0) return [];
-    const map = titles(items.map((x) => x.item));
+    const ids = new Set<string>();
+    for (const x of items) {
+      ids.add(x.item);
+      for (const c of x.because ?? []) ids.add(c.item);
+    }
+    const map = titles([...ids]);
     return items.map((x) => {
       const title = map.get(x.item);
-      return title === undefined ? { item: x.item, score: x.score } : { item: x.item, score: x.score, title };
+      const out: OutputItem = title === undefined ? { item: x.item, score: x.score } : { item: x.item, score: x.score, title };
+      return x.because === undefined ? out : { ...out, because: titledContributions(x.because, map) };
     });
   };
 }
@@ -56,8 +72,10 @@ export function createRouter(deps: RouterDeps): Router {
     auth: requireApiKey(deps.apiKey),
     json: express.json({ limit: BODY_LIMIT }),
     decorate: decorator(deps),
+    titles: titlesOf(deps),
   };
   registerUsers(ctx);
+  registerExplanations(ctx);
   registerItems(ctx);
   registerCatalogue(ctx);
   registerRecommendations(ctx);

@@ -10,6 +10,7 @@ import { LIMITS } from '../config.js';
 import { invalidInput, type RidgerecError } from '../errors.js';
 import { parseWhere, type ItemFilters } from '../model/rules.js';
 import { checkItemPatch, type ItemPatch, type ItemQuery } from '../ratings/catalogue.js';
+import { MAX_EXPLAIN } from '../serving/explanations.js';
 
 export const MAX_ID_LENGTH = 256;
 export const MAX_LIMIT = LIMITS.maxLimit;
@@ -77,6 +78,13 @@ const limitField = z
   .min(1, { error: `must be an integer in 1..${MAX_LIMIT}` })
   .max(MAX_LIMIT, { error: `must be an integer in 1..${MAX_LIMIT}` });
 
+/** `explain` (and the explanation route's `top`): how many rated items to list, 1..MAX_EXPLAIN. */
+const explainField = z
+  .number({ error: `must be an integer in 1..${MAX_EXPLAIN}` })
+  .int({ error: `must be an integer in 1..${MAX_EXPLAIN}` })
+  .min(1, { error: `must be an integer in 1..${MAX_EXPLAIN}` })
+  .max(MAX_EXPLAIN, { error: `must be an integer in 1..${MAX_EXPLAIN}` });
+
 const excludeField = z
   .array(id(), { error: 'must be an array of item ids' })
   .max(MAX_EXCLUDE, { error: `must hold at most ${MAX_EXCLUDE} item ids` });
@@ -121,6 +129,7 @@ export const anonymousSchema = z.object({
     .int({ error: 'must be an integer >= 1' })
     .min(1, { error: 'must be an integer >= 1' })
     .optional(),
+  explain: explainField.optional(),
 });
 
 export interface RatingBody {
@@ -159,18 +168,21 @@ export interface AnonymousBody extends ItemFilters {
   readonly ratings: { item: string; value: number }[];
   readonly limit: number;
   readonly exclude: string[];
+  /** Present when the body asks for `because` lists. */
+  readonly explain?: number;
 }
 
 /** POST /v1/recommendations. */
 export function parseAnonymousBody(body: unknown): AnonymousBody {
   const r = anonymousSchema.safeParse(requireObject(body));
   if (!r.success) throw zodError(r.error);
-  const { ratings, limit, exclude, where, ...rules } = r.data;
+  const { ratings, limit, exclude, where, explain, ...rules } = r.data;
   return {
     ...rules,
     ratings,
     limit: limit ?? DEFAULT_LIMIT,
     exclude: exclude ?? [],
+    ...(explain === undefined ? {} : { explain }),
     ...(where === undefined ? {} : { where: parseWhere(where) }),
   };
 }
@@ -190,6 +202,17 @@ export function parseLimit(raw: QueryValue, fallback: number = DEFAULT_LIMIT): n
   const v = Number(s);
   if (!/^\d{1,7}$/.test(s) || v < 1 || v > MAX_LIMIT) {
     throw issuesError([{ path: 'limit', message: `must be an integer in 1..${MAX_LIMIT}, got "${s.slice(0, 40)}"` }]);
+  }
+  return v;
+}
+
+/** ?top= / ?explain=: an integer in 1..MAX_EXPLAIN, undefined when absent. */
+export function parseExplainCount(name: 'top' | 'explain', raw: QueryValue): number | undefined {
+  const s = single(name, raw);
+  if (s === undefined) return undefined;
+  const v = Number(s);
+  if (!/^\d{1,7}$/.test(s) || v < 1 || v > MAX_EXPLAIN) {
+    throw issuesError([{ path: name, message: `must be an integer in 1..${MAX_EXPLAIN}, got "${s.slice(0, 40)}"` }]);
   }
   return v;
 }

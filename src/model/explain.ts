@@ -16,10 +16,11 @@
  *   contribution_j = (r_uj − μ − b_j) · [q_i; 0]ᵀ A_u⁻¹ [q_j; 1], which equals
  *   (r_uj − μ − b_u − b_j) · q_iᵀ (Σ q_j q_jᵀ + λ_u I)⁻¹ q_j (the p_u block of the joint solve),
  *   summing to p_u·q_i; μ, b_u and b_i are reported apart, and score = μ + b_u + b_i + Σ.
- * One d×d Cholesky factorization per user, then one pair of triangular solves per explained item.
+ * One d×d Cholesky factorization per user, then one pair of triangular solves and one gathered
+ * matrix-vector product over the rated rows per explained item.
  */
 import { ModelFitError } from '../errors.js';
-import { choleskySolve, choleskySubstitute } from '../training/linalg.js';
+import { choleskySolve, choleskySubstitute, gatherAxpy, gatherDot, gatherSyrk, SYRK_BLOCK } from '../training/linalg.js';
 import type { TrainParams } from '../training/params.js';
 
 export interface Contribution {
@@ -70,20 +71,28 @@ export function createExplainer(m: ExplainableModel, items: Int32Array, values: 
   const lambdaU = m.params.lambdaScaling === 'count' ? m.params.lambda * n : m.params.lambda;
   const alpha = m.params.alpha;
   const Q = m.itemFactors;
-  const feat = (j: number, t: number): number => (t < k ? Q[j * k + t]! : 1);
-  // A_u (lower triangle is all choleskySolve reads) and the per-item coefficient c_uj t_uj.
-  const A = new Float64Array(d * d);
-  if (!explicit && gram) A.set(gram);
+  // The per-item weight w_uj of A_u and coefficient c_uj t_uj of the right-hand side.
+  const w = new Float64Array(n);
   const coef = new Float64Array(n);
   for (let e = 0; e < n; e++) {
-    const j = items[e]!;
     const v = values[e]!;
-    const w = explicit ? 1 : alpha * v;
-    coef[e] = explicit ? v - m.globalMean - (m.itemBias?.[j] ?? 0) : 1 + alpha * v;
-    for (let a = 0; a < d; a++) {
-      const fa = w * feat(j, a);
-      for (let b = 0; b <= a; b++) A[a * d + b] = A[a * d + b]! + fa * feat(j, b);
-    }
+    w[e] = explicit ? 1 : alpha * v;
+    coef[e] = explicit ? v - m.globalMean - (m.itemBias?.[items[e]!] ?? 0) : 1 + alpha * v;
+  }
+  // A_u, lower triangle (all choleskySolve reads). The q-block Σ w_uj q_j q_jᵀ is one gathered
+  // syrk over the rated rows; explicit models add the row of the constant feature 1:
+  // A[k][t] = Σ_j q_j[t], A[k][k] = n.
+  const B = new Float64Array(k * k);
+  if (!explicit && gram) B.set(gram);
+  gatherSyrk(Q, items, 0, n, w, B, k, new Float64Array(2 * k * SYRK_BLOCK));
+  let A = B;
+  if (explicit) {
+    A = new Float64Array(d * d);
+    for (let a = 0; a < k; a++) A.set(B.subarray(a * k, a * k + a + 1), a * d);
+    const last = new Float64Array(k);
+    gatherAxpy(Q, items, 0, n, w, last, k);
+    A.set(last, k * d);
+    A[k * d + k] = n;
   }
   for (let a = 0; a < d; a++) A[a * d + a] = A[a * d + a]! + lambdaU;
   // Factorize once; the first solve gives b_u = e_dᵀ A⁻¹ Σ c t f_j (explicit) for free.
@@ -94,51 +103,66 @@ export function createExplainer(m: ExplainableModel, items: Int32Array, values: 
       `cannot explain: the user's ridge system (${n} ratings) is not positive definite with λ = ${m.params.lambda}; retrain with a larger λ (--lambda)`,
     );
   }
+  // s_j = u·f_j for every rated j, where f_j = [q_j; 1] for explicit models.
+  const s = new Float64Array(n);
+  const dots = (u: Float64Array): void => {
+    gatherDot(Q, items, 0, n, u, k, s);
+    if (explicit) for (let e = 0; e < n; e++) s[e] = s[e]! + u[k]!;
+  };
   // rhs = A⁻¹ e_d: b_u = Σ_j c_j t_j (A⁻¹ e_d)·f_j.
   let userBias = 0;
   if (explicit) {
-    for (let e = 0; e < n; e++) {
-      let s = 0;
-      for (let a = 0; a < d; a++) s += rhs[a]! * feat(items[e]!, a);
-      userBias += coef[e]! * s;
-    }
+    dots(rhs);
+    for (let e = 0; e < n; e++) userBias += coef[e]! * s[e]!;
   }
   const u = new Float64Array(d);
+  const c = new Float64Array(n);
   return {
     explain(user, i, top) {
       // u = A⁻¹ g_i, then contribution_j = c_j t_j · u·f_j.
       u.fill(0);
       for (let t = 0; t < k; t++) u[t] = Q[i * k + t]!;
       choleskySubstitute(A, d, u);
-      const parts = new Array<{ j: number; c: number }>(n);
+      dots(u);
       let sum = 0;
       for (let e = 0; e < n; e++) {
-        const j = items[e]!;
-        let s = 0;
-        for (let a = 0; a < d; a++) s += u[a]! * feat(j, a);
-        const c = coef[e]! * s;
-        if (!Number.isFinite(c)) {
+        const x = coef[e]! * s[e]!;
+        if (!Number.isFinite(x)) {
           throw new ModelFitError(
             `cannot explain: a contribution is not finite (λ = ${m.params.lambda}); retrain with a larger λ (--lambda)`,
           );
         }
-        parts[e] = { j, c };
-        sum += c;
+        c[e] = x;
+        sum += x;
       }
-      parts.sort((x, y) => y.c - x.c || x.j - y.j);
-      const shown = parts.slice(0, Math.max(0, top));
-      let listed = 0;
-      for (const p of shown) listed += p.c;
+      // The `top` largest (ties: the smaller item index first), by insertion into a short list.
+      const shown: number[] = [];
+      const before = (e: number, f: number): boolean => c[e]! > c[f]! || (c[e] === c[f] && items[e]! < items[f]!);
+      const want = Math.max(0, Math.min(top, n));
+      for (let e = 0; e < n && want > 0; e++) {
+        if (shown.length === want && !before(e, shown[want - 1]!)) continue;
+        let p = shown.length === want ? want - 1 : shown.length;
+        while (p > 0 && before(e, shown[p - 1]!)) {
+          shown[p] = shown[p - 1]!;
+          p--;
+        }
+        shown[p] = e;
+      }
+      // rest: the contributions not listed, summed in rating order (exactly 0 when all are listed).
+      const listed = new Uint8Array(n);
+      for (const e of shown) listed[e] = 1;
+      let rest = 0;
+      for (let e = 0; e < n; e++) if (listed[e] === 0) rest += c[e]!;
       const item = m.itemIds[i]!;
-      const contributions = shown.map((p) => ({ item: m.itemIds[p.j]!, contribution: p.c }));
-      if (!explicit) return { user, item, score: sum, contributions, rest: sum - listed };
+      const contributions = shown.map((e) => ({ item: m.itemIds[items[e]!]!, contribution: c[e]! }));
+      if (!explicit) return { user, item, score: sum, contributions, rest };
       const itemBias = m.itemBias?.[i] ?? 0;
       return {
         user,
         item,
         score: m.globalMean + userBias + itemBias + sum,
         contributions,
-        rest: sum - listed,
+        rest,
         bias: { global: m.globalMean, user: userBias, item: itemBias },
       };
     },

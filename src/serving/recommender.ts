@@ -9,6 +9,7 @@
 import { DEFAULTS } from '../config.js';
 import { invalidInput, noModel, notFound } from '../errors.js';
 import { Catalog } from '../model/catalog.js';
+import type { Explainer, Explanation } from '../model/explain.js';
 import type { FoldedInUser, ItemRating, Model, ScoredItem, Source } from '../model/model.js';
 import { CategoryCap, type CompiledRules, type ItemFilters } from '../model/rules.js';
 import type { LoadedModel, ModelRecord } from '../model/registry.js';
@@ -16,15 +17,19 @@ import type { CatalogItem, ItemPage, ItemPatch, ItemQuery, ItemWrite } from '../
 import type { RatingInput } from '../ratings/store.js';
 import { startPrecompute, type PrecomputeJob, type PrecomputeStatus } from './precompute.js';
 import { buildServingState, MAX_CACHED_FOLDED_IN_USERS, type ServingState } from './serving-state.js';
+import { checkExplainCount, DEFAULT_EXPLAIN_TOP, userExplainer, withBecause, type ExplainedItem } from './explanations.js';
 
 export type { PrecomputeStatus } from './precompute.js';
 export type { ScoredItem, Source } from '../model/model.js';
 export type { CatalogItem, ItemPage, ItemPatch, ItemQuery, ItemWrite } from '../ratings/catalogue.js';
+export type { ExplainedItem } from './explanations.js';
 
 /** How many items and the rules they must pass (src/model/rules.ts). */
 export interface RecommendOptions extends ItemFilters {
   readonly limit: number;
   readonly includeRated?: boolean;
+  /** Adds `because` (the top N rated items behind each score, 1..50) to every item. */
+  readonly explain?: number;
 }
 
 /**
@@ -63,14 +68,20 @@ export interface Recommender {
   modelInfo(): ModelRecord | null;
   /** Throws noModel() (503) when no model is active. Known user → source 'model'; user unknown to the
    *  model (or with ratings posted since) but with ratings in the db → 'fold-in'; no ratings → 'popular'. */
-  recommend(user: string, options: RecommendOptions): { user: string; model: number; source: Source; items: ScoredItem[] };
+  recommend(user: string, options: RecommendOptions): { user: string; model: number; source: Source; items: ExplainedItem[] };
   /** Cosine similarity of item factors, the item itself excluded. Unknown item → notFound(msg, 'unknown_item') (404). */
   similarItems(item: string, options: ItemFilters & { limit: number }): { item: string; model: number; items: ScoredItem[] };
   /** Fold-in from an ad-hoc list; unknown item ids are ignored (if none is known: popular items, source 'popular'). */
   recommendAnonymous(
     ratings: readonly { item: string; value: number }[],
-    options: ItemFilters & { limit: number },
-  ): { source: Source; model: number; items: ScoredItem[] };
+    options: ItemFilters & { limit: number; explain?: number },
+  ): { source: Source; model: number; items: ExplainedItem[] };
+  /**
+   * The user's score for `item` decomposed over their rated items (src/serving/explanations.ts:
+   * the same ratings as their recommendations), the `top` (1..50, default 5) largest listed.
+   * Unknown item → notFound 'unknown_item'; a user with no ratings → notFound 'unknown_user'.
+   */
+  explain(user: string, item: string, options?: { top?: number }): Explanation & { model: number };
   /** Stores the ratings (one transaction, all or nothing) and re-folds every affected user so the
    *  very next recommend reflects them and excludes the newly rated items. */
   addRatings(ratings: readonly RatingInput[]): { accepted: number };
@@ -423,17 +434,24 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       const rules = state.model.rules(opts);
       const includeRated = opts.includeRated ?? false;
       const model = state.record.id;
+      // ?explain=N: one explainer (one factorization) for the whole list, from the same ratings as the scores.
+      const n = opts.explain === undefined ? undefined : checkExplainCount('explain', opts.explain);
+      const explained = (items: ScoredItem[], explainer: () => Explainer | null): ExplainedItem[] =>
+        n === undefined || items.length === 0 ? items : withBecause(state.model, explainer(), user, items, n);
+      const ratingsOf = (who: string) => store.userRatings(who);
       const u = state.model.userIndex(user);
       if (u !== undefined && !touched.has(user)) {
-        return { user, model, source: 'model', items: recommendKnown(state, u, limit, rules, includeRated, counters) };
+        const items = recommendKnown(state, u, limit, rules, includeRated, counters);
+        return { user, model, source: 'model', items: explained(items, () => userExplainer(state.model, ratingsOf, user, true, model)) };
       }
       const folded = getFoldedIn(state, user);
       if (folded !== null) {
         counters.live++;
-        return { user, model, source: 'fold-in', items: state.model.recommendFolded(folded, limit, rules, includeRated) };
+        const items = state.model.recommendFolded(folded, limit, rules, includeRated);
+        return { user, model, source: 'fold-in', items: explained(items, () => userExplainer(state.model, ratingsOf, user, false, model)) };
       }
       counters.popular++;
-      return { user, model, source: 'popular', items: state.model.popularItems(limit, rules) };
+      return { user, model, source: 'popular', items: explained(state.model.popularItems(limit, rules), () => null) };
     },
 
     similarItems(item, opts) {
@@ -447,8 +465,23 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
 
     recommendAnonymous(ratings, opts) {
       const state = requireState();
+      const n = opts.explain === undefined ? undefined : checkExplainCount('explain', opts.explain);
       const r = state.model.recommendFor(ratings, { ...opts, limit: checkLimit(opts.limit) });
-      return { source: r.source, model: state.record.id, items: r.items };
+      if (n === undefined) return { source: r.source, model: state.record.id, items: r.items };
+      // The posted basket explains its own fold-in; popular items (no known item posted) get [].
+      const explainer = r.source === 'fold-in' && r.items.length > 0 ? state.model.explainer('anonymous', ratings) : null;
+      return { source: r.source, model: state.record.id, items: withBecause(state.model, explainer, 'anonymous', r.items, n) };
+    },
+
+    explain(user, item, opts = {}) {
+      const state = requireState();
+      const top = checkExplainCount('top', opts.top ?? DEFAULT_EXPLAIN_TOP);
+      const model = state.record.id;
+      const i = state.model.itemIndex(item);
+      if (i === undefined) throw notFound(`item "${item}" is not in model ${model}`, 'unknown_item', { item });
+      const fromModel = state.model.userIndex(user) !== undefined && !touched.has(user);
+      const explainer = userExplainer(state.model, (who) => store.userRatings(who), user, fromModel, model);
+      return { ...explainer.explain(user, i, top), model };
     },
 
     addRatings(ratings) {

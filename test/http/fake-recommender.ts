@@ -15,13 +15,14 @@ export interface FakeCalls {
   reload: number;
   /** PUT (replace) and PATCH item writes, in order. */
   writeItem: { item: string; fields: ItemPatch; replace: boolean }[];
+  explain: { user: string; item: string; top: number | undefined }[];
 }
 
 export function fakeRecommender(
   options: { model?: number | null; throwOnRecommend?: Error; titles?: (ids: readonly string[]) => ReadonlyMap<string, string> } = {},
 ): Recommender & { calls: FakeCalls } {
   let model = options.model === undefined ? 7 : options.model;
-  const calls: FakeCalls = { recommend: [], addRatings: [], deleteUser: [], reload: 0, writeItem: [] };
+  const calls: FakeCalls = { recommend: [], addRatings: [], deleteUser: [], reload: 0, writeItem: [], explain: [] };
   // The catalogue: the three items, untitled and active, in id order.
   const catalogue = new Map<string, CatalogItem>(
     ['a', 'b', 'c'].map((id) => [id, { id, title: null, categories: [], metadata: {}, active: true }]),
@@ -81,6 +82,17 @@ export function fakeRecommender(
     },
     recommendAnonymous(_ratings, opts) {
       return { source: 'fold-in', model: need(), items: items.slice(0, opts.limit) };
+    },
+    explain(user, item, opts = {}) {
+      const m = need();
+      if (!items.some((x) => x.item === item)) throw notFound(`item ${item} is unknown to model ${m}`, 'unknown_item');
+      calls.explain.push({ user, item, top: opts.top });
+      // a's score 3 = 2 (from b) + 0.75 (from c) + 0.25 (the rest).
+      const contributions = [
+        { item: 'b', contribution: 2 },
+        { item: 'c', contribution: 0.75 },
+      ].slice(0, opts.top ?? 5);
+      return { user, item, score: 3, contributions, rest: 3 - contributions.reduce((s, c) => s + c.contribution, 0), model: m };
     },
     addRatings(ratings) {
       calls.addRatings.push([...ratings]);
