@@ -25,7 +25,6 @@ import type { RatingMatrix } from '../ratings/matrix.js';
 import { scoreAll } from '../kernels/scoring.js';
 import { topK } from '../kernels/top-k.js';
 import { createSimdScorer } from '../kernels/wasm-scorer.js';
-import { useWasmKernels } from '../kernels/wasm.js';
 import type { FactorModel } from '../training/params.js';
 import type { TestSet } from './split.js';
 
@@ -142,7 +141,7 @@ function rankingMetrics(
   const recommended = new Uint8Array(nItems);
   const scores = new Float64Array(nItems);
   // The WebAssembly SIMD scorer where it runs (float32 sums; RIDGEREC_KERNELS=js selects the plain loop).
-  const simd = useWasmKernels() ? createSimdScorer(Q, bi, k, nItems) : null;
+  const simd = createSimdScorer(Q, bi, k, nItems);
   let users = 0;
   let sumP = 0;
   let sumR = 0;

@@ -14,7 +14,7 @@
  */
 
 import { topK } from './top-k.js';
-import { instantiateKernels, kernelsModule, sharedMemory } from './wasm.js';
+import { instantiateKernels, sharedMemory, useWasmKernels } from './wasm.js';
 
 export interface SimdScorer {
   readonly k: number;
@@ -64,14 +64,17 @@ function topOfRow(
   return { indices, scores: top.scores };
 }
 
-/** True when this runtime runs the WebAssembly kernels (SIMD and shared memory; Node ≥ 20 does) and they are built. */
+/**
+ * True when the scorer runs on WebAssembly here: the runtime validates the kernels (SIMD and
+ * shared memory; Node 20 does), they are built, and RIDGEREC_KERNELS does not say js.
+ */
 export function wasmSimdSupported(): boolean {
-  return kernelsModule() !== null;
+  return useWasmKernels();
 }
 
 /**
  * Builds a scorer over a copy of the item factors (k must be ≥ 1); null when WebAssembly SIMD is
- * unavailable, in which case callers keep the JavaScript kernel.
+ * unavailable or RIDGEREC_KERNELS=js, in which case callers keep the JavaScript kernel.
  */
 export function createSimdScorer(itemFactors: Float32Array, itemBias: Float32Array | null, k: number, nItems: number): SimdScorer | null {
   if (!(k >= 1) || !wasmSimdSupported()) return null;
