@@ -79,12 +79,73 @@ function rowAt(f: usize, idx: usize, j: i32, d: i32): usize {
   return f + (<usize>(load<i32>(idx + ((<usize>j) << 2)) * d) << 2);
 }
 
+/** out[0..3] = fa·x, fb·x, fc·x, fd·x over t < d. */
+@inline
+function dot4(fa: usize, fb: usize, fc: usize, fd: usize, x: usize, d: i32, out: usize): void {
+  let aa = f32x4.splat(0);
+  let ab = f32x4.splat(0);
+  let ac = f32x4.splat(0);
+  let ad = f32x4.splat(0);
+  let t = 0;
+  for (; t + 4 <= d; t += 4) {
+    const o = (<usize>t) << 2;
+    const xv = v128.load(x + o);
+    aa = f32x4.add(aa, f32x4.mul(v128.load(fa + o), xv));
+    ab = f32x4.add(ab, f32x4.mul(v128.load(fb + o), xv));
+    ac = f32x4.add(ac, f32x4.mul(v128.load(fc + o), xv));
+    ad = f32x4.add(ad, f32x4.mul(v128.load(fd + o), xv));
+  }
+  let sa = hsum(aa);
+  let sb = hsum(ab);
+  let sc = hsum(ac);
+  let sd = hsum(ad);
+  for (; t < d; t++) {
+    const o = (<usize>t) << 2;
+    const xt = load<f32>(x + o);
+    sa += load<f32>(fa + o) * xt;
+    sb += load<f32>(fb + o) * xt;
+    sc += load<f32>(fc + o) * xt;
+    sd += load<f32>(fd + o) * xt;
+  }
+  store<f32>(out, sa);
+  store<f32>(out, sb, 4);
+  store<f32>(out, sc, 8);
+  store<f32>(out, sd, 12);
+}
+
+/** y[t] += (ca·fa[t] + cb·fb[t]) + (cc·fc[t] + cd·fd[t]), t < d: y loaded and stored once for four rows. */
+@inline
+function axpy4(fa: usize, fb: usize, fc: usize, fd: usize, ca: f32, cb: f32, cc: f32, cd: f32, y: usize, d: i32): void {
+  const va = f32x4.splat(ca);
+  const vb = f32x4.splat(cb);
+  const vc = f32x4.splat(cc);
+  const vd = f32x4.splat(cd);
+  let t = 0;
+  for (; t + 4 <= d; t += 4) {
+    const o = (<usize>t) << 2;
+    const s = f32x4.add(
+      f32x4.add(f32x4.mul(va, v128.load(fa + o)), f32x4.mul(vb, v128.load(fb + o))),
+      f32x4.add(f32x4.mul(vc, v128.load(fc + o)), f32x4.mul(vd, v128.load(fd + o))),
+    );
+    v128.store(y + o, f32x4.add(v128.load(y + o), s));
+  }
+  for (; t < d; t++) {
+    const o = (<usize>t) << 2;
+    const s = ca * load<f32>(fa + o) + cb * load<f32>(fb + o) + (cc * load<f32>(fc + o) + cd * load<f32>(fd + o));
+    store<f32>(y + o, load<f32>(y + o) + s);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Gathered row kernels: the entries j < n of one CSR row, feature rows f_{idx[j]}.
 
-/** out[j] = f_{idx[j]}·x for j < n; two rows at a time so each load of x serves two products. */
+/**
+ * out[j] = f_{idx[j]}·x for j < n; four rows at a time, so each load of x serves four products and
+ * four scattered rows are being fetched at once.
+ */
 export function gatherDot(f: usize, idx: usize, n: i32, d: i32, x: usize, out: usize): void {
   let j = 0;
+  for (; j + 3 < n; j += 4) dot4(rowAt(f, idx, j, d), rowAt(f, idx, j + 1, d), rowAt(f, idx, j + 2, d), rowAt(f, idx, j + 3, d), x, d, out + ((<usize>j) << 2));
   for (; j + 1 < n; j += 2) {
     const fa = rowAt(f, idx, j, d);
     const fb = rowAt(f, idx, j + 1, d);
@@ -111,9 +172,14 @@ export function gatherDot(f: usize, idx: usize, n: i32, d: i32, x: usize, out: u
   if (j < n) store<f32>(out + ((<usize>j) << 2), dot32(rowAt(f, idx, j, d), x, d));
 }
 
-/** y[t] += Σ_j c[j]·f_{idx[j]}[t], t < d; two rows per pass over y. */
+/** y[t] += Σ_j c[j]·f_{idx[j]}[t], t < d; four rows per pass over y. */
 export function gatherAxpy(f: usize, idx: usize, n: i32, d: i32, c: usize, y: usize): void {
   let j = 0;
+  for (; j + 3 < n; j += 4) {
+    const co = c + ((<usize>j) << 2);
+    axpy4(rowAt(f, idx, j, d), rowAt(f, idx, j + 1, d), rowAt(f, idx, j + 2, d), rowAt(f, idx, j + 3, d),
+      load<f32>(co), load<f32>(co, 4), load<f32>(co, 8), load<f32>(co, 12), y, d);
+  }
   for (; j + 1 < n; j += 2) {
     const fa = rowAt(f, idx, j, d);
     const fb = rowAt(f, idx, j + 1, d);
@@ -155,10 +221,20 @@ function axpy2(fa: usize, fb: usize, ca: f32, cb: f32, y: usize, d: i32): void {
 /**
  * The data part of the CG matvec in one pass over each feature row:
  *   s[j] = f_j·p,   y += Σ_j w[j]·s[j]·f_j
- * (the second use of f_j hits the cache the first one filled).
+ * four rows at a time (the second use of each f_j hits the cache the first one filled).
  */
 export function gatherDotAxpy(f: usize, idx: usize, n: i32, d: i32, p: usize, w: usize, s: usize, y: usize): void {
   let j = 0;
+  for (; j + 3 < n; j += 4) {
+    const fa = rowAt(f, idx, j, d);
+    const fb = rowAt(f, idx, j + 1, d);
+    const fc = rowAt(f, idx, j + 2, d);
+    const fd = rowAt(f, idx, j + 3, d);
+    const jo = (<usize>j) << 2;
+    dot4(fa, fb, fc, fd, p, d, s + jo);
+    axpy4(fa, fb, fc, fd, load<f32>(w + jo) * load<f32>(s + jo), load<f32>(w + jo, 4) * load<f32>(s + jo, 4),
+      load<f32>(w + jo, 8) * load<f32>(s + jo, 8), load<f32>(w + jo, 12) * load<f32>(s + jo, 12), y, d);
+  }
   for (; j + 1 < n; j += 2) {
     const fa = rowAt(f, idx, j, d);
     const fb = rowAt(f, idx, j + 1, d);
