@@ -5,7 +5,7 @@
  * Layout in that memory (bytes):
  *   [0, qBytes)        item factors re-laid as blocks of 4 items: Qt[(b·k + f)·4 + lane] = Q[(4b+lane)·k + f]
  *   [biasAt, …)        item biases (zeros for implicit models), padded to nPad
- *   [pAt, …)           up to 8 user vectors of k floats
+ *   [pAt, …)           one user vector (score1), or 8 interleaved, P8[f·8 + j] (score8)
  *   [outAt, …)         8 score rows of nPad floats
  *   [dstAt, …)         collect's candidate indices
  * With items four to a vector, s_{4b..4b+3} = bias_{4b..} + Σ_f splat(p_f) · Qt_{b,f}: no horizontal
@@ -109,10 +109,11 @@ export function createSimdScorer(itemFactors: Float32Array, itemBias: Float32Arr
       return outs[0]!;
     },
     scoreEight(p, users) {
+      // Interleaved for score8: pView[f·8 + j] = p[users[j]·k + f] (zeros past the batch).
       const m = Math.min(8, users.length);
       for (let j = 0; j < 8; j++) {
-        if (j < m) pView.set(p.subarray(users[j]! * k, users[j]! * k + k), j * k);
-        else pView.fill(0, j * k, (j + 1) * k);
+        const src = j < m ? users[j]! * k : -1;
+        for (let f = 0; f < k; f++) pView[f * 8 + j] = src < 0 ? 0 : p[src + f]!;
       }
       kernels.score8(0, biasAt, pAt, outAt, nPad / 4, k, nPad);
       return outs;
