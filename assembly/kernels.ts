@@ -166,7 +166,7 @@ export function gatherDot(f: usize, idx: usize, n: i32, d: i32, x: usize, out: u
     let aa = f32x4.splat(0);
     let ab = f32x4.splat(0);
     let t = 0;
-      const e4 = (<usize>(d & ~3)) << 2;
+    const e4 = (<usize>(d & ~3)) << 2;
     let ov: usize = 0;
     if (e4 != 0) {
       do {
@@ -192,24 +192,6 @@ export function gatherDot(f: usize, idx: usize, n: i32, d: i32, x: usize, out: u
   if (j < n) store<f32>(out + ((<usize>j) << 2), dot32(rowAt(f, idx, j, d), x, d));
 }
 
-/** y[t] += Σ_j c[j]·f_{idx[j]}[t], t < d; four rows per pass over y. */
-export function gatherAxpy(f: usize, idx: usize, n: i32, d: i32, c: usize, y: usize): void {
-  let j = 0;
-  for (; j + 3 < n; j += 4) {
-    const co = c + ((<usize>j) << 2);
-    axpy4(rowAt(f, idx, j, d), rowAt(f, idx, j + 1, d), rowAt(f, idx, j + 2, d), rowAt(f, idx, j + 3, d),
-      load<f32>(co), load<f32>(co, 4), load<f32>(co, 8), load<f32>(co, 12), y, d);
-  }
-  for (; j + 1 < n; j += 2) {
-    const fa = rowAt(f, idx, j, d);
-    const fb = rowAt(f, idx, j + 1, d);
-    const ca = load<f32>(c + ((<usize>j) << 2));
-    const cb = load<f32>(c + ((<usize>j) << 2), 4);
-    axpy2(fa, fb, ca, cb, y, d);
-  }
-  if (j < n) axpy2(rowAt(f, idx, j, d), 0, load<f32>(c + ((<usize>j) << 2)), 0, y, d);
-}
-
 /** y[t] += ca·fa[t] + cb·fb[t], t < d (fb = 0: only fa). */
 @inline
 function axpy2(fa: usize, fb: usize, ca: f32, cb: f32, y: usize, d: i32): void {
@@ -217,7 +199,7 @@ function axpy2(fa: usize, fb: usize, ca: f32, cb: f32, y: usize, d: i32): void {
   let t = 0;
   if (fb != 0) {
     const vb = f32x4.splat(cb);
-      const e4 = (<usize>(d & ~3)) << 2;
+    const e4 = (<usize>(d & ~3)) << 2;
     let ov: usize = 0;
     if (e4 != 0) {
       do {
@@ -233,7 +215,7 @@ function axpy2(fa: usize, fb: usize, ca: f32, cb: f32, y: usize, d: i32): void {
       store<f32>(y + o, load<f32>(y + o) + (ca * load<f32>(fa + o) + cb * load<f32>(fb + o)));
     }
   } else {
-      const e4 = (<usize>(d & ~3)) << 2;
+    const e4 = (<usize>(d & ~3)) << 2;
     let ov: usize = 0;
     if (e4 != 0) {
       do {
@@ -251,11 +233,13 @@ function axpy2(fa: usize, fb: usize, ca: f32, cb: f32, y: usize, d: i32): void {
 }
 
 /**
- * The data part of the CG matvec in one pass over each feature row:
- *   s[j] = f_j·p,   y += Σ_j w[j]·s[j]·f_j
- * four rows at a time (the second use of each f_j hits the cache the first one filled).
+ * One visit of each feature row for both CG passes:
+ *   s[j] = f_j·p,   y += Σ_j (a[j] + sg·w[j]·s[j]) f_j        (a = 0: no a[j] term)
+ * The CG step's data part of A·p is a = 0, sg = 1 (y += Σ w_j (f_j·p) f_j); the initial residual
+ * is a = c t, sg = −1 (r += Σ (c_j t_j − w_j (f_j·x)) f_j). Four rows at a time; the second use of
+ * each f_j hits the cache the first one filled.
  */
-export function gatherDotAxpy(f: usize, idx: usize, n: i32, d: i32, p: usize, w: usize, s: usize, y: usize): void {
+export function gatherDotAxpy(f: usize, idx: usize, n: i32, d: i32, p: usize, a: usize, w: usize, sg: f32, s: usize, y: usize): void {
   let j = 0;
   for (; j + 3 < n; j += 4) {
     const fa = rowAt(f, idx, j, d);
@@ -264,46 +248,25 @@ export function gatherDotAxpy(f: usize, idx: usize, n: i32, d: i32, p: usize, w:
     const fd = rowAt(f, idx, j + 3, d);
     const jo = (<usize>j) << 2;
     dot4(fa, fb, fc, fd, p, d, s + jo);
-    axpy4(fa, fb, fc, fd, load<f32>(w + jo) * load<f32>(s + jo), load<f32>(w + jo, 4) * load<f32>(s + jo, 4),
-      load<f32>(w + jo, 8) * load<f32>(s + jo, 8), load<f32>(w + jo, 12) * load<f32>(s + jo, 12), y, d);
-  }
-  for (; j + 1 < n; j += 2) {
-    const fa = rowAt(f, idx, j, d);
-    const fb = rowAt(f, idx, j + 1, d);
-    let aa = f32x4.splat(0);
-    let ab = f32x4.splat(0);
-    let t = 0;
-      const e4 = (<usize>(d & ~3)) << 2;
-    let ov: usize = 0;
-    if (e4 != 0) {
-      do {
-        const o = ov;
-        const pv = v128.load(p + o);
-        aa = f32x4.add(aa, f32x4.mul(v128.load(fa + o), pv));
-        ab = f32x4.add(ab, f32x4.mul(v128.load(fb + o), pv));
-        ov += 16;
-      } while (ov < e4);
+    let ca = sg * load<f32>(w + jo) * load<f32>(s + jo);
+    let cb = sg * load<f32>(w + jo, 4) * load<f32>(s + jo, 4);
+    let cc = sg * load<f32>(w + jo, 8) * load<f32>(s + jo, 8);
+    let cd = sg * load<f32>(w + jo, 12) * load<f32>(s + jo, 12);
+    if (a != 0) {
+      ca += load<f32>(a + jo);
+      cb += load<f32>(a + jo, 4);
+      cc += load<f32>(a + jo, 8);
+      cd += load<f32>(a + jo, 12);
     }
-    t = d & ~3;
-    let sa = hsum(aa);
-    let sb = hsum(ab);
-    for (; t < d; t++) {
-      const o = (<usize>t) << 2;
-      const pt = load<f32>(p + o);
-      sa += load<f32>(fa + o) * pt;
-      sb += load<f32>(fb + o) * pt;
-    }
-    const jo = (<usize>j) << 2;
-    store<f32>(s + jo, sa);
-    store<f32>(s + jo, sb, 4);
-    axpy2(fa, fb, load<f32>(w + jo) * sa, load<f32>(w + jo, 4) * sb, y, d);
+    axpy4(fa, fb, fc, fd, ca, cb, cc, cd, y, d);
   }
-  if (j < n) {
+  for (; j < n; j++) {
     const fa = rowAt(f, idx, j, d);
     const sa = dot32(fa, p, d);
     const jo = (<usize>j) << 2;
     store<f32>(s + jo, sa);
-    axpy2(fa, 0, load<f32>(w + jo) * sa, 0, y, d);
+    const ca = sg * load<f32>(w + jo) * sa + (a != 0 ? load<f32>(a + jo) : 0);
+    axpy2(fa, 0, ca, 0, y, d);
   }
 }
 
@@ -505,18 +468,16 @@ export function cgRows(
     memory.copy(x, o, (<usize>d) << 2);
 
     // r = b − A x = Σ_j (c_j t_j − w_j s_j) f_j − G x − λ_r x,   s_j = f_j·x
-    gatherDot(fixed, ix, n, d, x, sx);
     for (let j = 0; j < n; j++) {
       const jo = (<usize>j) << 2;
       const v = load<f32>(vv + jo);
-      const s = load<f32>(sx + jo);
       if (explicit != 0) {
         store<f32>(w + jo, 1);
-        store<f32>(coef + jo, v - mu - load<f32>(fixedBias + ((<usize>load<i32>(ix + jo)) << 2)) - s);
+        store<f32>(coef + jo, v - mu - load<f32>(fixedBias + ((<usize>load<i32>(ix + jo)) << 2))); // c t = r − μ − b_j
       } else {
         const wj = alpha * v;
-        store<f32>(w + jo, wj);
-        store<f32>(coef + jo, 1 + wj * (1 - s));
+        store<f32>(w + jo, wj); // w = c − 1 = α v
+        store<f32>(coef + jo, 1 + wj); // c t = c
       }
     }
     if (explicit != 0) {
@@ -525,7 +486,7 @@ export function cgRows(
       symv(gram, dp, x, r);
       for (let t: usize = 0; t < vb; t += 16) v128.store(r + t, f32x4.neg(f32x4.add(v128.load(r + t), f32x4.mul(lamv, v128.load(x + t)))));
     }
-    gatherAxpy(fixed, ix, n, d, coef, r);
+    gatherDotAxpy(fixed, ix, n, d, x, coef, w, -1, sx, r);
     memory.copy(p, r, vb);
     let rs = dotPadded(r, r, dp);
     for (let step = 0; step < cgSteps && rs > 1e-20; step++) {
@@ -536,7 +497,7 @@ export function cgRows(
         symv(gram, dp, p, Ap);
         for (let t: usize = 0; t < vb; t += 16) v128.store(Ap + t, f32x4.add(v128.load(Ap + t), f32x4.mul(lamv, v128.load(p + t))));
       }
-      if (weighted) gatherDotAxpy(fixed, ix, n, d, p, w, sp, Ap);
+      if (weighted) gatherDotAxpy(fixed, ix, n, d, p, 0, w, 1, sp, Ap);
       const pAp = dotPadded(p, Ap, dp);
       if (!(pAp > 0)) break; // singular direction (λ = 0): keep the current iterate
       // α_cg = rᵀr / pᵀAp;  x += α_cg p;  r −= α_cg Ap;  p = r + (r'ᵀr' / rᵀr) p
