@@ -63,12 +63,16 @@ function dotPadded(a: usize, b: usize, dp: i32): f64 {
 function dot64(a: usize, b: usize, n: i32): f64 {
   let acc0 = f64x2.splat(0);
   let acc1 = f64x2.splat(0);
-  let t = 0;
-  for (; t + 4 <= n; t += 4) {
-    const o = (<usize>t) << 3;
-    acc0 = f64x2.add(acc0, f64x2.mul(v128.load(a + o), v128.load(b + o)));
-    acc1 = f64x2.add(acc1, f64x2.mul(v128.load(a + o, 16), v128.load(b + o, 16)));
+  const e4 = (<usize>(n & ~3)) << 3;
+  let o: usize = 0;
+  if (e4 != 0) {
+    do {
+      acc0 = f64x2.add(acc0, f64x2.mul(v128.load(a + o), v128.load(b + o)));
+      acc1 = f64x2.add(acc1, f64x2.mul(v128.load(a + o, 16), v128.load(b + o, 16)));
+      o += 32;
+    } while (o < e4);
   }
+  let t = n & ~3;
   const v = f64x2.add(acc0, acc1);
   let s = f64x2.extract_lane(v, 0) + f64x2.extract_lane(v, 1);
   for (; t < n; t++) s += load<f64>(a + ((<usize>t) << 3)) * load<f64>(b + ((<usize>t) << 3));
@@ -327,22 +331,35 @@ export function syrkLower(f: usize, idx: usize, n: i32, w: usize, d: i32, A: usi
     for (let a = 0; a < d; a++) {
       const ua = U + ((<usize>a) << 2);
       const arow = A + ((<usize>(a * d)) << 3);
+      const jEnd = <usize>m * rowBytes;
       let b = 0;
-      for (; b + 4 <= d && b <= a; b += 4) {
-        let acc = f32x4.splat(0);
+      // Eight columns per pass while both 4-blocks start on or below the diagonal: one splat of
+      // U[j][a] serves eight products.
+      for (; b + 8 <= d && b + 4 <= a; b += 8) {
+        let acc0 = f32x4.splat(0);
         let acc1 = f32x4.splat(0);
         const tb = T + ((<usize>b) << 2);
-        let j = 0;
-        for (; j + 1 < m; j += 2) {
-          const jo = <usize>j * rowBytes;
+        let jo: usize = 0;
+        do {
+          const u = v128.load32_splat(ua + jo);
+          acc0 = f32x4.add(acc0, f32x4.mul(u, v128.load(tb + jo)));
+          acc1 = f32x4.add(acc1, f32x4.mul(u, v128.load(tb + jo, 16)));
+          jo += rowBytes;
+        } while (jo < jEnd);
+        const dst = arow + ((<usize>b) << 3);
+        v128.store(dst, f64x2.add(v128.load(dst), f64x2.promote_low_f32x4(acc0)));
+        v128.store(dst, f64x2.add(v128.load(dst, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(acc0, acc0, 2, 3, 0, 1))), 16);
+        v128.store(dst, f64x2.add(v128.load(dst, 32), f64x2.promote_low_f32x4(acc1)), 32);
+        v128.store(dst, f64x2.add(v128.load(dst, 48), f64x2.promote_low_f32x4(v128.shuffle<f32>(acc1, acc1, 2, 3, 0, 1))), 48);
+      }
+      for (; b + 4 <= d && b <= a; b += 4) {
+        let acc = f32x4.splat(0);
+        const tb = T + ((<usize>b) << 2);
+        let jo: usize = 0;
+        do {
           acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(ua + jo), v128.load(tb + jo)));
-          acc1 = f32x4.add(acc1, f32x4.mul(v128.load32_splat(ua + jo + rowBytes), v128.load(tb + jo + rowBytes)));
-        }
-        if (j < m) {
-          const jo = <usize>j * rowBytes;
-          acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(ua + jo), v128.load(tb + jo)));
-        }
-        acc = f32x4.add(acc, acc1);
+          jo += rowBytes;
+        } while (jo < jEnd);
         const dst = arow + ((<usize>b) << 3);
         v128.store(dst, f64x2.add(v128.load(dst), f64x2.promote_low_f32x4(acc)));
         v128.store(dst, f64x2.add(v128.load(dst, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(acc, acc, 2, 3, 0, 1))), 16);
@@ -627,9 +644,15 @@ export function choleskyRows(
         store<f32>(w + jo, alpha * v);
         ct = 1 + <f64>alpha * <f64>v;
       }
-      // b += c_j t_j f_j in f64
+      // b += c_j t_j f_j in f64, two lanes at a time
       const fj = rowAt(fixed, ix, j, d);
-      for (let t = 0; t < d; t++) {
+      const cv = f64x2.splat(ct);
+      let t = 0;
+      for (; t + 2 <= d; t += 2) {
+        const bt = b + ((<usize>t) << 3);
+        v128.store(bt, f64x2.add(v128.load(bt), f64x2.mul(cv, f64x2.promote_low_f32x4(v128.load64_zero(fj + ((<usize>t) << 2))))));
+      }
+      if (t < d) {
         const bt = b + ((<usize>t) << 3);
         store<f64>(bt, load<f64>(bt) + ct * <f64>load<f32>(fj + ((<usize>t) << 2)));
       }
