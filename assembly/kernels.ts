@@ -6,7 +6,7 @@
  *
  * Every argument named as an array is a byte address in the imported memory. The module keeps no
  * state and allocates nothing: callers lay out the factors, the Grams, the per-thread scratch and
- * the copied CSR blocks (see src/kernels/training.ts and src/kernels/wasm-scorer.ts).
+ * the copied CSR blocks (see src/training/wasm-side.ts and src/kernels/wasm-scorer.ts).
  *
  * Conventions: factors are f32 rows of stride d (row r at r·d). CG vectors are f32 of length dp
  * (d rounded up to a multiple of 4) whose lanes d..dp−1 are zero and stay zero. The Gram used by CG
@@ -574,7 +574,8 @@ function quadForm(gram: usize, dp: i32, z: usize, tmp: usize): f64 {
  * Exact solves: A = G + Σ_j w_j f_j f_jᵀ + λ_r I (f64, gram64 = the full f64 Gram, implicit),
  * b = Σ_j c_j t_j f_j, z = A⁻¹ b by Cholesky. Same outputs as cgRows. Returns the first row (of
  * the block) whose matrix is not positive definite, or −1.
- * Scratch: x (dp f32), then w, coef, sx (cap f32 each), then A (d·d f64), b (d f64), T and U (32·d f32 each).
+ * Scratch: five dp-f32 vectors (x first, tmp fifth), then w, coef, sx and a spare (cap f32 each),
+ * then A (d·d f64), b (d f64), T and U (32·d f32 each), 16-byte aligned.
  */
 export function choleskyRows(
   nRows: i32,
