@@ -133,3 +133,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     limits: LIMITS,
   });
 }
+
+/**
+ * RIDGEREC_KERNELS, as set: `js` forces the plain-TypeScript kernels (src/kernels/select.ts decides
+ * and validates). Read where the kernels are chosen, training workers included, which have no Config.
+ */
+export function kernelsSetting(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.RIDGEREC_KERNELS;
+}

@@ -17,10 +17,19 @@
  * star ratings for explicit. Seeded: the same bytes every time.
  *
  * loadSeconds: loadMatrix(db) (SQLite → CSR by user and by item). secondsPerIteration: the mean
- * over the timed iterations (default 3) of fit's per-iteration wall time, with default λ/α.
+ * over the timed iterations (default 3) of fit's per-iteration wall time, with default λ/α;
+ * medianSecondsPerIteration: the median of iterations 2..N (the first includes starting workers).
+ *
+ * The peer: when the implicit library is built (../shared/peers/build-implicit.sh, under
+ * $PEER_DIR, default /tmp/peer-implicit), each case is followed, in the same run, by the peer on
+ * the same ratings (exported once to a TSV beside the database) with the same thread count:
+ * implicit's CG for the cg cases, its Cholesky for explicit-cholesky (implicit has no explicit
+ * mode: explicit cases are compared with its implicit solver). The line then carries
+ * "peer":{"name":"implicit","solver","secondsPerIteration" (median of iterations 2..N),"peakRssMB"}
+ * and "ratio" = ours (median) / the peer's; without the peer, "peer":null and stderr says why.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../../src/db/connection.js';
@@ -166,6 +175,11 @@ async function child(args: string[]): Promise<void> {
       ),
   });
   const cpu = process.cpuUsage(cpu0);
+  const later = result.history
+    .slice(1)
+    .map((h) => h.seconds)
+    .sort((a, b) => a - b);
+  const median = later.length > 0 ? later[Math.floor(later.length / 2)]! : result.history[0]!.seconds;
   const secondsPerIteration = result.history.reduce((s, h) => s + h.seconds, 0) / result.history.length;
   // CPU seconds of all threads of this process per iteration (includes starting the workers):
   // a load-independent companion to the wall time when the machine is shared.
@@ -177,6 +191,7 @@ async function child(args: string[]): Promise<void> {
       factors: 64,
       threads,
       secondsPerIteration: Number(secondsPerIteration.toFixed(3)),
+      medianSecondsPerIteration: Number(median.toFixed(3)),
       loadSeconds: Number(loadSeconds.toFixed(3)),
       cpuSecondsPerIteration: Number(cpuSecondsPerIteration.toFixed(3)),
       loadAverage: loadAverage(),
@@ -200,10 +215,12 @@ export async function run(args: string[]): Promise<void> {
   const cases = (option(args, '--cases') ?? Object.keys(CASES).join(',')).split(',');
   for (const c of cases) if (!(c in CASES)) throw new Error(`unknown case ${c}; known: ${Object.keys(CASES).join(', ')}`);
   ensureDatabase(size);
+  const peer = peerAvailable();
+  if (peer !== null) process.stderr.write(`peer not available: ${peer}; the lines carry "peer":null\n`);
   const script = fileURLToPath(new URL('../bench.ts', import.meta.url));
   for (const c of cases) {
     for (const t of threads) {
-      await new Promise<void>((resolve, reject) => {
+      const ours = await new Promise<string>((resolve, reject) => {
         const p = spawn(
           process.execPath,
           [
@@ -220,11 +237,79 @@ export async function run(args: string[]): Promise<void> {
             '--iterations',
             String(iterations),
           ],
-          { stdio: ['ignore', 'inherit', 'inherit'] },
+          { stdio: ['ignore', 'pipe', 'inherit'] },
         );
+        let out = '';
+        p.stdout.on('data', (b: Buffer) => (out += b.toString()));
         p.on('error', reject);
-        p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`case ${c} threads=${t} exited with ${code}`))));
+        p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`case ${c} threads=${t} exited with ${code}`))));
       });
+      const line = JSON.parse(ours) as Record<string, unknown>;
+      let peerLine: PeerResult | null = null;
+      if (peer === null) peerLine = await runPeer(size, CASES[c]!.solver, t, iterations);
+      const ratio = peerLine ? Number(((line.medianSecondsPerIteration as number) / peerLine.secondsPerIteration).toFixed(3)) : null;
+      process.stdout.write(`${JSON.stringify({ ...line, peer: peerLine, ratio })}\n`);
     }
   }
+}
+
+const PEER_DIR = process.env.PEER_DIR ?? '/tmp/peer-implicit';
+const PEER_SCRIPTS = fileURLToPath(new URL('../../../shared/peers/', import.meta.url));
+
+interface PeerResult {
+  readonly name: 'implicit';
+  readonly solver: string;
+  readonly secondsPerIteration: number;
+  readonly peakRssMB: number;
+  readonly loadAverage: number;
+}
+
+/** null when the implicit peer can run here, else why not. */
+function peerAvailable(): string | null {
+  if (!existsSync(join(PEER_DIR, '.built')))
+    return `the implicit library is not built under ${PEER_DIR} (run ../shared/peers/build-implicit.sh)`;
+  if (!existsSync(join(PEER_SCRIPTS, 'implicit_speed.py'))) return `${PEER_SCRIPTS}implicit_speed.py is missing`;
+  return null;
+}
+
+/** The benchmark database's ratings as `user<TAB>item<TAB>value` (dense ids), written once beside it. */
+async function exportTsv(size: Size): Promise<string> {
+  const path = dbPath(size).replace(/\.db$/, '.tsv');
+  if (existsSync(path)) return path;
+  const db = openDatabase(dbPath(size));
+  const tmp = `${path}.partial-${process.pid}`;
+  const out = createWriteStream(tmp);
+  try {
+    let buf = '';
+    for (const r of db.prepare('SELECT user_id, item_id, value FROM ratings').iterate() as Iterable<{
+      user_id: number;
+      item_id: number;
+      value: number;
+    }>) {
+      buf += `${r.user_id}\t${r.item_id}\t${r.value}\n`;
+      if (buf.length > 1 << 20) {
+        if (!out.write(buf)) await new Promise<void>((res) => out.once('drain', () => res()));
+        buf = '';
+      }
+    }
+    out.write(buf);
+  } finally {
+    db.close();
+    await new Promise<void>((res) => out.end(() => res()));
+  }
+  renameSync(tmp, path);
+  return path;
+}
+
+/** Times the peer on the same ratings (its median s/iteration over iterations 2..N). */
+async function runPeer(size: Size, solver: Solver, threads: number, iterations: number): Promise<PeerResult> {
+  const tsv = await exportTsv(size);
+  const args = [join(PEER_SCRIPTS, 'implicit_speed.py'), tsv, '--threads', String(threads), '--iters', String(Math.max(2, iterations + 1))];
+  if (solver === 'cholesky') args.push('--cholesky');
+  const env = { ...process.env, PYTHONPATH: `${PEER_DIR}/src:${PEER_DIR}/pylib`, OPENBLAS_NUM_THREADS: '1' };
+  const r = JSON.parse(execFileSync('python3', args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as {
+    secondsPerIteration: number;
+    peakRssMB: number;
+  };
+  return { name: 'implicit', solver, secondsPerIteration: r.secondsPerIteration, peakRssMB: r.peakRssMB, loadAverage: loadAverage() };
 }

@@ -25,6 +25,7 @@ import { invalidInput } from '../errors.js';
 import type { RatingMatrix } from '../ratings/matrix.js';
 import { scoreAll } from '../kernels/scoring.js';
 import { topK } from '../kernels/top-k.js';
+import { createSimdScorer } from '../kernels/wasm-scorer.js';
 import type { FactorModel } from '../training/params.js';
 import type { TestSet } from './split.js';
 
@@ -144,6 +145,8 @@ function rankingMetrics(
   const rel = new Int32Array(nItems);
   const recommended = new Uint8Array(nItems);
   const scores = new Float64Array(nItems);
+  // The WebAssembly SIMD scorer where it runs (float32 sums; RIDGEREC_KERNELS=js selects the plain loop).
+  const simd = createSimdScorer(Q, bi, k, nItems);
   let users = 0;
   let sumP = 0;
   let sumR = 0;
@@ -162,8 +165,10 @@ function rankingMetrics(
     }
     if (nRel === 0) continue;
     // score_i = b_i + p_u·q_i (explicit) or x_u·y_i (implicit), with serving's scoring kernel.
-    scoreAll(P.subarray(u * k, (u + 1) * k), Q, bi, k, scores, nItems);
-    const top = topK(scores, at, (i) => stamp[i] === mark);
+    let row: Float32Array | Float64Array = scores;
+    if (simd) row = simd.scoreOne(P.subarray(u * k, (u + 1) * k));
+    else scoreAll(P.subarray(u * k, (u + 1) * k), Q, bi, k, scores, nItems);
+    const top = topK(row, at, (i) => stamp[i] === mark);
     let hits = 0;
     let dcg = 0;
     let ap = 0;

@@ -10,25 +10,24 @@
  */
 import { invalidInput, ModelFitError } from '../errors.js';
 import { sharedFloat32, type RatingMatrix } from '../ratings/matrix.js';
+import type { KernelChoice } from '../kernels/select.js';
+import { kernelsModule, useWasmKernels } from '../kernels/wasm.js';
 import { GRAM_CHUNK } from './linalg.js';
 import type { FitResult, IterationStats, TrainParams } from './params.js';
 import { resolveParams } from './params.js';
 import { balancedChunks, SolvePool } from './pool.js';
 import { mulberry32 } from './random.js';
-import {
-  createScratch,
-  gramChunkCount,
-  partialGram,
-  reduceGram,
-  type SharedState,
-  type Side,
-  sideArrays,
-  solveConfig,
-  solveRows,
-} from './solve-side.js';
+import { gramChunkCount, jsSolver, reduceGram, type SharedState, type Side, type SideSolver, solveConfig } from './solve-side.js';
+import { createWasmState, wasmSolver, type WasmLayout, writeGram32 } from './wasm-side.js';
 
 export interface FitOptions {
   readonly onIteration?: (s: IterationStats) => void;
+  /**
+   * The kernels to run: 'wasm' (the WebAssembly SIMD kernels, where the runtime supports them;
+   * else the plain ones) or 'js' (the plain-TypeScript reference). Default: RIDGEREC_KERNELS
+   * (see src/kernels/select.ts).
+   */
+  readonly kernels?: KernelChoice;
 }
 
 /** Scale of the seeded uniform initialisation of the factors. */
@@ -63,25 +62,34 @@ export async function fitFactors(matrix: RatingMatrix, params: TrainParams, opti
     globalMean = sum / vals.length;
   }
 
-  const maxRows = Math.max(nUsers, nItems);
-  const state: SharedState = {
-    byUser: matrix.byUser,
-    byItem: matrix.byItem,
-    users: sharedFloat32(nUsers * d),
-    items: sharedFloat32(nItems * d),
-    feat: sharedFloat32(explicit ? maxRows * d : 0),
-    featBias: sharedFloat32(explicit ? maxRows : 0),
-    gram: sharedF64(d * d),
-    gramParts: sharedF64(explicit ? 0 : Math.ceil(maxRows / GRAM_CHUNK) * d * d),
-    stats: sharedF64(2 * maxRows),
-  };
+  const module = (options.kernels === undefined ? useWasmKernels() : options.kernels === 'wasm') ? kernelsModule() : null;
+  let layout: WasmLayout | null = null;
+  let state: SharedState;
+  if (module !== null) {
+    ({ state, layout } = createWasmState(matrix, d, explicit, p.threads));
+  } else {
+    const maxRows = Math.max(nUsers, nItems);
+    state = {
+      byUser: matrix.byUser,
+      byItem: matrix.byItem,
+      users: sharedFloat32(nUsers * d),
+      items: sharedFloat32(nItems * d),
+      feat: sharedFloat32(explicit ? maxRows * d : 0),
+      featBias: sharedFloat32(explicit ? maxRows : 0),
+      gram: sharedF64(d * d),
+      gramParts: sharedF64(explicit ? 0 : Math.ceil(maxRows / GRAM_CHUNK) * d * d),
+      stats: sharedF64(2 * maxRows),
+    };
+  }
   initFactors(state.items, nItems, k, d, p.seed, INIT_SCALE[p.feedback]);
   initFactors(state.users, nUsers, k, d, (p.seed ^ 0x9e3779b9) >>> 0, INIT_SCALE[p.feedback]);
 
   const cfg = solveConfig(p, { d, cholesky: p.solver === 'cholesky', globalMean });
 
   let pool: SolvePool | null = null;
-  const scratch = createScratch(d); // inline solves (threads = 1) and inline Grams
+  // Inline solves (threads = 1) and inline Grams; with the kernels, slot 0 of the shared memory
+  // (a thread count > 1 solves in the workers only, which own slots 0..threads−1).
+  const inline: SideSolver = (layout && wasmSolver(module, layout, state, cfg, 0)) ?? jsSolver(state, cfg);
   if (p.threads > 1) {
     // Per-row work in units of one rating's work: d×d products (implicit Gram matvecs, Cholesky).
     const rowCost = explicit && !cfg.cholesky ? 1 : cfg.cholesky ? d * 2 : d / 4;
@@ -92,6 +100,7 @@ export async function fitFactors(matrix: RatingMatrix, params: TrainParams, opti
       userChunks: balancedChunks(matrix.byUser, nChunks, rowCost),
       itemChunks: balancedChunks(matrix.byItem, nChunks, rowCost),
       counter: new Int32Array(new SharedArrayBuffer(4)),
+      wasm: module !== null && layout !== null ? { module, layout } : null,
     });
   }
 
@@ -154,13 +163,12 @@ export async function fitFactors(matrix: RatingMatrix, params: TrainParams, opti
       // of rows (in the workers), added in chunk order here.
       const nChunks = gramChunkCount(state, side);
       if (pool) await pool.run({ kind: 'gram', side, computeLoss: false });
-      else for (let c = 0; c < nChunks; c++) partialGram(state, side, c, d, scratch);
+      else for (let c = 0; c < nChunks; c++) inline.partialGram(side, c);
       reduceGram(state, nChunks, d);
+      if (layout) writeGram32(layout, state.gram);
     }
     const nRows = side === 'users' ? nUsers : nItems;
-    const failed = pool
-      ? await pool.run({ kind: 'solve', side, computeLoss })
-      : solveRows(sideArrays(state, side, explicit), cfg, 0, nRows, computeLoss, scratch);
+    const failed = pool ? await pool.run({ kind: 'solve', side, computeLoss }) : inline.solve(side, 0, nRows, computeLoss);
     if (failed >= 0) {
       const ids = side === 'users' ? matrix.userIds : matrix.itemIds;
       const n = (side === 'users' ? matrix.byUser : matrix.byItem).indptr;

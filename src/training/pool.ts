@@ -7,7 +7,9 @@
  */
 import type { Csr } from '../ratings/matrix.js';
 import { WorkerPool } from '../workers.js';
+import type { WasmModule } from '../kernels/wasm.js';
 import type { SharedState, Side, SolveConfig } from './solve-side.js';
+import type { WasmLayout } from './wasm-side.js';
 
 export interface PoolInit {
   readonly state: SharedState;
@@ -17,6 +19,13 @@ export interface PoolInit {
   readonly itemChunks: Int32Array;
   /** shared Int32Array(1): the next chunk to claim; reset to 0 before each task. */
   readonly counter: Int32Array;
+  /** the WebAssembly kernels' module and memory layout (null: the plain-TypeScript solver). */
+  readonly wasm: { readonly module: WasmModule; readonly layout: WasmLayout } | null;
+}
+
+/** A worker's init: the pool's, plus the scratch slot of the shared memory it owns. */
+export interface WorkerInit extends PoolInit {
+  readonly slot: number;
 }
 
 export interface PoolTask {
@@ -54,7 +63,7 @@ export class SolvePool {
 
   static create(threads: number, init: PoolInit): SolvePool {
     return new SolvePool(
-      WorkerPool.start('training', new URL('./worker.js', import.meta.url), threads, () => init),
+      WorkerPool.start('training', new URL('./worker.js', import.meta.url), threads, (t) => ({ ...init, slot: t }) satisfies WorkerInit),
       init.counter,
     );
   }

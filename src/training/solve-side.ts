@@ -349,6 +349,27 @@ export function partialGram(st: SharedState, side: Side, chunk: number, d: numbe
   gramRows(f, r0, Math.min(n, r0 + GRAM_CHUNK), d, part, s.gramIdx, s.ones, s.syrk);
 }
 
+/**
+ * What one thread runs during a half-sweep: the plain-TypeScript solver below (`jsSolver`, the
+ * reference) or the WebAssembly kernels (`wasmSolver` in wasm-side.ts). Both compute, for every
+ * row, the same solution and loss terms into the same SharedState.
+ */
+export interface SideSolver {
+  /** Solves rows [start, end) of `side`; returns the first row whose Cholesky failed, or −1. */
+  solve(side: Side, start: number, end: number, computeLoss: boolean): number;
+  /** Partial Gram number `chunk` of the side fixed while `side` is solved (see partialGram). */
+  partialGram(side: Side, chunk: number): void;
+}
+
+/** The plain-TypeScript solver over `st`, with its own scratch. */
+export function jsSolver(st: SharedState, cfg: SolveConfig): SideSolver {
+  const scratch = createScratch(cfg.d);
+  return {
+    solve: (side, start, end, computeLoss) => solveRows(sideArrays(st, side, cfg.explicit), cfg, start, end, computeLoss, scratch),
+    partialGram: (side, chunk) => partialGram(st, side, chunk, cfg.d, scratch),
+  };
+}
+
 /** G = Σ_c G_c in chunk order (deterministic for any thread count), written full into st.gram. */
 export function reduceGram(st: SharedState, nChunks: number, d: number): void {
   const G = st.gram;

@@ -5,11 +5,12 @@
  */
 import { workerData } from 'node:worker_threads';
 import { serveTasks } from '../workers.js';
-import type { PoolInit, PoolTask } from './pool.js';
-import { createScratch, gramChunkCount, partialGram, sideArrays, solveRows } from './solve-side.js';
+import type { PoolTask, WorkerInit } from './pool.js';
+import { gramChunkCount, jsSolver, type SideSolver } from './solve-side.js';
+import { wasmSolver } from './wasm-side.js';
 
-const init = workerData as PoolInit;
-const scratch = createScratch(init.cfg.d);
+const init = workerData as WorkerInit;
+const solver: SideSolver = init.wasm ? wasmOrThrow(init.wasm) : jsSolver(init.state, init.cfg);
 
 /** Each task is a half-sweep's share of work; the reply is the first row whose solve failed, or −1. */
 serveTasks<PoolTask, number>(runTask);
@@ -20,18 +21,23 @@ function runTask(task: PoolTask): number {
     for (;;) {
       const c = Atomics.add(init.counter, 0, 1);
       if (c >= n) return -1;
-      partialGram(init.state, task.side, c, init.cfg.d, scratch);
+      solver.partialGram(task.side, c);
     }
   }
-  const side = sideArrays(init.state, task.side, init.cfg.explicit);
   const bounds = task.side === 'users' ? init.userChunks : init.itemChunks;
   const nChunks = bounds.length - 1;
   let failed = -1;
   for (;;) {
     const c = Atomics.add(init.counter, 0, 1);
     if (c >= nChunks) break;
-    const f = solveRows(side, init.cfg, bounds[c]!, bounds[c + 1]!, task.computeLoss, scratch);
+    const f = solver.solve(task.side, bounds[c]!, bounds[c + 1]!, task.computeLoss);
     if (f >= 0 && (failed < 0 || f < failed)) failed = f;
   }
   return failed;
+}
+
+function wasmOrThrow(w: NonNullable<WorkerInit['wasm']>): SideSolver {
+  const s = wasmSolver(w.module, w.layout, init.state, init.cfg, init.slot);
+  if (!s) throw new Error('training worker could not instantiate the WebAssembly kernels');
+  return s;
 }
