@@ -110,6 +110,9 @@ export const DEFAULT_LIMIT = LIMITS.defaultLimit;
 
 const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 
+/** Rules that leave fewer than nItems / SPARSE_CANDIDATES items score just those (scoreCandidates). */
+const SPARSE_CANDIDATES = 8;
+
 function checkLimit(limit: unknown): number {
   if (limit === undefined) return DEFAULT_LIMIT;
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
@@ -586,9 +589,57 @@ export class Model implements FactorModel {
     rated: ArrayLike<number> | null,
     rules: CompiledRules,
   ): ScoredItem[] {
+    const cand = rules.candidates;
+    if (cand !== null && cand.length * SPARSE_CANDIDATES < this.nItems)
+      return this.scoreCandidates(vector, offset, limit, rated, rules, cand);
     const scores = this.scoreCatalog(vector, true);
     if (rated !== null) for (let j = 0; j < rated.length; j++) scores[rated[j]!] = NaN;
     return this.selectItems(scores, limit, offset, rules);
+  }
+
+  /**
+   * Scores only the candidates (a rule left few of them, e.g. one category of twenty): s_i = b_i +
+   * v·q_i for each allowed item i, the rated ones (both lists ascending) skipped, then the best
+   * `limit` under the rules. Cheaper than scoring the whole catalog by nItems / |candidates|.
+   */
+  private scoreCandidates(
+    v: Float32Array,
+    offset: number,
+    limit: number,
+    rated: ArrayLike<number> | null,
+    rules: CompiledRules,
+    cand: Int32Array,
+  ): ScoredItem[] {
+    const k = this.factors;
+    const Q = this.itemFactors;
+    const bias = this.itemBias;
+    const scores = new Float32Array(cand.length);
+    let r = 0;
+    for (let j = 0; j < cand.length; j++) {
+      const i = cand[j]!;
+      if (rated !== null) {
+        while (r < rated.length && rated[r]! < i) r++;
+        if (r < rated.length && rated[r] === i) {
+          scores[j] = NaN;
+          continue;
+        }
+      }
+      const o = i * k;
+      let s0 = 0;
+      let s1 = 0;
+      let f = 0;
+      for (; f + 1 < k; f += 2) {
+        s0 += v[f]! * Q[o + f]!;
+        s1 += v[f + 1]! * Q[o + f + 1]!;
+      }
+      if (f < k) s0 += v[f]! * Q[o + f]!;
+      scores[j] = s0 + s1 + (bias === null ? 0 : bias[i]!);
+    }
+    const top = selectTop(scores, limit, rules, cand);
+    const items: ScoredItem[] = new Array(top.indices.length);
+    for (let j = 0; j < top.indices.length; j++)
+      items[j] = { item: this.itemIds[top.indices[j]!]!, score: round4(top.scores[j]! + offset) };
+    return items;
   }
 
   /**

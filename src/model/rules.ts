@@ -103,6 +103,8 @@ export interface CompiledRules {
   allowed(i: number): boolean;
   /** The mask behind `allowed`, or null when every item is allowed. */
   readonly mask: Uint8Array | null;
+  /** The allowed items, ascending, when a mask narrows them (null: no mask). */
+  readonly candidates: Int32Array | null;
   /** The cap per category, or 0 for none. */
   readonly maxPerCategory: number;
   readonly view: CatalogView | null;
@@ -163,9 +165,17 @@ export function compileRules(
     }
   }
   const m: Uint8Array | null = mask;
+  let candidates: Int32Array | null = null;
+  if (m !== null) {
+    let n = 0;
+    for (let i = 0; i < nItems; i++) n += m[i]!;
+    candidates = new Int32Array(n);
+    for (let i = 0, j = 0; i < nItems; i++) if (m[i]) candidates[j++] = i;
+  }
   return {
     allowed: m === null ? () => true : (i) => m[i] === 1,
     mask: m,
+    candidates,
     maxPerCategory: cap,
     view,
     unfiltered: f.include === undefined && !needsCatalog,
@@ -199,13 +209,20 @@ export class CategoryCap {
 /**
  * The best `limit` items of a score row (NaN: not a candidate) under the rules: the top of the
  * row is taken in widening slices (limit·4, then ×4) until `limit` items pass the category caps
- * or the row is exhausted. Returns dense indices and their scores, best first.
+ * or the row is exhausted. Returns dense indices and their scores, best first. With `items`, row
+ * position j holds the score of item items[j] (a row over the candidates only).
  */
-export function selectTop(scores: Float32Array, limit: number, rules: CompiledRules): { indices: number[]; scores: number[] } {
-  if (rules.mask !== null) for (let i = 0; i < scores.length; i++) if (rules.mask[i] === 0) scores[i] = NaN;
+export function selectTop(
+  scores: Float32Array,
+  limit: number,
+  rules: CompiledRules,
+  items: Int32Array | null = null,
+): { indices: number[]; scores: number[] } {
+  const itemAt = items === null ? (j: number) => j : (j: number) => items[j]!;
+  if (items === null && rules.mask !== null) for (let i = 0; i < scores.length; i++) if (rules.mask[i] === 0) scores[i] = NaN;
   if (rules.maxPerCategory === 0) {
     const t = topK(scores, limit);
-    return { indices: Array.from(t.indices), scores: Array.from(t.scores) };
+    return { indices: Array.from(t.indices, itemAt), scores: Array.from(t.scores) };
   }
   let finite = 0;
   for (let i = 0; i < scores.length; i++) if (scores[i] === scores[i]) finite++;
@@ -215,8 +232,9 @@ export function selectTop(scores: Float32Array, limit: number, rules: CompiledRu
     const cap = new CategoryCap(rules, limit);
     const out = { indices: [] as number[], scores: [] as number[] };
     for (let j = 0; j < t.indices.length && out.indices.length < limit; j++) {
-      if (cap.take(t.indices[j]!)) {
-        out.indices.push(t.indices[j]!);
+      const i = itemAt(t.indices[j]!);
+      if (cap.take(i)) {
+        out.indices.push(i);
         out.scores.push(t.scores[j]!);
       }
     }

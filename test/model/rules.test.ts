@@ -51,6 +51,19 @@ describe('rules through Model.recommend', () => {
     expect(model.recommend('u2', { limit: 5, category: ['blue'], catalog: cat }).items).toEqual(all.slice(0, 5));
   });
 
+  it('a rule that leaves few candidates scores just those, with the same answer as scoring the catalog', () => {
+    const rare = new Catalog([...cat.values()].map((it, i) => ({ ...it, categories: i % 10 === 0 ? ['rare'] : it.categories })));
+    for (const u of ['u0', 'u6', 'stranger']) {
+      const all = model.recommend(u, { limit: N_ITEMS, catalog: rare }).items.filter((x) => rare.get(x.item)!.categories.includes('rare'));
+      const only = model.recommend(u, { limit: 4, category: ['rare'], catalog: rare }).items;
+      expect(only.map((x) => x.item)).toEqual(all.slice(0, 4).map((x) => x.item));
+      only.forEach((x, j) => expect(x.score).toBeCloseTo(all[j]!.score, 3));
+    }
+    const folded = model.recommendFor([{ item: 'i10', value: 3 }], { limit: 10, category: ['rare'], catalog: rare }).items;
+    expect(folded.map((x) => x.item)).not.toContain('i10'); // rated items stay out on this path too
+    expect(folded).toHaveLength(5);
+  });
+
   it('maxPerCategory: no category holds more than N items, and the list is still full when possible', () => {
     // Items taken in score order while every one of their categories is under the cap.
     const capped = (c: Catalog, limit: number) => {
