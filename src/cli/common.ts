@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { openStore } from '../store/store.js';
+import { createRecommender, type Recommender } from '../serving/recommender.js';
 import { parseWhere, type ItemFilters } from '../model/rules.js';
 import { InvalidArgumentError, Option } from 'commander';
 import { DEFAULTS, loadConfig, type Config } from '../config.js';
@@ -150,4 +152,71 @@ export function filtersFromFlags(f: FilterFlags): ItemFilters {
   if (f.where !== undefined) out.where = parseWhere(f.where);
   if (f.maxPerCategory !== undefined) out.maxPerCategory = f.maxPerCategory;
   return out;
+}
+
+/**
+ * Runs a one-shot command's body against a recommender over the --db store, then closes both. No
+ * top-N precomputation: one live scoring pass is all a single answer needs.
+ */
+export async function withRecommender<T>(opts: { db?: string | undefined }, body: (rec: Recommender) => T | Promise<T>): Promise<T> {
+  const store = openStore(dbConfig(opts).db);
+  const rec = createRecommender({ store, precompute: false });
+  try {
+    return await body(rec);
+  } finally {
+    await rec.close();
+    store.close();
+  }
+}
+
+/** What an import command reports (ratings or items). */
+export interface ImportSummary {
+  readonly format: string;
+  readonly rows: number;
+  readonly inserted: number;
+  readonly updated: number;
+  readonly seconds: number;
+  readonly rejected: number;
+  readonly rejectedLines: readonly number[];
+}
+
+/**
+ * Prints an import's outcome: with --json one object (`fields` first, then rows/inserted/updated,
+ * the counts of `extra`, seconds, and the rejections under --skip-invalid); else the skipped lines
+ * on stderr and `line` (given the rounded seconds) on stdout.
+ */
+export function reportImport(
+  opts: { json?: boolean; skipInvalid?: boolean },
+  result: ImportSummary,
+  problems: readonly string[],
+  /** What a rejected unit is called: a ratings file's row, an item file's line. */
+  unit: 'row' | 'line',
+  fields: Record<string, unknown>,
+  extra: Record<string, unknown>,
+  line: (seconds: number) => string,
+): void {
+  const seconds = Math.round(result.seconds * 1000) / 1000;
+  const out: Record<string, unknown> = {
+    ...fields,
+    rows: result.rows,
+    inserted: result.inserted,
+    updated: result.updated,
+    ...extra,
+    seconds,
+  };
+  if (opts.skipInvalid) {
+    out.rejected = result.rejected;
+    out.rejectedLines = result.rejectedLines;
+  }
+  if (opts.json) {
+    printJson(out);
+    return;
+  }
+  if (result.rejected > 0) {
+    for (const p of problems) process.stderr.write(`skipped ${p}\n`);
+    process.stderr.write(
+      `rejected ${result.rejected} invalid ${unit}${result.rejected === 1 ? '' : 's'} (first lines: ${result.rejectedLines.join(', ')})\n`,
+    );
+  }
+  process.stdout.write(line(seconds));
 }

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { openStore } from '../store/store.js';
 import { DEFAULT_EXPLAIN_TOP, explanationView, MAX_EXPLAIN, type ExplanationView } from '../serving/explanations.js';
-import { createRecommender } from '../serving/recommender.js';
-import { intArg, dbConfig, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import { intArg, printJson, runCommand, withDbOption, withJsonOption, withRecommender } from './common.js';
 
 /** Renders an explanation: a header, the contributions as an aligned table, then rest and bias lines. */
 export function explanationText(e: ExplanationView): string {
@@ -37,17 +35,11 @@ export function register(program: Command): void {
     );
   withJsonOption(withDbOption(cmd)).action((user: string, item: string, opts: { db?: string; json?: boolean; top: number }) =>
     runCommand(async () => {
-      const store = openStore(dbConfig(opts).db);
-      // No top-N precomputation for a one-shot command; the explanation needs one factorization.
-      const rec = createRecommender({ store, precompute: false });
-      try {
+      await withRecommender(opts, (rec) => {
         const view = explanationView(rec.explain(user, item, { top: opts.top }), (ids) => rec.itemTitles(ids));
         if (opts.json) printJson(view);
         else process.stdout.write(explanationText(view));
-      } finally {
-        await rec.close();
-        store.close();
-      }
+      });
     }),
   );
 }

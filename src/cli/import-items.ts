@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { importItemsFile, ITEM_FORMATS, type ItemFormat } from '../ratings/import-items.js';
 import { ratingFileSize } from '../ratings/import.js';
 import { openStore } from '../store/store.js';
-import { choiceArg, dbConfig, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import { choiceArg, dbConfig, reportImport, runCommand, withDbOption, withJsonOption } from './common.js';
 
 interface ImportItemsFlags {
   db?: string;
@@ -42,29 +42,15 @@ export function register(program: Command): void {
       } finally {
         store.close();
       }
-      const out: Record<string, unknown> = {
-        format: result.format,
-        rows: result.rows,
-        inserted: result.inserted,
-        updated: result.updated,
-        seconds: Math.round(result.seconds * 1000) / 1000,
-      };
-      if (opts.skipInvalid) {
-        out.rejected = result.rejected;
-        out.rejectedLines = result.rejectedLines;
-      }
-      if (opts.json) {
-        printJson(out);
-        return;
-      }
-      if (result.rejected > 0) {
-        for (const p of problems) process.stderr.write(`skipped ${p}\n`);
-        process.stderr.write(
-          `rejected ${result.rejected} invalid line${result.rejected === 1 ? '' : 's'} (first lines: ${result.rejectedLines.join(', ')})\n`,
-        );
-      }
-      process.stdout.write(
-        `imported ${result.rows} items from ${file} (${result.format}): ${result.inserted} new, ${result.updated} updated; ${out.seconds} s\n`,
+      reportImport(
+        opts,
+        result,
+        problems,
+        'line',
+        { format: result.format },
+        {},
+        (seconds) =>
+          `imported ${result.rows} items from ${file} (${result.format}): ${result.inserted} new, ${result.updated} updated; ${seconds} s\n`,
       );
     }),
   );

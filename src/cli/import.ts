@@ -3,7 +3,7 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { openStore } from '../store/store.js';
 import { importRatingsFile, RATING_FORMATS, ratingFileSize, type ImportResult, type RatingFormat } from '../ratings/import.js';
-import { choiceArg, dbConfig, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
+import { choiceArg, dbConfig, reportImport, runCommand, withDbOption, withJsonOption } from './common.js';
 
 interface ImportFlags {
   db?: string;
@@ -64,33 +64,16 @@ export function register(program: Command): void {
         bar?.stop();
         db.close();
       }
-      const out: Record<string, unknown> = {
-        rows: result.rows,
-        inserted: result.inserted,
-        updated: result.updated,
-        users: result.users,
-        items: result.items,
-        seconds: Math.round(result.seconds * 1000) / 1000,
-      };
-      if (opts.skipInvalid) {
-        out.rejected = result.rejected;
-        out.rejectedLines = result.rejectedLines;
-      }
-      if (opts.json) {
-        printJson(out);
-        return;
-      }
-      if (result.rejected > 0) {
-        for (const p of problems) process.stderr.write(`skipped ${p}\n`);
-        process.stderr.write(
-          `rejected ${result.rejected} invalid row${result.rejected === 1 ? '' : 's'} ` +
-            `(first lines: ${result.rejectedLines.join(', ')})\n`,
-        );
-      }
-      process.stdout.write(
-        `imported ${result.rows} ratings from ${file} (${result.format}): ${result.inserted} new, ` +
-          `${result.updated} updated; ${result.users} users, ${result.items} items in the file; ` +
-          `${out.seconds} s\n`,
+      reportImport(
+        opts,
+        result,
+        problems,
+        'row',
+        {},
+        { users: result.users, items: result.items },
+        (seconds) =>
+          `imported ${result.rows} ratings from ${file} (${result.format}): ${result.inserted} new, ` +
+          `${result.updated} updated; ${result.users} users, ${result.items} items in the file; ${seconds} s\n`,
       );
     }),
   );

@@ -1,17 +1,15 @@
 import type { Command } from 'commander';
 import { LIMITS } from '../config.js';
-import { openStore } from '../store/store.js';
 import type { ScoredItem } from '../serving/recommender.js';
-import { createRecommender } from '../serving/recommender.js';
 import {
   intArg,
-  dbConfig,
   filtersFromFlags,
   printJson,
   runCommand,
   withDbOption,
   withFilterOptions,
   withJsonOption,
+  withRecommender,
   type FilterFlags,
 } from './common.js';
 
@@ -34,20 +32,14 @@ export function register(program: Command): void {
   withJsonOption(withDbOption(withFilterOptions(cmd))).action(
     (user: string, opts: FilterFlags & { db?: string; json?: boolean; limit: number }) =>
       runCommand(async () => {
-        const store = openStore(dbConfig(opts).db);
-        // No top-N precomputation for a one-shot command: one live scoring pass is all it needs.
-        const rec = createRecommender({ store, precompute: false });
-        try {
+        await withRecommender(opts, (rec) => {
           const result = rec.recommend(user, { ...filtersFromFlags(opts), limit: opts.limit });
           if (opts.json) printJson(result);
           else {
             process.stdout.write(`user ${result.user} · model ${result.model} · source ${result.source}\n`);
             process.stdout.write(result.items.length > 0 ? itemsTable(result.items) : '(no items)\n');
           }
-        } finally {
-          await rec.close();
-          store.close();
-        }
+        });
       }),
   );
 }

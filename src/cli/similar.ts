@@ -1,16 +1,14 @@
 import type { Command } from 'commander';
 import { LIMITS } from '../config.js';
-import { openStore } from '../store/store.js';
-import { createRecommender } from '../serving/recommender.js';
 import {
   intArg,
-  dbConfig,
   filtersFromFlags,
   printJson,
   runCommand,
   withDbOption,
   withFilterOptions,
   withJsonOption,
+  withRecommender,
   type FilterFlags,
 } from './common.js';
 import { itemsTable } from './recommend.js';
@@ -24,19 +22,14 @@ export function register(program: Command): void {
   withJsonOption(withDbOption(withFilterOptions(cmd))).action(
     (item: string, opts: FilterFlags & { db?: string; json?: boolean; limit: number }) =>
       runCommand(async () => {
-        const store = openStore(dbConfig(opts).db);
-        const rec = createRecommender({ store, precompute: false });
-        try {
+        await withRecommender(opts, (rec) => {
           const result = rec.similarItems(item, { ...filtersFromFlags(opts), limit: opts.limit });
           if (opts.json) printJson(result);
           else {
             process.stdout.write(`items similar to ${result.item} · model ${result.model}\n`);
             process.stdout.write(result.items.length > 0 ? itemsTable(result.items) : '(no items)\n');
           }
-        } finally {
-          await rec.close();
-          store.close();
-        }
+        });
       }),
   );
 }
