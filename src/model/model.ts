@@ -110,6 +110,19 @@ export const DEFAULT_LIMIT = LIMITS.defaultLimit;
 
 const round4 = (x: number): number => Math.round(x * 1e4) / 1e4;
 
+/** Compiled rules kept per model and catalogue (least recently used dropped first). */
+const RULES_CACHE = 64;
+
+/** No rule and no catalogue: every item allowed. */
+const NO_RULES: CompiledRules = Object.freeze({
+  allowed: () => true,
+  mask: null,
+  candidates: null,
+  maxPerCategory: 0,
+  view: null,
+  unfiltered: true,
+});
+
 /** Rules that leave fewer than nItems / SPARSE_CANDIDATES items score just those (scoreCandidates). */
 const SPARSE_CANDIDATES = 8;
 
@@ -171,6 +184,8 @@ export class Model implements FactorModel {
   #foldIn: FoldIn | null = null;
   #gram: Float64Array | null = null;
   #catalog: Catalog | null = null;
+  #rulesCache = new Map<string, CompiledRules>();
+  #rulesCaches = new WeakMap<Catalog, Map<string, CompiledRules>>();
 
   /** Builds a model from its arrays (see ModelData); checks that the sizes agree. */
   constructor(data: ModelData) {
@@ -494,7 +509,38 @@ export class Model implements FactorModel {
   /** The options' rules compiled against this model (and the call's or the attached catalogue). */
   rules(options: RecommendOptions = {}): CompiledRules {
     const catalog = options.catalog ?? this.#catalog;
-    return compileRules(options, this.nItems, (id) => this.itemIndex(id), catalog ? catalog.viewFor(this.itemIds) : null);
+    const { category, excludeCategory, include, exclude, where, maxPerCategory } = options;
+    const filters: ItemFilters = { category, excludeCategory, include, exclude, where, maxPerCategory };
+    if (
+      catalog === null &&
+      category === undefined &&
+      excludeCategory === undefined &&
+      include === undefined &&
+      exclude === undefined &&
+      where === undefined &&
+      maxPerCategory === undefined
+    ) {
+      return NO_RULES;
+    }
+    const view = catalog ? catalog.viewFor(this.itemIds) : null;
+    // Per-request id lists (include, exclude) make rules that rarely recur: compiled each time.
+    if ((include?.length ?? 0) > 0 || (exclude?.length ?? 0) > 0)
+      return compileRules(filters, this.nItems, (id) => this.itemIndex(id), view);
+    // Compiling costs a few passes over the catalog; the same rules recur (a category page), so
+    // the compiled form is kept per catalogue version, the most recent RULES_CACHE of them.
+    const key = `${catalog === null ? '-' : catalog.version}|${JSON.stringify(filters)}`;
+    let cache = catalog === null ? this.#rulesCache : this.#rulesCaches.get(catalog);
+    if (cache === undefined) this.#rulesCaches.set(catalog!, (cache = new Map()));
+    const hit = cache.get(key);
+    if (hit !== undefined) {
+      cache.delete(key);
+      cache.set(key, hit); // most recent last
+      return hit;
+    }
+    const compiled = compileRules(filters, this.nItems, (id) => this.itemIndex(id), view);
+    cache.set(key, compiled);
+    if (cache.size > RULES_CACHE) cache.delete(cache.keys().next().value!);
+    return compiled;
   }
 
   /** μ + b_u for explicit models (turns the ranking score b_i + p_u·q_i into the predicted rating), else 0. */

@@ -110,6 +110,18 @@ describe('rules through Model.recommend', () => {
     }
   });
 
+  it('compiled rules are reused for the same rules and catalogue version, and rebuilt after a change', () => {
+    const c = catalog();
+    const a = model.rules({ category: ['red'], catalog: c });
+    expect(model.rules({ category: ['red'], catalog: c })).toBe(a);
+    expect(model.rules({ category: ['blue'], catalog: c })).not.toBe(a);
+    c.set({ ...c.get('i0')!, categories: ['blue'] });
+    const b = model.rules({ category: ['red'], catalog: c });
+    expect(b).not.toBe(a);
+    expect(b.allowed(0)).toBe(false);
+    expect(a.allowed(0)).toBe(true);
+  });
+
   it('the popularity fallback honours the filters', () => {
     const r = model.recommend('stranger', { limit: 5, category: ['green'], catalog: cat });
     expect(r.source).toBe('popular');
