@@ -118,8 +118,9 @@ describe('rules through Model.recommend', () => {
     c.set({ ...c.get('i0')!, categories: ['blue'] });
     const b = model.rules({ category: ['red'], catalog: c });
     expect(b).not.toBe(a);
-    expect(b.allowed(0)).toBe(false);
-    expect(a.allowed(0)).toBe(true);
+    const i0 = model.itemIndex('i0')!;
+    expect(b.allowed(i0)).toBe(false);
+    expect(a.allowed(i0)).toBe(true);
   });
 
   it('the popularity fallback honours the filters', () => {
