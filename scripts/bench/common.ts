@@ -1,11 +1,19 @@
 /**
  * What the benchmark cases share: the cache directory for generated data sets, the figures every
  * case reports beside its timings (peak RSS, load average), and the seeded samplers of the
- * synthetic data sets (Zipf-like item popularity, log-normal user activity).
+ * synthetic data sets (Zipf-like item popularity, log-normal user activity), and the synthetic
+ * serving model of the serve and topn cases (seeded factors and rated-items CSR, saved once into a
+ * db under $TMPDIR and reused).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openDatabase, type Db } from '../../src/db/connection.js';
+import { Model } from '../../src/model/model.js';
+import { listModels, saveModel } from '../../src/model/registry.js';
+import { getItem, writeItems } from '../../src/ratings/catalogue.js';
+import { DEFAULT_PARAMS, type FactorModel } from '../../src/training/params.js';
+import { mulberry32 } from '../../src/training/random.js';
 
 /** Generated data sets are cached here across runs ($TMPDIR/ridgerec-bench). */
 export const BENCH_CACHE = join(tmpdir(), 'ridgerec-bench');
@@ -63,4 +71,111 @@ export function logNormalWeights(n: number, rand: () => number): { weights: Floa
     sum += weights[u] = Math.exp(g);
   }
   return { weights, sum };
+}
+
+/** The shape of a synthetic serving model (serve and topn benchmarks). */
+export interface Shape {
+  readonly users: number;
+  readonly items: number;
+  readonly factors: number;
+  readonly nnz: number;
+}
+/** The synthetic serving models: 20m is shaped like the 20M-rating set, small is for quick runs. */
+export const SHAPES: Record<string, Shape> = {
+  '20m': { users: 140_000, items: 27_000, factors: 64, nnz: 20_000_000 },
+  small: { users: 5_000, items: 2_000, factors: 32, nnz: 200_000 },
+};
+/** Seed of the synthetic serving models. */
+export const SEED = 20;
+
+/** Where a synthetic serving model is saved unless --db says otherwise. */
+export function servingModelDbPath(size: string): string {
+  return join(tmpdir(), `ridgerec-bench-serve-${size}.db`);
+}
+
+/**
+ * Seeded model of the given shape. Item popularity is Zipf-like (p_i ∝ 1/(i+1)^0.9 over a shuffled
+ * catalog), user activity log-normal (mean nnz/users, at least 1, at most items/4).
+ */
+export function syntheticModel(shape: Shape): { model: FactorModel; userItems: { indptr: Int32Array; indices: Int32Array } } {
+  const rand = mulberry32(SEED);
+  const { users, items, factors: k } = shape;
+  const userFactors = new Float32Array(users * k);
+  const itemFactors = new Float32Array(items * k);
+  for (let j = 0; j < userFactors.length; j++) userFactors[j] = (rand() - 0.5) * 0.2;
+  for (let j = 0; j < itemFactors.length; j++) itemFactors[j] = (rand() - 0.5) * 0.2;
+
+  // Zipf-like item popularity over a shuffled catalog.
+  const drawItem = zipfSampler(items, 0.9, rand);
+
+  // Log-normal activity, scaled so the counts sum to about nnz.
+  const { weights: raw, sum } = logNormalWeights(users, rand);
+  const maxPerUser = Math.max(1, Math.floor(items / 4));
+  const indptr = new Int32Array(users + 1);
+  for (let u = 0; u < users; u++) {
+    const c = Math.min(maxPerUser, Math.max(1, Math.round((raw[u]! / sum) * shape.nnz)));
+    indptr[u + 1] = indptr[u]! + c;
+  }
+  const indices = new Int32Array(indptr[users]!);
+  const mark = new Uint8Array(items);
+  for (let u = 0; u < users; u++) {
+    const start = indptr[u]!;
+    const end = indptr[u + 1]!;
+    for (let e = start; e < end;) {
+      const i = drawItem();
+      if (mark[i] === 1) continue;
+      mark[i] = 1;
+      indices[e++] = i;
+    }
+    const row = indices.subarray(start, end).sort();
+    for (let e = 0; e < row.length; e++) mark[row[e]!] = 0;
+  }
+  const model: FactorModel = {
+    params: { ...DEFAULT_PARAMS.implicit, factors: k, seed: SEED },
+    factors: k,
+    nUsers: users,
+    nItems: items,
+    userIds: Array.from({ length: users }, (_, u) => `u${u}`),
+    itemIds: Array.from({ length: items }, (_, i) => `i${i}`),
+    userFactors,
+    itemFactors,
+    userBias: null,
+    itemBias: null,
+    globalMean: 0,
+  };
+  return { model, userItems: { indptr, indices } };
+}
+
+/** Opens the bench db, (re)building the synthetic model unless an identical one is active. */
+export function prepareDb(path: string, shape: Shape, regenerate: boolean): Db {
+  if (regenerate) for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+  const db = openDatabase(path);
+  const tag = `${shape.users}x${shape.items}x${shape.factors}x${shape.nnz}/seed${SEED}`;
+  const existing = listModels(db).find((m) => m.status === 'active' && m.metrics.synthetic === tag);
+  if (existing) {
+    ensureCategories(db, shape);
+    return db;
+  }
+  process.stderr.write(`bench: generating the ${tag} model (once; reused from ${path} next time)…\n`);
+  const t0 = performance.now();
+  const { model, userItems } = syntheticModel(shape);
+  const t1 = performance.now();
+  saveModel(db, new Model({ ...model, userItems, metrics: { synthetic: tag }, history: [], createdAt: new Date().toISOString() }), {
+    activate: true,
+  });
+  process.stderr.write(
+    `bench: generated in ${((t1 - t0) / 1000).toFixed(1)} s, saved in ${((performance.now() - t1) / 1000).toFixed(1)} s (${userItems.indices.length} userItems entries)\n`,
+  );
+  ensureCategories(db, shape);
+  return db;
+}
+
+/** Categories of the synthetic catalogue: item i is in category c(i mod CATEGORIES). */
+export const CATEGORIES = 20;
+
+/** Gives the synthetic items their categories once (the filtered case asks for one category). */
+function ensureCategories(db: Db, shape: Shape): void {
+  if (getItem(db, 'i0')?.categories.length) return;
+  const changes = Array.from({ length: shape.items }, (_, i) => ({ id: `i${i}`, patch: { categories: [`c${i % CATEGORIES}`] } }));
+  writeItems(db, changes, false);
 }

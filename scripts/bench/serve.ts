@@ -3,7 +3,8 @@
  *
  * Serving speed on a model shaped like the 20m synthetic set: 140,000 users × 27,000 items × 64
  * factors, built directly (seeded random factors and a Zipf-like userItems CSR of ~20M entries,
- * no training) and saved with the model store into a temp db (reused across runs). Prints JSON lines:
+ * no training; common.ts's syntheticModel) and saved with the model store into a temp db (reused
+ * across runs, and by the topn case). Prints JSON lines:
  *   {"case":"load",…}   loadActiveModel and the serving-state build, timed separately (median of 3)
  *   {"case":"explain",…} the extra cost of explain: 3 on a top-10 answer for a user with ~200
  *                        ratings, in-process ({"plainMs","explainMs","extraMs"} per call); with
@@ -19,36 +20,19 @@
  * scores the whole catalog), to see what the precomputation buys.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { pino } from 'pino';
 import { openDatabase, type Db } from '../../src/db/connection.js';
-import { Model } from '../../src/model/model.js';
 import { storeFromDb } from '../../src/store/store.js';
 import { createApp } from '../../src/http/app.js';
-import { listModels, loadActiveModel, saveModel } from '../../src/model/registry.js';
-import { getItem, writeItems } from '../../src/ratings/catalogue.js';
+import { loadActiveModel } from '../../src/model/registry.js';
 import { createRecommender } from '../../src/serving/recommender.js';
-import { DEFAULT_PARAMS, type FactorModel } from '../../src/training/params.js';
 import { mulberry32 } from '../../src/training/random.js';
-import { loadAverage, logNormalWeights, zipfSampler } from './common.js';
-
-interface Shape {
-  readonly users: number;
-  readonly items: number;
-  readonly factors: number;
-  readonly nnz: number;
-}
-const SHAPES: Record<string, Shape> = {
-  '20m': { users: 140_000, items: 27_000, factors: 64, nnz: 20_000_000 },
-  small: { users: 5_000, items: 2_000, factors: 32, nnz: 200_000 },
-};
-const SEED = 20;
+import { CATEGORIES, SHAPES, loadAverage, prepareDb, servingModelDbPath } from './common.js';
 
 /** The part of autocannon's API used here (the package ships no types). */
 interface AutocannonRequest {
@@ -74,93 +58,6 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (o: Autocanno
 function flag(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
-}
-
-/**
- * Seeded model of the given shape. Item popularity is Zipf-like (p_i ∝ 1/(i+1)^0.9 over a shuffled
- * catalog), user activity log-normal (mean nnz/users, at least 1, at most items/4).
- */
-function syntheticModel(shape: Shape): { model: FactorModel; userItems: { indptr: Int32Array; indices: Int32Array } } {
-  const rand = mulberry32(SEED);
-  const { users, items, factors: k } = shape;
-  const userFactors = new Float32Array(users * k);
-  const itemFactors = new Float32Array(items * k);
-  for (let j = 0; j < userFactors.length; j++) userFactors[j] = (rand() - 0.5) * 0.2;
-  for (let j = 0; j < itemFactors.length; j++) itemFactors[j] = (rand() - 0.5) * 0.2;
-
-  // Zipf-like item popularity over a shuffled catalog.
-  const drawItem = zipfSampler(items, 0.9, rand);
-
-  // Log-normal activity, scaled so the counts sum to about nnz.
-  const { weights: raw, sum } = logNormalWeights(users, rand);
-  const maxPerUser = Math.max(1, Math.floor(items / 4));
-  const indptr = new Int32Array(users + 1);
-  for (let u = 0; u < users; u++) {
-    const c = Math.min(maxPerUser, Math.max(1, Math.round((raw[u]! / sum) * shape.nnz)));
-    indptr[u + 1] = indptr[u]! + c;
-  }
-  const indices = new Int32Array(indptr[users]!);
-  const mark = new Uint8Array(items);
-  for (let u = 0; u < users; u++) {
-    const start = indptr[u]!;
-    const end = indptr[u + 1]!;
-    for (let e = start; e < end;) {
-      const i = drawItem();
-      if (mark[i] === 1) continue;
-      mark[i] = 1;
-      indices[e++] = i;
-    }
-    const row = indices.subarray(start, end).sort();
-    for (let e = 0; e < row.length; e++) mark[row[e]!] = 0;
-  }
-  const model: FactorModel = {
-    params: { ...DEFAULT_PARAMS.implicit, factors: k, seed: SEED },
-    factors: k,
-    nUsers: users,
-    nItems: items,
-    userIds: Array.from({ length: users }, (_, u) => `u${u}`),
-    itemIds: Array.from({ length: items }, (_, i) => `i${i}`),
-    userFactors,
-    itemFactors,
-    userBias: null,
-    itemBias: null,
-    globalMean: 0,
-  };
-  return { model, userItems: { indptr, indices } };
-}
-
-/** Opens the bench db, (re)building the synthetic model unless an identical one is active. */
-function prepareDb(path: string, shape: Shape, regenerate: boolean): Db {
-  if (regenerate) for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
-  const db = openDatabase(path);
-  const tag = `${shape.users}x${shape.items}x${shape.factors}x${shape.nnz}/seed${SEED}`;
-  const existing = listModels(db).find((m) => m.status === 'active' && m.metrics.synthetic === tag);
-  if (existing) {
-    ensureCategories(db, shape);
-    return db;
-  }
-  process.stderr.write(`bench serve: generating the ${tag} model (once; reused from ${path} next time)…\n`);
-  const t0 = performance.now();
-  const { model, userItems } = syntheticModel(shape);
-  const t1 = performance.now();
-  saveModel(db, new Model({ ...model, userItems, metrics: { synthetic: tag }, history: [], createdAt: new Date().toISOString() }), {
-    activate: true,
-  });
-  process.stderr.write(
-    `bench serve: generated in ${((t1 - t0) / 1000).toFixed(1)} s, saved in ${((performance.now() - t1) / 1000).toFixed(1)} s (${userItems.indices.length} userItems entries)\n`,
-  );
-  ensureCategories(db, shape);
-  return db;
-}
-
-/** Categories of the synthetic catalogue: item i is in category c(i mod CATEGORIES). */
-const CATEGORIES = 20;
-
-/** Gives the synthetic items their categories once (the filtered case asks for one category). */
-function ensureCategories(db: Db, shape: Shape): void {
-  if (getItem(db, 'i0')?.categories.length) return;
-  const changes = Array.from({ length: shape.items }, (_, i) => ({ id: `i${i}`, patch: { categories: [`c${i % CATEGORIES}`] } }));
-  writeItems(db, changes, false);
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -373,7 +270,7 @@ export async function run(args: string[]): Promise<void> {
   if (!shape) throw new Error(`--size must be one of ${Object.keys(SHAPES).join(', ')}, got "${size}"`);
   const seconds = Number(flag(args, '--seconds') ?? 10);
   const connections = Number(flag(args, '--connections') ?? 32);
-  const path = flag(args, '--db') ?? join(tmpdir(), `ridgerec-bench-serve-${size}.db`);
+  const path = flag(args, '--db') ?? servingModelDbPath(size);
   const fresh = !existsSync(path);
 
   const startLoad = loadAverage();
