@@ -673,13 +673,17 @@ export class Model implements FactorModel {
       const o = i * k;
       let s0 = 0;
       let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
       let f = 0;
-      for (; f + 1 < k; f += 2) {
+      for (; f + 3 < k; f += 4) {
         s0 += v[f]! * Q[o + f]!;
         s1 += v[f + 1]! * Q[o + f + 1]!;
+        s2 += v[f + 2]! * Q[o + f + 2]!;
+        s3 += v[f + 3]! * Q[o + f + 3]!;
       }
-      if (f < k) s0 += v[f]! * Q[o + f]!;
-      scores[j] = s0 + s1 + (bias === null ? 0 : bias[i]!);
+      for (; f < k; f++) s0 += v[f]! * Q[o + f]!;
+      scores[j] = s0 + s1 + s2 + s3 + (bias === null ? 0 : bias[i]!);
     }
     const top = selectTop(scores, limit, rules, cand);
     const items: ScoredItem[] = new Array(top.indices.length);
