@@ -8,7 +8,7 @@
  * with every --threads value (default 1,2). Each case runs in its own child process, so peakRssMB
  * (VmHWM from /proc/self/status) and loadSeconds are per case.
  *
- * The data set (generated once, cached as a SQLite database under $TMPDIR):
+ * The data set (generated once by ensureDatabase in common.ts, cached as a SQLite database under $TMPDIR):
  *   5m:  100,000 users × 20,000 items × 5,000,000 interactions
  *   20m: 140,000 users × 27,000 items × 20,000,000 interactions
  * item popularity Zipf (p_i ∝ 1/rank^0.9, ranks shuffled over the item ids), user activity
@@ -29,21 +29,14 @@
  * and "ratio" = ours (median) / the peer's; without the peer, "peer":null and stderr says why.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../../src/db/connection.js';
 import { loadMatrix } from '../../src/ratings/store.js';
 import { fitFactors } from '../../src/training/fit.js';
 import { resolveParams, type Feedback, type Solver } from '../../src/training/params.js';
-import { mulberry32 } from '../../src/training/random.js';
-import { BENCH_CACHE, loadAverage, logNormalWeights, peakRssMB, zipfSampler } from './common.js';
-
-const SIZES = {
-  '5m': { users: 100_000, items: 20_000, nnz: 5_000_000 },
-  '20m': { users: 140_000, items: 27_000, nnz: 20_000_000 },
-} as const;
-type Size = keyof typeof SIZES;
+import { dbPath, ensureDatabase, loadAverage, peakRssMB, SIZES, type Size } from './common.js';
 
 const CASES: Record<string, { feedback: Feedback; solver: Solver }> = {
   'implicit-cg': { feedback: 'implicit', solver: 'cg' },
@@ -51,108 +44,12 @@ const CASES: Record<string, { feedback: Feedback; solver: Solver }> = {
   'explicit-cg': { feedback: 'explicit', solver: 'cg' },
 };
 
-/** Bump when the generator changes, so a stale cached database is not reused. */
-const GENERATOR_VERSION = 1;
-
 function option(args: string[], name: string): string | undefined {
   const at = args.indexOf(name);
   if (at < 0) return undefined;
   const v = args[at + 1];
   if (v === undefined) throw new Error(`${name} needs a value`);
   return v;
-}
-
-export function dbPath(size: Size): string {
-  return join(BENCH_CACHE, `train-${size}-v${GENERATOR_VERSION}.db`);
-}
-
-/**
- * Generates the synthetic set into a fresh database (rows written in primary-key order, 250-row
- * INSERTs, one transaction), unless the cached file already exists.
- */
-export function ensureDatabase(size: Size): string {
-  const path = dbPath(size);
-  if (existsSync(path)) return path;
-  mkdirSync(BENCH_CACHE, { recursive: true });
-  const tmp = `${path}.partial-${process.pid}`;
-  rmSync(tmp, { force: true });
-  const { users, items, nnz } = SIZES[size];
-  const started = performance.now();
-  const rand = mulberry32(20_240_601);
-
-  // Item popularity: Zipf over ranks, ranks shuffled over the item ids.
-  const drawItem = zipfSampler(items, 0.9, rand);
-
-  // User activity: log-normal weights scaled to nnz, at least 1, at most items/4.
-  const { weights, sum: wsum } = logNormalWeights(users, rand);
-  const cap = Math.floor(items / 4);
-  const counts = new Int32Array(users);
-  let assigned = 0;
-  for (let u = 0; u < users; u++) assigned += counts[u] = Math.min(cap, Math.max(1, Math.round((weights[u]! / wsum) * nnz)));
-  for (let u = 0; assigned !== nnz; u = (u + 1) % users) {
-    if (assigned < nnz && counts[u]! < cap) {
-      counts[u]!++;
-      assigned++;
-    } else if (assigned > nnz && counts[u]! > 1) {
-      counts[u]!--;
-      assigned--;
-    }
-  }
-
-  const db = openDatabase(tmp);
-  try {
-    db.pragma('foreign_keys = OFF');
-    db.pragma('journal_mode = OFF');
-    db.pragma('synchronous = OFF');
-    const write = db.transaction(() => {
-      const B = 250;
-      const insertIds = (table: string, n: number, prefix: string) => {
-        const stmt = db.prepare(`INSERT INTO ${table} (id, external_id) VALUES ${'(?, ?),'.repeat(B).slice(0, -1)}`);
-        const one = db.prepare(`INSERT INTO ${table} (id, external_id) VALUES (?, ?)`);
-        const p: (number | string)[] = [];
-        for (let id = 1; id <= n; id++) {
-          p.push(id, `${prefix}${id}`);
-          if (p.length === 2 * B) {
-            stmt.run(p);
-            p.length = 0;
-          }
-        }
-        for (let k = 0; k < p.length; k += 2) one.run(p[k], p[k + 1]);
-      };
-      insertIds('users', users, 'u');
-      insertIds('items', items, 'i');
-      const stmt = db.prepare(`INSERT INTO ratings (user_id, item_id, value, updated_at) VALUES ${'(?, ?, ?, 0),'.repeat(B).slice(0, -1)}`);
-      const one = db.prepare('INSERT INTO ratings (user_id, item_id, value, updated_at) VALUES (?, ?, ?, 0)');
-      const p: number[] = [];
-      const stamp = new Int32Array(items).fill(-1);
-      const row: number[] = [];
-      for (let u = 0; u < users; u++) {
-        row.length = 0;
-        while (row.length < counts[u]!) {
-          const item = drawItem(); // a repeat within the user is redrawn
-          if (stamp[item] === u) continue;
-          stamp[item] = u;
-          row.push(item);
-        }
-        row.sort((a, b) => a - b);
-        for (const item of row) {
-          const r = rand();
-          p.push(u + 1, item + 1, r < 0.45 ? 1 : r < 0.7 ? 2 : r < 0.85 ? 3 : r < 0.95 ? 4 : 5);
-          if (p.length === 3 * B) {
-            stmt.run(p);
-            p.length = 0;
-          }
-        }
-      }
-      for (let k = 0; k < p.length; k += 3) one.run(p[k], p[k + 1], p[k + 2]);
-    });
-    write();
-  } finally {
-    db.close();
-  }
-  renameSync(tmp, path);
-  process.stderr.write(`generated ${path} (${nnz} ratings) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
-  return path;
 }
 
 /** One case in this process: load, fit, print the JSON line. */

@@ -25,8 +25,9 @@ import { invalidInput } from '../errors.js';
 import type { RatingMatrix } from '../ratings/matrix.js';
 import { scoreAll } from '../kernels/scoring.js';
 import { topK } from '../kernels/top-k.js';
-import { createSimdScorer } from '../kernels/wasm-scorer.js';
+import { createSimdScorer, wasmSimdSupported, type SimdScorer } from '../kernels/wasm-scorer.js';
 import type { FactorModel } from '../training/params.js';
+import { WorkerPool } from '../workers.js';
 import type { TestSet } from './split.js';
 
 export interface EvalMetrics {
@@ -48,7 +49,34 @@ export const DEFAULT_AT = 10;
 /** The largest cut-off the CLI accepts (`--at`, `--metric ndcg@N`). */
 export const MAX_AT = 100_000;
 
-export function evaluateModel(model: FactorModel, train: RatingMatrix, test: TestSet, options: { at?: number } = {}): EvalMetrics {
+/** Options of evaluateModel. */
+export interface EvaluateOptions {
+  /** Cut-off N of the ranking metrics (default DEFAULT_AT). */
+  readonly at?: number;
+}
+
+/** Options of evaluateModelThreaded. */
+export interface ThreadedEvaluateOptions extends EvaluateOptions {
+  /** Worker threads for the ranking pass (default 1: this thread). */
+  readonly threads?: number;
+  /**
+   * Fewest multiply-adds (evaluated users × items × factors) worth starting workers for
+   * (default PARALLEL_MIN_WORK); below it the ranking runs in this thread.
+   */
+  readonly minWork?: number;
+}
+
+/**
+ * Starting a worker and re-laying the item factors for its scorer costs ~100 ms; the scorer does
+ * ~7·10⁹ multiply-adds a second on one core, so below ~2·10⁹ (a few tenths of a second) one thread
+ * finishes first. MovieLens 100K (943 × 1,682 × 64 ≈ 10⁸) stays in one thread.
+ */
+export const PARALLEL_MIN_WORK = 2e9;
+
+/** Ranking tasks per worker: uneven progress on a shared machine evens out over several tasks. */
+const TASKS_PER_THREAD = 4;
+
+function checkedInputs(model: FactorModel, train: RatingMatrix, test: TestSet, options: EvaluateOptions): number {
   const at = options.at ?? DEFAULT_AT;
   if (!Number.isSafeInteger(at) || at < 1) throw invalidInput(`at must be an integer >= 1, got ${at}`, { field: 'at' });
   if (model.nUsers !== train.nUsers || model.nItems !== train.nItems) {
@@ -57,12 +85,79 @@ export function evaluateModel(model: FactorModel, train: RatingMatrix, test: Tes
         `(${train.nUsers} × ${train.nItems})`,
     );
   }
-  const n = test.users.length;
-  if (n === 0) throw invalidInput('the test set is empty: nothing to evaluate');
+  if (test.users.length === 0) throw invalidInput('the test set is empty: nothing to evaluate');
+  return at;
+}
+
+/** All the metrics in this thread. */
+export function evaluateModel(model: FactorModel, train: RatingMatrix, test: TestSet, options: EvaluateOptions = {}): EvalMetrics {
+  const at = checkedInputs(model, train, test, options);
   const explicit = model.params.feedback === 'explicit';
-  const out: { rmse?: number; mae?: number } = {};
-  if (explicit) Object.assign(out, ratingError(model, train, test));
-  return { at, ...out, ...rankingMetrics(model, train, test, at, explicit) };
+  const error = explicit ? ratingError(model, train, test) : {};
+  const d = rankingInput(model, train, test, at, explicit, false);
+  rankUserRange(d, { userStart: 0, userEnd: model.nUsers });
+  return { at, ...error, ...combineRanking(d, model.nUsers) };
+}
+
+/**
+ * The same metrics as evaluateModel, bit for bit, with the ranking pass (scoring every evaluated
+ * user against the catalog) split over `threads` workers when the work is large enough. The users
+ * are cut into ranges holding equal numbers of users with test pairs; each worker writes its
+ * users' values into a shared array and this thread sums them in user order, as evaluateModel does.
+ */
+export async function evaluateModelThreaded(
+  model: FactorModel,
+  train: RatingMatrix,
+  test: TestSet,
+  options: ThreadedEvaluateOptions = {},
+): Promise<EvalMetrics> {
+  const at = checkedInputs(model, train, test, options);
+  const threads = Math.max(1, Math.trunc(options.threads ?? 1));
+  const explicit = model.params.feedback === 'explicit';
+  const nUsers = model.nUsers;
+  // Users with a test pair of their own, and the prefix counts used to cut equal ranges of them.
+  const withTest = new Int32Array(nUsers + 1);
+  for (let t = 0; t < test.users.length; t++) {
+    const u = test.users[t]!;
+    if (u >= 0) withTest[u + 1] = 1;
+  }
+  for (let u = 0; u < nUsers; u++) withTest[u + 1]! += withTest[u]!;
+  const scored = withTest[nUsers]!;
+  const work = scored * model.nItems * model.factors;
+  if (threads === 1 || scored < 2 || work < (options.minWork ?? PARALLEL_MIN_WORK)) return evaluateModel(model, train, test, { at });
+
+  const error = explicit ? ratingError(model, train, test) : {};
+  const d = rankingInput(model, train, test, at, explicit, true);
+  const nTasks = Math.min(scored, threads * TASKS_PER_THREAD);
+  // Range j starts at the first user u with withTest[u] ≥ j·scored/nTasks (a binary search).
+  const cut = (j: number): number => {
+    if (j >= nTasks) return nUsers;
+    const want = Math.floor((j * scored) / nTasks);
+    let lo = 0;
+    let hi = nUsers;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (withTest[mid]! < want) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const tasks: RankingRange[] = [];
+  for (let j = 0; j < nTasks; j++) tasks.push({ userStart: j === 0 ? 0 : cut(j), userEnd: cut(j + 1) });
+  const pool = WorkerPool.start<RankingRange, void>(
+    'evaluation',
+    new URL('./eval-worker.js', import.meta.url),
+    Math.min(threads, nTasks),
+    () => d,
+  );
+  try {
+    await pool.queue(tasks, (_j, _reply, error) => {
+      if (error !== undefined) throw error;
+    });
+  } finally {
+    await pool.close();
+  }
+  return { at, ...error, ...combineRanking(d, nUsers) };
 }
 
 function ratingError(model: FactorModel, train: RatingMatrix, test: TestSet): { rmse: number; mae: number } {
@@ -112,69 +207,87 @@ function ratingError(model: FactorModel, train: RatingMatrix, test: TestSet): { 
   return { rmse, mae };
 }
 
-function rankingMetrics(
-  model: FactorModel,
-  train: RatingMatrix,
-  test: TestSet,
-  at: number,
-  explicit: boolean,
-): Omit<EvalMetrics, 'at' | 'rmse' | 'mae'> {
-  const k = model.factors;
-  const nItems = model.nItems;
-  const P = model.userFactors;
-  const Q = model.itemFactors;
-  const bi = explicit ? model.itemBias : null;
-  const { indptr, indices } = train.byUser;
+/**
+ * What the ranking pass reads (every array may live on a SharedArrayBuffer, so evaluation workers
+ * share it without a copy) and writes.
+ */
+export interface RankingShared {
+  readonly k: number;
+  readonly nItems: number;
+  readonly at: number;
+  /** Use the WebAssembly SIMD scorer (decided once by the caller, so every thread scores alike). */
+  readonly simd: boolean;
+  readonly userFactors: Float32Array;
+  readonly itemFactors: Float32Array;
+  /** b_i for explicit models, null for implicit ones (the ranking score is then x_u·y_i). */
+  readonly itemBias: Float32Array | null;
+  /** The training CSR by user: a user's training items are never ranked. */
+  readonly indptr: Int32Array;
+  readonly indices: Int32Array;
+  /** Test items grouped by user: user u's are testItems[testStart[u] .. testStart[u+1]) (-1 = unseen item). */
+  readonly testStart: Int32Array;
+  readonly testItems: Int32Array;
+  /**
+   * Output, 4 per user: perUser[4u..4u+3] = precision, recall, ndcg, AP of user u; NaN in all four
+   * for a user left out (no relevant item). The caller fills it with NaN first.
+   */
+  readonly perUser: Float64Array;
+  /** Output: recommended[i] = 1 once item i is in some evaluated user's top N. */
+  readonly recommended: Uint8Array;
+}
 
-  // Group the test pairs by known user: order[] lists pair indices sorted by user (counting sort).
-  const start = new Int32Array(model.nUsers + 1);
-  for (let t = 0; t < test.users.length; t++) {
-    const u = test.users[t]!;
-    if (u >= 0) start[u + 1]!++;
-  }
-  for (let u = 0; u < model.nUsers; u++) start[u + 1]! += start[u]!;
-  const order = new Int32Array(start[model.nUsers]!);
-  const fill = start.slice(0, model.nUsers);
-  for (let t = 0; t < test.users.length; t++) {
-    const u = test.users[t]!;
-    if (u >= 0) order[fill[u]!++] = t;
-  }
+/** The users one ranking task covers: [userStart, userEnd). */
+export interface RankingRange {
+  readonly userStart: number;
+  readonly userEnd: number;
+}
 
-  // stamp[i] === u + 1 marks item i as one of user u's training items; rel[i] === u + 1 as relevant.
+/**
+ * The per-user half of the ranking metrics for users [userStart, userEnd): scores each user with
+ * a relevant item against the catalog (eight users per pass over the item factors with the SIMD
+ * scorer), drops the user's training items (NaN, which top-N never selects) and writes the
+ * user's four values into perUser. Each user's values depend on that user alone, so any split of
+ * the users into ranges writes the same numbers.
+ */
+export function rankUserRange(
+  d: RankingShared,
+  range: RankingRange,
+  simd: SimdScorer | null = d.simd ? createSimdScorer(d.itemFactors, d.itemBias, d.k, d.nItems) : null,
+): void {
+  const { k, nItems, at, userFactors: P, itemFactors: Q, itemBias: bi, indptr, indices, testStart, testItems, perUser } = d;
+  // stamp[i] === mark marks item i as one of the user's training items, rel[i] === mark as relevant;
+  // the first pass over a user marks with −(u + 1), the ranking pass with u + 1.
   const stamp = new Int32Array(nItems);
   const rel = new Int32Array(nItems);
-  const recommended = new Uint8Array(nItems);
-  const scores = new Float64Array(nItems);
-  // The WebAssembly SIMD scorer where it runs (float32 sums; RIDGEREC_KERNELS=js selects the plain loop).
-  const simd = createSimdScorer(Q, bi, k, nItems);
-  let users = 0;
-  let sumP = 0;
-  let sumR = 0;
-  let sumN = 0;
-  let sumM = 0;
-  for (let u = 0; u < model.nUsers; u++) {
-    if (start[u] === start[u + 1]) continue;
-    const mark = u + 1;
+  /** Marks user u's training and relevant items with `mark`; returns |relevant|. */
+  const markUser = (u: number, mark: number): number => {
     for (let e = indptr[u]!, end = indptr[u + 1]!; e < end; e++) stamp[indices[e]!] = mark;
     let nRel = 0;
-    for (let o = start[u]!, end = start[u + 1]!; o < end; o++) {
-      const i = test.items[order[o]!]!;
+    for (let o = testStart[u]!, end = testStart[u + 1]!; o < end; o++) {
+      const i = testItems[o]!;
       if (i < 0 || stamp[i] === mark || rel[i] === mark) continue;
       rel[i] = mark;
       nRel++;
     }
-    if (nRel === 0) continue;
-    // score_i = b_i + p_u·q_i (explicit) or x_u·y_i (implicit), with serving's scoring kernel.
-    let row: Float32Array | Float64Array = scores;
-    if (simd) row = simd.scoreOne(P.subarray(u * k, (u + 1) * k));
-    else scoreAll(P.subarray(u * k, (u + 1) * k), Q, bi, k, scores, nItems);
-    const top = topK(row, at, (i) => stamp[i] === mark);
+    return nRel;
+  };
+  // The users with at least one relevant item, ascending.
+  const users: number[] = [];
+  for (let u = range.userStart; u < range.userEnd; u++) {
+    if (testStart[u] !== testStart[u + 1] && markUser(u, -(u + 1)) > 0) users.push(u);
+  }
+  /** score_i = b_i + p_u·q_i (explicit) or x_u·y_i (implicit) in `row`; ranks it, writes user u's values. */
+  const finish = (u: number, row: Float32Array | Float64Array, top: (n: number) => { indices: Int32Array }): void => {
+    const nRel = markUser(u, u + 1);
+    for (let e = indptr[u]!, end = indptr[u + 1]!; e < end; e++) row[indices[e]!] = NaN;
+    const best = top(at).indices;
+    const mark = u + 1;
     let hits = 0;
     let dcg = 0;
     let ap = 0;
-    for (let r = 0; r < top.indices.length; r++) {
-      const i = top.indices[r]!;
-      recommended[i] = 1;
+    for (let r = 0; r < best.length; r++) {
+      const i = best[r]!;
+      d.recommended[i] = 1;
       if (rel[i] === mark) {
         hits++;
         dcg += 1 / Math.log2(r + 2); // rank r+1 → log2(rank + 1)
@@ -184,11 +297,100 @@ function rankingMetrics(
     const ideal = Math.min(at, nRel);
     let idcg = 0;
     for (let r = 1; r <= ideal; r++) idcg += 1 / Math.log2(r + 1);
+    perUser[4 * u] = hits / at;
+    perUser[4 * u + 1] = hits / nRel;
+    perUser[4 * u + 2] = dcg / idcg;
+    perUser[4 * u + 3] = ap / ideal;
+  };
+  // The SIMD scorer (float32 sums, the same bits for one user or eight); else the plain loop.
+  if (simd !== null) {
+    const batch = new Int32Array(8);
+    for (let b = 0; b < users.length; b += 8) {
+      const m = Math.min(8, users.length - b);
+      for (let j = 0; j < m; j++) batch[j] = users[b + j]!;
+      const rows = simd.scoreEight(P, batch.subarray(0, m));
+      for (let j = 0; j < m; j++) finish(batch[j]!, rows[j]!, (n) => simd.top(j, n));
+    }
+    return;
+  }
+  const scores = new Float64Array(nItems);
+  for (const u of users) {
+    scoreAll(P.subarray(u * k, (u + 1) * k), Q, bi, k, scores, nItems);
+    finish(u, scores, (n) => topK(scores, n));
+  }
+}
+
+/** A typed array of `n` elements on a SharedArrayBuffer (workers read and write it in place) or not. */
+function alloc<T>(Ctor: { new (b: ArrayBufferLike): T; BYTES_PER_ELEMENT: number }, n: number, shared: boolean): T {
+  const bytes = Math.max(1, n) * Ctor.BYTES_PER_ELEMENT;
+  const view = new Ctor(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes)) as T & { subarray(a: number, b: number): T };
+  return view.subarray(0, n);
+}
+
+/** `a` itself when it is unshared or already on a SharedArrayBuffer, else a shared copy. */
+function share<T extends Float32Array | Int32Array>(a: T, shared: boolean): T {
+  if (!shared || a.buffer instanceof SharedArrayBuffer) return a;
+  const out = alloc(a.constructor as unknown as { new (b: ArrayBufferLike): T; BYTES_PER_ELEMENT: number }, a.length, true);
+  out.set(a as never);
+  return out;
+}
+
+/** The inputs of the ranking pass: test items grouped by known user (counting sort), outputs allocated. */
+function rankingInput(
+  model: FactorModel,
+  train: RatingMatrix,
+  test: TestSet,
+  at: number,
+  explicit: boolean,
+  shared: boolean,
+): RankingShared {
+  const nUsers = model.nUsers;
+  const testStart = alloc(Int32Array, nUsers + 1, shared);
+  for (let t = 0; t < test.users.length; t++) {
+    const u = test.users[t]!;
+    if (u >= 0) testStart[u + 1]!++;
+  }
+  for (let u = 0; u < nUsers; u++) testStart[u + 1]! += testStart[u]!;
+  const testItems = alloc(Int32Array, testStart[nUsers]!, shared);
+  const fill = testStart.slice(0, nUsers);
+  for (let t = 0; t < test.users.length; t++) {
+    const u = test.users[t]!;
+    if (u >= 0) testItems[fill[u]!++] = test.items[t]!;
+  }
+  const bias = explicit ? model.itemBias : null;
+  return {
+    k: model.factors,
+    nItems: model.nItems,
+    at,
+    simd: model.factors >= 1 && wasmSimdSupported(),
+    userFactors: share(model.userFactors, shared),
+    itemFactors: share(model.itemFactors, shared),
+    itemBias: bias === null ? null : share(bias, shared),
+    indptr: share(train.byUser.indptr, shared),
+    indices: share(train.byUser.indices, shared),
+    testStart,
+    testItems,
+    perUser: alloc(Float64Array, 4 * nUsers, shared).fill(NaN),
+    recommended: alloc(Uint8Array, model.nItems, shared),
+  };
+}
+
+/** Sums the per-user values in user order (the same order for every thread count) into the averages. */
+function combineRanking(d: RankingShared, nUsers: number): Omit<EvalMetrics, 'at' | 'rmse' | 'mae'> {
+  const { perUser, recommended, nItems } = d;
+  let users = 0;
+  let sumP = 0;
+  let sumR = 0;
+  let sumN = 0;
+  let sumM = 0;
+  for (let u = 0; u < nUsers; u++) {
+    const p = perUser[4 * u]!;
+    if (p !== p) continue; // NaN: left out
     users++;
-    sumP += hits / at;
-    sumR += hits / nRel;
-    sumN += dcg / idcg;
-    sumM += ap / ideal;
+    sumP += p;
+    sumR += perUser[4 * u + 1]!;
+    sumN += perUser[4 * u + 2]!;
+    sumM += perUser[4 * u + 3]!;
   }
   let distinct = 0;
   for (let i = 0; i < nItems; i++) distinct += recommended[i]!;

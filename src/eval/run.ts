@@ -1,12 +1,12 @@
 /**
  * The fit-then-evaluate step shared by `ridgerec evaluate`, `ridgerec tune` and the retrain
- * script: fit on the train matrix, score the held-out TestSet, time both.
+ * script: fit on the train matrix, score the held-out TestSet (on the fit's threads), time both.
  */
 import type { RatingMatrix } from '../ratings/matrix.js';
 import { fit as fitModel } from '../model/fit.js';
 import type { Model } from '../model/model.js';
 import type { IterationStats, TrainParams } from '../training/params.js';
-import { evaluateModel, type EvalMetrics } from './metrics.js';
+import { evaluateModelThreaded, type EvalMetrics } from './metrics.js';
 import type { TestSet } from './split.js';
 
 export interface FitAndEvaluateOptions {
@@ -15,15 +15,20 @@ export interface FitAndEvaluateOptions {
   onIteration?: (s: IterationStats) => void;
 }
 
-/** Fits `params` on `train`, evaluates on `test`; seconds covers both. */
+/** Fits `params` on `train`, evaluates on `test`; seconds covers both, fitSeconds the fit alone. */
 export async function fitAndEvaluate(
   train: RatingMatrix,
   test: TestSet,
   params: TrainParams,
   options: FitAndEvaluateOptions = {},
-): Promise<{ fit: Model; metrics: EvalMetrics; seconds: number }> {
+): Promise<{ fit: Model; metrics: EvalMetrics; seconds: number; fitSeconds: number }> {
   const started = performance.now();
   const fit = await fitModel(train, params, options.onIteration ? { onIteration: options.onIteration } : {});
-  const metrics = evaluateModel(fit, train, test, options.at === undefined ? {} : { at: options.at });
-  return { fit, metrics, seconds: (performance.now() - started) / 1000 };
+  const fitSeconds = (performance.now() - started) / 1000;
+  // The ranking pass uses the fit's threads (workers only when the problem is large enough).
+  const metrics = await evaluateModelThreaded(fit, train, test, {
+    threads: params.threads,
+    ...(options.at === undefined ? {} : { at: options.at }),
+  });
+  return { fit, metrics, seconds: (performance.now() - started) / 1000, fitSeconds };
 }

@@ -142,9 +142,10 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   const activeParams = activeSummary ? resolveParams({ ...activeSummary.params, threads: params.threads }) : null;
 
   // 2. The same split for both.
+  const t1 = performance.now();
   const { train, test } = holdoutSplit(matrix, holdout, seed);
   const split = `per-user holdout ${holdout} seed ${seed}: ${train.nnz} train / ${test.values.length} test ratings`;
-  say(`split: ${split}`);
+  say(`split: ${split} in ${((performance.now() - t1) / 1000).toFixed(2)} s`);
   const progress = (who: string, p: TrainParams) => (s: IterationStats) =>
     say(
       `${who} iteration ${s.iteration}/${p.iterations}: loss ${s.loss.toPrecision(6)} (data ${s.dataLoss.toPrecision(6)} + penalty ${s.penalty.toPrecision(6)}) ${s.seconds.toFixed(2)} s`,
@@ -152,6 +153,7 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   say(`training the candidate on the split (${base}): factors ${params.factors}, lambda ${params.lambda}, ${params.feedback}`);
   const cand = await fitAndEvaluate(train, test, params, { at, onIteration: progress('candidate', params) });
   const candMetrics = metricsToJson(cand.metrics);
+  say(`candidate fitted in ${cand.fitSeconds.toFixed(2)} s, evaluated in ${(cand.seconds - cand.fitSeconds).toFixed(2)} s`);
   let actMetrics: Record<string, number> | null = null;
   if (activeParams) {
     if (sameHyperparameters(activeParams, params)) {
@@ -203,9 +205,12 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   let candidateId: number;
   if (activate) {
     say('refitting the candidate on all ratings');
+    const t1 = performance.now();
     const full = await fit(matrix, params, { onIteration: progress('final', params) });
+    const t2 = performance.now();
+    say(`refitted in ${((t2 - t1) / 1000).toFixed(2)} s`);
     candidateId = saveInOneTransaction(db, activeId, () => saveModel(db, full, { metrics: savedMetrics, activate: true, reason }));
-    say(`saved and activated model ${candidateId}`);
+    say(`saved and activated model ${candidateId} in ${((performance.now() - t2) / 1000).toFixed(2)} s`);
   } else {
     candidateId = saveInOneTransaction(db, undefined, () => saveModel(db, cand.fit, { metrics: savedMetrics, status: 'retired', reason }));
     say(`saved the candidate as retired model ${candidateId}`);
