@@ -11,7 +11,7 @@ import { pinoHttp } from 'pino-http';
 import type { Registry } from 'prom-client';
 import { DEFAULTS, type LogLevel } from '../config.js';
 import { requireApiKey } from './auth.js';
-import { errorHandler, notFoundHandler } from './errors.js';
+import { errorHandler, notFoundHandler, requireDecodablePath } from './errors.js';
 import { createMetrics } from './metrics.js';
 import type { RouteContext } from './routes/context.js';
 import { register as registerHealth } from './routes/health.js';
@@ -66,6 +66,8 @@ export function createApp(deps: AppDeps): Express {
       },
     }),
   );
+
+  app.use(requireDecodablePath);
 
   const ctx: RouteContext = {
     app,

@@ -7,7 +7,16 @@
  */
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { Conflict, InvalidInput, isRidgerecError, NotFound, Unauthorized, Unavailable, type RidgerecError } from '../errors.js';
+import {
+  Conflict,
+  InvalidInput,
+  invalidInput,
+  isRidgerecError,
+  NotFound,
+  Unauthorized,
+  Unavailable,
+  type RidgerecError,
+} from '../errors.js';
 
 /** The HTTP status of each kind of core error; anything else is a 500. */
 export function httpStatus(err: RidgerecError): number {
@@ -39,6 +48,21 @@ function requestId(req: Request): string {
   const id = (req as Request & { id?: unknown }).id;
   return id === undefined ? 'unknown' : String(id);
 }
+
+/**
+ * Refuses a path whose percent-encoding does not decode (`%zz`, a lone `%`, bytes that are not
+ * UTF-8 such as `%ff`, an encoded lone surrogate) with a 400 `invalid_path`, before any route or
+ * API-key check sees it: Express would otherwise fail while matching route parameters.
+ */
+export const requireDecodablePath: RequestHandler = (req, _res, next) => {
+  try {
+    decodeURIComponent(req.path);
+  } catch {
+    next(invalidInput(`the path ${JSON.stringify(req.path.slice(0, 200))} is not valid percent-encoded UTF-8`, undefined, 'invalid_path'));
+    return;
+  }
+  next();
+};
 
 export const notFoundHandler: RequestHandler = (req, res) => {
   res.status(404).json(errorBody('not_found', `no route for ${req.method} ${req.path}; see GET /openapi.json`));

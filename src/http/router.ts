@@ -14,7 +14,7 @@ import { DEFAULTS } from '../config.js';
 import { titledContributions } from '../serving/explanations.js';
 import type { ExplainedItem, Recommender } from '../serving/recommender.js';
 import { requireApiKey } from './auth.js';
-import { errorHandler } from './errors.js';
+import { errorHandler, requireDecodablePath } from './errors.js';
 import type { OutputItem, RouteContext } from './routes/context.js';
 import { register as registerCatalogue } from './routes/catalogue.js';
 import { register as registerExplanations } from './routes/explanations.js';
@@ -66,6 +66,7 @@ export function decorator(deps: RouterDeps): (items: readonly ExplainedItem[]) =
 
 export function createRouter(deps: RouterDeps): Router {
   const router = express.Router();
+  router.use(requireDecodablePath);
   const ctx: RouteContext = {
     app: router,
     recommender: deps.recommender,

@@ -306,3 +306,25 @@ describe('openapi', () => {
     expect(openApiDocument()).toEqual(res.body);
   });
 });
+
+describe('paths that do not decode', () => {
+  it('answer 400 invalid_path on every route, before the API-key check, and reach nothing', async () => {
+    const rec = fakeRecommender();
+    const app = createApp({ recommender: rec, logger: silent, apiKey: 'k' });
+    for (const path of [
+      '/v1/users/%ff/recommendations',
+      '/v1/users/%zz/recommendations',
+      '/v1/users/%/recommendations',
+      '/v1/users/%ED%A0%80/recommendations',
+      '/v1/items/%C3/similar',
+    ]) {
+      expectError(await request(app).get(path), 400, 'invalid_path');
+    }
+    expectError(await request(app).delete('/v1/users/%ff'), 400, 'invalid_path'); // no key sent: still 400, not 401
+    expectError(await request(app).put('/v1/items/%zz').send({}), 400, 'invalid_path');
+    expect(rec.calls.recommend).toHaveLength(0);
+    expect(rec.calls.deleteUser).toHaveLength(0);
+    // A valid encoding of a non-ASCII id still works.
+    expect((await request(app).get('/v1/users/%C3%A9/recommendations')).status).toBe(200);
+  });
+});
