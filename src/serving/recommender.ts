@@ -146,6 +146,8 @@ export interface ServingStats {
   readonly liveAnswers: number;
   /** Answers from the popularity fallback. */
   readonly popularAnswers: number;
+  /** Users whose ratings changed through this recommender since the model they were trained into. */
+  readonly touchedUsers: number;
 }
 
 /** The Recommender plus observability the HTTP contract does not need. */
@@ -403,6 +405,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       precomputedAnswers: counters.precomputed,
       liveAnswers: counters.live,
       popularAnswers: counters.popular,
+      touchedUsers: touched.size,
     }),
     whenPrecomputed: () => current?.precomputeDone ?? Promise.resolve('off'),
     modelId: () => current?.record.id ?? null,
@@ -509,7 +512,9 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
 
     deleteUser(user) {
       const had = store.deleteUser(user);
-      touched.set(user, Date.now());
+      // Remembered only when it changes an answer: the user had ratings, or the model knows them
+      // (their trained vector must no longer serve). Deleting an id never seen stores nothing.
+      if (had || current?.model.userIndex(user) !== undefined) touched.set(user, Date.now());
       current?.foldedIn.delete(user);
       return had;
     },

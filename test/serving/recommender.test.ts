@@ -172,6 +172,17 @@ describe.each(['explicit', 'implicit'] as Feedback[])('Recommender (%s model)', 
     expect(rec.deleteUser('never-existed')).toBe(false);
   });
 
+  it('deleting ids never seen stores nothing: the remembered users do not grow', () => {
+    const before = rec.stats().touchedUsers;
+    for (let j = 0; j < 1000; j++) expect(rec.deleteUser(`ghost-${j}`)).toBe(false);
+    expect(rec.stats().touchedUsers).toBe(before);
+    // A user the model knows is remembered even without stored ratings: their trained vector must not serve.
+    t.db.prepare('DELETE FROM ratings WHERE user_id = (SELECT id FROM users WHERE external_id = ?)').run('u6');
+    rec.deleteUser('u6');
+    expect(rec.stats().touchedUsers).toBe(before + 1);
+    expect(rec.recommend('u6', { limit: 3 }).source).toBe('popular');
+  });
+
   it('similarItems ranks by cosine of item factors, without the item itself; unknown item is a 404', () => {
     const k = fx.model.factors;
     const q = fx.model.itemFactors;
