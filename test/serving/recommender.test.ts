@@ -4,7 +4,7 @@ import { storeFromDb } from '../../src/store/store.js';
 import { isRidgerecError } from '../../src/errors.js';
 import { activateModel, saveModel } from '../../src/model/registry.js';
 import { upsertRatings, userRatings } from '../../src/ratings/store.js';
-import { createRecommender, type Recommender, type ScoredItem } from '../../src/serving/recommender.js';
+import { createRecommender, type ScoredItem, type ServingRecommender } from '../../src/serving/recommender.js';
 import { createFoldIn } from '../../src/training/fold-in.js';
 import type { Feedback } from '../../src/training/params.js';
 import { tempDb, type TempDb } from '../helpers/temp.js';
@@ -40,7 +40,7 @@ const itemIndex = (id: string) => Number(id.slice(1));
 describe.each(['explicit', 'implicit'] as Feedback[])('Recommender (%s model)', (feedback) => {
   let t: TempDb;
   let fx: Fixture;
-  let rec: Recommender;
+  let rec: ServingRecommender;
   let modelId: number;
 
   beforeEach(() => {
