@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { openStore } from '../store/store.js';
 import { createRecommender, type Recommender } from '../serving/recommender.js';
-import { parseWhere, type ItemFilters } from '../model/rules.js';
+import { parseWhere, splitList, type ItemFilters } from '../model/rules.js';
 import { InvalidArgumentError, Option } from 'commander';
 import { DEFAULTS, loadConfig, type Config } from '../config.js';
 import { MAX_AT } from '../eval/metrics.js';
@@ -137,13 +137,7 @@ export function withFilterOptions(cmd: Command): Command {
 
 /** FilterFlags → the rules (comma lists split, the where grammar checked). */
 export function filtersFromFlags(f: FilterFlags): ItemFilters {
-  const list = (s: string | undefined) =>
-    s === undefined
-      ? undefined
-      : s
-          .split(',')
-          .map((x) => x.trim())
-          .filter((x) => x !== '');
+  const list = (s: string | undefined) => (s === undefined ? undefined : splitList(s));
   const out: { -readonly [K in keyof ItemFilters]: ItemFilters[K] } = {};
   if (f.category !== undefined) out.category = list(f.category);
   if (f.excludeCategory !== undefined) out.excludeCategory = list(f.excludeCategory);

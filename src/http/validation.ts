@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { LIMITS } from '../config.js';
 import { invalidInput, type RidgerecError } from '../errors.js';
-import { parseWhere, type ItemFilters } from '../model/rules.js';
+import { parseWhere, splitList, type ItemFilters } from '../model/rules.js';
 import { checkItemPatch, type ItemPatch, type ItemQuery } from '../ratings/catalogue.js';
 import { MAX_EXPLAIN } from '../serving/explanations.js';
 
@@ -217,29 +217,15 @@ export function parseExplainCount(name: 'top' | 'explain', raw: QueryValue): num
   return v;
 }
 
-/** ?exclude=a,b: comma-separated item ids (empty segments ignored). */
-export function parseExclude(raw: QueryValue): string[] {
-  const s = single('exclude', raw);
-  if (s === undefined) return [];
-  const ids = s
-    .split(',')
-    .map((x) => x.trim())
-    .filter((x) => x !== '');
-  if (ids.length > MAX_EXCLUDE) throw issuesError([{ path: 'exclude', message: `must hold at most ${MAX_EXCLUDE} item ids` }]);
-  const long = ids.findIndex((x) => x.length > MAX_ID_LENGTH);
-  if (long >= 0) throw issuesError([{ path: `exclude[${long}]`, message: `must be at most ${MAX_ID_LENGTH} characters` }]);
-  return ids;
-}
-
-/** A comma-separated list of non-empty values (empty segments ignored), or undefined when absent. */
-function parseList(name: string, raw: QueryValue, max = MAX_EXCLUDE): string[] | undefined {
+/**
+ * A comma-separated list of non-empty values (empty segments ignored), or undefined when absent;
+ * at most MAX_EXCLUDE of them (`what` names them in the message), each at most MAX_ID_LENGTH long.
+ */
+function parseList(name: string, raw: QueryValue, what: string): string[] | undefined {
   const s = single(name, raw);
   if (s === undefined) return undefined;
-  const ids = s
-    .split(',')
-    .map((x) => x.trim())
-    .filter((x) => x !== '');
-  if (ids.length > max) throw issuesError([{ path: name, message: `must hold at most ${max} values` }]);
+  const ids = splitList(s);
+  if (ids.length > MAX_EXCLUDE) throw issuesError([{ path: name, message: `must hold at most ${MAX_EXCLUDE} ${what}` }]);
   const long = ids.findIndex((x) => x.length > MAX_ID_LENGTH);
   if (long >= 0) throw issuesError([{ path: `${name}[${long}]`, message: `must be at most ${MAX_ID_LENGTH} characters` }]);
   return ids;
@@ -252,13 +238,13 @@ function parseList(name: string, raw: QueryValue, max = MAX_EXCLUDE): string[] |
  */
 export function parseFilters(query: Record<string, QueryValue>): ItemFilters {
   const out: { -readonly [K in keyof ItemFilters]: ItemFilters[K] } = {};
-  const category = parseList('category', query.category);
+  const category = parseList('category', query.category, 'categories');
   if (category !== undefined) out.category = category;
-  const excludeCategory = parseList('excludeCategory', query.excludeCategory);
+  const excludeCategory = parseList('excludeCategory', query.excludeCategory, 'categories');
   if (excludeCategory !== undefined) out.excludeCategory = excludeCategory;
-  const include = parseList('include', query.include);
+  const include = parseList('include', query.include, 'item ids');
   if (include !== undefined) out.include = include;
-  const exclude = parseList('exclude', query.exclude);
+  const exclude = parseList('exclude', query.exclude, 'item ids');
   if (exclude !== undefined) out.exclude = exclude;
   const where = single('where', query.where);
   if (where !== undefined) out.where = parseWhere(where);

@@ -41,6 +41,14 @@ export interface ItemFilters {
   readonly maxPerCategory?: number;
 }
 
+/** A comma-separated list: segments trimmed, empty ones dropped ("a, b,,c" → [a, b, c]). */
+export function splitList(text: string): string[] {
+  return text
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+}
+
 const CONDITION = /^([A-Za-z0-9_.-]+)(!:|<=|>=|:|<|>)(.*)$/s;
 
 /** Parses a `where` expression; InvalidInput names the condition and what is wrong with it. */

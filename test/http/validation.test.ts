@@ -5,7 +5,7 @@ import {
   formatPath,
   parseAnonymousBody,
   parseBool,
-  parseExclude,
+  parseFilters,
   parseIdParam,
   parseLimit,
   parseRatingsBody,
@@ -46,13 +46,13 @@ describe('parseLimit', () => {
   });
 });
 
-describe('parseExclude / parseBool / parseIdParam', () => {
+describe('parseFilters (exclude) / parseBool / parseIdParam', () => {
   it('splits on commas and drops empty segments', () => {
-    expect(parseExclude(undefined)).toEqual([]);
-    expect(parseExclude('a,b,,c ')).toEqual(['a', 'b', 'c']);
+    expect(parseFilters({}).exclude).toBeUndefined();
+    expect(parseFilters({ exclude: 'a,b,,c ' }).exclude).toEqual(['a', 'b', 'c']);
   });
   it('rejects an over-long excluded id by its position', () => {
-    expect(rejects(() => parseExclude(`a,${'x'.repeat(257)}`)).message).toMatch(/^exclude\[1\]: must be at most 256/);
+    expect(rejects(() => parseFilters({ exclude: `a,${'x'.repeat(257)}` })).message).toMatch(/^exclude\[1\]: must be at most 256/);
   });
   it('accepts only true and false', () => {
     expect(parseBool('includeRated', undefined)).toBe(false);
