@@ -782,3 +782,185 @@ export function collect(out: usize, n4: i32, thr: f32, dst: usize): i32 {
   }
   return m;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Blocked top-N (precompute, batch recommend, evaluation): eight users against the catalog with the
+// selection fused, so no score row is ever written out.
+//
+// Stage 1, a filter on 16-bit integers: item factors quantized with one catalog-wide scale S,
+// q̃_i = round(S·q_i), user factors with a per-user scale s_u, p̃_u = round(s_u·p_u), both within
+// ±M (M²·k < 2³⁰, so the 32-bit sums cannot overflow). i32x4.dot_i16x8_s multiplies eight
+// 16-bit pairs and adds neighbours: two factors of four items per instruction, twice the work of
+// an f32x4 multiply-add. The quantized score
+//   ŝ_ui = b_i + (p̃_u·q̃_i)/(s_u·S)
+// differs from the exact one by at most E_u (src/kernels/block-top-n.ts computes it):
+//   |s_ui − ŝ_ui| ≤ max_f|p_uf − p̃_uf/s_u|·max_i‖q_i‖₁ + ‖p̃_u/s_u‖₁·max_{i,f}|q_if − q̃_if/S| + rounding.
+// Stage 2, exact: an item is looked at only when ŝ_ui ≥ t_u − E_u, t_u the user's current n-th best
+// exact score (−∞ until n items are held). It is skipped if the user rated it (a pointer walks the
+// user's ascending rated list as the items ascend), else s_ui = b_i + Σ_f p_uf·q_if in f32 and it
+// enters the user's min-heap when it beats the root. The heap orders like topK (top-k.ts): worse =
+// lower score, or equal score and higher index; items arrive in ascending order, so an equal score
+// never replaces the root. The result is exactly the top n of the exact scores.
+//
+// Per-group state (eight users), byte addresses:
+//   p8   interleaved quantized pairs: i32 at (f/2)·32 + j·4 holds (p̃_j[f], p̃_j[f+1]) as two i16
+//   uf   the users' f32 rows, stride k (the exact pass)
+//   st   eight-lane fields, each 32 bytes: +0 c_j = 1/(s_j·S) (f32), +32 thr_j = t_j − E_j (f32),
+//        +64 E_j (f32), +96 heap size (i32), +128 rated pointer, +160 rated end (i32 addresses)
+//   hs, hi   heap scores (f32) and items (i32), n per user, user j at j·n
+// Unused lanes have p̃ = 0 and thr = +∞: nothing passes their filter.
+
+/** Looks at item i for user j (the filter passed): rated check, exact score, heap update. */
+function topnConsider(j: i32, i: i32, qf: usize, bias: usize, k: i32, uf: usize, st: usize, hs: usize, hi: usize, n: i32): void {
+  const jo = (<usize>j) << 2;
+  let rp = load<i32>(st + jo, 128);
+  const re = load<i32>(st + jo, 160);
+  while (rp < re && load<i32>(rp) < i) rp += 4;
+  store<i32>(st + jo, rp, 128);
+  if (rp < re && load<i32>(rp) == i) return;
+  const s = dot32(uf + (<usize>(j * k) << 2), qf + (<usize>(i * k) << 2), k) + load<f32>(bias + ((<usize>i) << 2));
+  if (s != s) return; // NaN is never selected
+  const H = hs + (<usize>(j * n) << 2);
+  const I = hi + (<usize>(j * n) << 2);
+  let size = load<i32>(st + jo, 96);
+  if (size < n) {
+    // sift up: a parent is worse than (or equal to) its children.
+    let c = size;
+    while (c > 0) {
+      const p = (c - 1) >> 1;
+      const ps = load<f32>(H + ((<usize>p) << 2));
+      const pi = load<i32>(I + ((<usize>p) << 2));
+      if (!(s < ps || (s == ps && i > pi))) break;
+      store<f32>(H + ((<usize>c) << 2), ps);
+      store<i32>(I + ((<usize>c) << 2), pi);
+      c = p;
+    }
+    store<f32>(H + ((<usize>c) << 2), s);
+    store<i32>(I + ((<usize>c) << 2), i);
+    size++;
+    store<i32>(st + jo, size, 96);
+    if (size == n) store<f32>(st + jo, load<f32>(H) - load<f32>(st + jo, 64), 32);
+    return;
+  }
+  if (!(s > load<f32>(H))) return;
+  heapSiftDown(H, I, n, s, i);
+  store<f32>(st + jo, load<f32>(H) - load<f32>(st + jo, 64), 32);
+}
+
+/** Puts (s, i) at the root of a heap of `size` entries and sifts it down. */
+function heapSiftDown(H: usize, I: usize, size: i32, s: f32, i: i32): void {
+  let c = 0;
+  for (;;) {
+    const l = 2 * c + 1;
+    if (l >= size) break;
+    const r = l + 1;
+    let w = l;
+    let ws = load<f32>(H + ((<usize>l) << 2));
+    let wi = load<i32>(I + ((<usize>l) << 2));
+    if (r < size) {
+      const rs = load<f32>(H + ((<usize>r) << 2));
+      const ri = load<i32>(I + ((<usize>r) << 2));
+      if (rs < ws || (rs == ws && ri > wi)) {
+        w = r;
+        ws = rs;
+        wi = ri;
+      }
+    }
+    if (!(ws < s || (ws == s && wi > i))) break;
+    store<f32>(H + ((<usize>c) << 2), ws);
+    store<i32>(I + ((<usize>c) << 2), wi);
+    c = w;
+  }
+  store<f32>(H + ((<usize>c) << 2), s);
+  store<i32>(I + ((<usize>c) << 2), i);
+}
+
+/** The lanes of one user's four filtered scores v (items i0..i0+3) that pass thr_j go to topnConsider. */
+function topnLanes(j: i32, i0: i32, v: v128, nItems: i32, qf: usize, bias: usize, k: i32, uf: usize, st: usize, hs: usize, hi: usize, n: i32): void {
+  const ta = st + 32 + ((<usize>j) << 2);
+  if (i0 < nItems && f32x4.extract_lane(v, 0) >= load<f32>(ta)) topnConsider(j, i0, qf, bias, k, uf, st, hs, hi, n);
+  if (i0 + 1 < nItems && f32x4.extract_lane(v, 1) >= load<f32>(ta)) topnConsider(j, i0 + 1, qf, bias, k, uf, st, hs, hi, n);
+  if (i0 + 2 < nItems && f32x4.extract_lane(v, 2) >= load<f32>(ta)) topnConsider(j, i0 + 2, qf, bias, k, uf, st, hs, hi, n);
+  if (i0 + 3 < nItems && f32x4.extract_lane(v, 3) >= load<f32>(ta)) topnConsider(j, i0 + 3, qf, bias, k, uf, st, hs, hi, n);
+}
+
+/**
+ * Stage 1 and 2 for one group of eight users over the 4-item blocks [blk0, blk1) of the catalog.
+ * qi: the quantized items, 4 to a block, Qi[(b·kp + g)·8 + 2·lane + h] = q̃_{4b+lane}[2g + h] (i16),
+ * kp = ⌈k/2⌉ pairs (a zero pads odd k); qf: the f32 item rows, stride k; bias: f32 per item (zeros
+ * for implicit models, padded to a multiple of 4).
+ */
+export function topnTile(
+  qi: usize,
+  qf: usize,
+  bias: usize,
+  nItems: i32,
+  k: i32,
+  kp: i32,
+  blk0: i32,
+  blk1: i32,
+  p8: usize,
+  uf: usize,
+  st: usize,
+  hs: usize,
+  hi: usize,
+  n: i32,
+): void {
+  const kb = (<usize>kp) << 4; // bytes of one quantized 4-item block
+  let qb = qi + (<usize>blk0) * kb;
+  for (let blk = blk0; blk < blk1; blk++) {
+    let a0 = i32x4.splat(0);
+    let a1 = a0;
+    let a2 = a0;
+    let a3 = a0;
+    let a4 = a0;
+    let a5 = a0;
+    let a6 = a0;
+    let a7 = a0;
+    let qa = qb;
+    let pf = p8;
+    const qEnd = qb + kb;
+    do {
+      const q = v128.load(qa);
+      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load32_splat(pf), q));
+      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load32_splat(pf, 4), q));
+      a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load32_splat(pf, 8), q));
+      a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load32_splat(pf, 12), q));
+      a4 = i32x4.add(a4, i32x4.dot_i16x8_s(v128.load32_splat(pf, 16), q));
+      a5 = i32x4.add(a5, i32x4.dot_i16x8_s(v128.load32_splat(pf, 20), q));
+      a6 = i32x4.add(a6, i32x4.dot_i16x8_s(v128.load32_splat(pf, 24), q));
+      a7 = i32x4.add(a7, i32x4.dot_i16x8_s(v128.load32_splat(pf, 28), q));
+      qa += 16;
+      pf += 32;
+    } while (qa < qEnd);
+    // ŝ = b + c_j·(p̃·q̃), compared with thr_j; only a passing block is looked at lane by lane.
+    const i0 = blk << 2;
+    const b = v128.load(bias + ((<usize>i0) << 2));
+    let v = f32x4.add(b, f32x4.mul(f32x4.convert_i32x4_s(a0), v128.load32_splat(st)));
+    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 32)))) topnLanes(0, i0, v, nItems, qf, bias, k, uf, st, hs, hi, n);
+    v = f32x4.add(b, f32x4.mul(f32x4.convert_i32x4_s(a1), v128.load32_splat(st, 4)));
+    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 36)))) topnLanes(1, i0, v, nItems, qf, bias, k, uf, st, hs, hi, n);
+    v = f32x4.add(b, f32x4.mul(f32x4.convert_i32x4_s(a2), v128.load32_splat(st, 8)));
+    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 40)))) topnLanes(2, i0, v, nItems, qf, bias, k, uf, st, hs, hi, n);
+    v = f32x4.add(b, f32x4.mul(f32x4.convert_i32x4_s(a3), v128.load32_splat(st, 12)));
+    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 44)))) topnLanes(3, i0, v, nItems, qf, bias, k, uf, st, hs, hi, n);
+    v = f32x4.add(b, f32x4.mul(f32x4.convert_i32x4_s(a4), v128.load32_splat(st, 16)));
+    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 48)))) topnLanes(4, i0, v, nItems, qf, bias, k, uf, st, hs, hi, n);
+    v = f32x4.add(b, f32x4.mul(f32x4.convert_i32x4_s(a5), v128.load32_splat(st, 20)));
+    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 52)))) topnLanes(5, i0, v, nItems, qf, bias, k, uf, st, hs, hi, n);
+    v = f32x4.add(b, f32x4.mul(f32x4.convert_i32x4_s(a6), v128.load32_splat(st, 24)));
+    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 56)))) topnLanes(6, i0, v, nItems, qf, bias, k, uf, st, hs, hi, n);
+    v = f32x4.add(b, f32x4.mul(f32x4.convert_i32x4_s(a7), v128.load32_splat(st, 28)));
+    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 60)))) topnLanes(7, i0, v, nItems, qf, bias, k, uf, st, hs, hi, n);
+    qb += kb;
+  }
+}
+
+/** Empties a heap of `size` entries into outS/outI best first (descending; ties by lower index). */
+export function heapDrain(H: usize, I: usize, size: i32, outS: usize, outI: usize): void {
+  for (let m = size; m > 0; m--) {
+    store<f32>(outS + ((<usize>(m - 1)) << 2), load<f32>(H));
+    store<i32>(outI + ((<usize>(m - 1)) << 2), load<i32>(I));
+    if (m - 1 > 0) heapSiftDown(H, I, m - 1, load<f32>(H + ((<usize>(m - 1)) << 2)), load<i32>(I + ((<usize>(m - 1)) << 2)));
+  }
+}

@@ -136,6 +136,23 @@ export interface KernelExports {
   score1(qt: number, bias: number, p: number, out: number, n8: number, k: number): void;
   score8(qt: number, bias: number, p: number, out: number, n4: number, k: number, nPad: number): void;
   collect(out: number, n4: number, thr: number, dst: number): number;
+  topnTile(
+    qi: number,
+    qf: number,
+    bias: number,
+    nItems: number,
+    k: number,
+    kp: number,
+    blk0: number,
+    blk1: number,
+    p8: number,
+    uf: number,
+    st: number,
+    hs: number,
+    hi: number,
+    n: number,
+  ): void;
+  heapDrain(hs: number, hi: number, size: number, outS: number, outI: number): void;
 }
 
 /** Instantiates the kernels over `memory`; null when the module is unavailable. */

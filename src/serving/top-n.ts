@@ -5,7 +5,7 @@
 import { scoreAll, scoreAll4 } from '../kernels/scoring.js';
 import type { PrecomputeWorkerData } from './precompute.js';
 import { topK } from '../kernels/top-k.js';
-import { createSimdScorer } from '../kernels/wasm-scorer.js';
+import { createBlockTopN } from '../kernels/block-top-n.js';
 
 /**
  * For every user u in [userStart, userEnd): s_ui = p_u·q_i + b_i over the catalog, the user's
@@ -27,16 +27,19 @@ export function computeTopNRange(d: PrecomputeWorkerData): void {
     }
   };
   let u = d.userStart;
-  const simd = d.simd ? createSimdScorer(itemFactors, itemBias, k, nItems) : null;
-  if (simd !== null) {
-    // Eight users per pass over the catalog.
-    const users = new Int32Array(8);
-    for (; u < d.userEnd; u += 8) {
-      const m = Math.min(8, d.userEnd - u);
-      for (let j = 0; j < m; j++) users[j] = u + j;
-      const rows = simd.scoreEight(userFactors, users.subarray(0, m));
-      for (let j = 0; j < m; j++) finish(u + j, rows[j]!, (k) => simd.top(j, k));
-    }
+  const blocked = d.simd && d.userEnd > u ? createBlockTopN(itemFactors, itemBias, k, nItems, n) : null;
+  if (blocked !== null) {
+    // The blocked kernel: users in groups of eight against tiles of the catalog, the top-n selection
+    // fused, rated items skipped. Writes straight into this range's rows of the output table.
+    const users = new Int32Array(d.userEnd - u);
+    for (let j = 0; j < users.length; j++) users[j] = u + j;
+    blocked.topN(
+      userFactors,
+      users,
+      { indptr, indices },
+      outIndices.subarray(u * n, d.userEnd * n),
+      outScores.subarray(u * n, d.userEnd * n),
+    );
     return;
   }
   const block = new Float32Array(4 * nItems);
