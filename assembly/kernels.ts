@@ -798,20 +798,41 @@ export function collect(out: usize, n4: i32, thr: f32, dst: usize): i32 {
 // Stage 2, exact: an item is looked at only when ŝ_ui ≥ t_u − E_u, t_u the user's current n-th best
 // exact score (−∞ until n items are held). It is skipped if the user rated it (a pointer walks the
 // user's ascending rated list as the items ascend), else s_ui = b_i + Σ_f p_uf·q_if in f32 and it
-// enters the user's min-heap when it beats the root. The heap orders like topK (top-k.ts): worse =
-// lower score, or equal score and higher index; items arrive in ascending order, so an equal score
-// never replaces the root. The result is exactly the top n of the exact scores.
+// enters the user's min-heap when it beats the root. The heap orders like topK (top-k.ts): better =
+// higher score, or equal score and lower index; both are packed into one unsigned 64-bit key,
+//   key(s, i) = order(s)·2³² + (2³² − 1 − i),   order(s) = the f32 bits made monotone as unsigned,
+// so one integer compare decides. Items arrive in ascending order, so an equal score never replaces
+// the root. The result is exactly the top n of the exact scores.
 //
 // Per-group state (eight users), byte addresses:
 //   p8   interleaved quantized pairs: i32 at (f/2)·32 + j·4 holds (p̃_j[f], p̃_j[f+1]) as two i16
 //   uf   the users' f32 rows, stride k (the exact pass)
 //   st   eight-lane fields, each 32 bytes: +0 c_j = 1/(s_j·S) (f32), +32 thr_j = t_j − E_j (f32),
 //        +64 E_j (f32), +96 heap size (i32), +128 rated pointer, +160 rated end (i32 addresses)
-//   hs, hi   heap scores (f32) and items (i32), n per user, user j at j·n
+//   hk   heap keys (u64), n per user, user j at j·n
 // Unused lanes have p̃ = 0 and thr = +∞: nothing passes their filter.
 
+/** Unsigned bits that order like the f32 value (−0 is made +0 first: they tie, as in topK). */
+@inline
+function orderBits(s: f32): u32 {
+  const b = reinterpret<u32>(s + 0.0);
+  return (b & 0x80000000) != 0 ? ~b : b | 0x80000000;
+}
+
+/** The f32 whose orderBits are o. */
+@inline
+function orderScore(o: u32): f32 {
+  return reinterpret<f32>((o & 0x80000000) != 0 ? o & 0x7fffffff : ~o);
+}
+
+/** The heap key of (score s, item i): larger = better. */
+@inline
+function heapKey(s: f32, i: i32): u64 {
+  return ((<u64>orderBits(s)) << 32) | <u64>(0xffffffff - <u32>i);
+}
+
 /** Looks at item i for user j (the filter passed): rated check, exact score, heap update. */
-function topnConsider(j: i32, i: i32, qf: usize, bias: usize, k: i32, uf: usize, st: usize, hs: usize, hi: usize, n: i32): void {
+function topnConsider(j: i32, i: i32, qf: usize, bias: usize, k: i32, uf: usize, st: usize, hk: usize, n: i32): void {
   const jo = (<usize>j) << 2;
   let rp = load<i32>(st + jo, 128);
   const re = load<i32>(st + jo, 160);
@@ -820,68 +841,59 @@ function topnConsider(j: i32, i: i32, qf: usize, bias: usize, k: i32, uf: usize,
   if (rp < re && load<i32>(rp) == i) return;
   const s = dot32(uf + (<usize>(j * k) << 2), qf + (<usize>(i * k) << 2), k) + load<f32>(bias + ((<usize>i) << 2));
   if (s != s) return; // NaN is never selected
-  const H = hs + (<usize>(j * n) << 2);
-  const I = hi + (<usize>(j * n) << 2);
+  const H = hk + (<usize>(j * n) << 3);
+  const key = heapKey(s, i);
   let size = load<i32>(st + jo, 96);
   if (size < n) {
     // sift up: a parent is worse than (or equal to) its children.
     let c = size;
     while (c > 0) {
       const p = (c - 1) >> 1;
-      const ps = load<f32>(H + ((<usize>p) << 2));
-      const pi = load<i32>(I + ((<usize>p) << 2));
-      if (!(s < ps || (s == ps && i > pi))) break;
-      store<f32>(H + ((<usize>c) << 2), ps);
-      store<i32>(I + ((<usize>c) << 2), pi);
+      const pk = load<u64>(H + ((<usize>p) << 3));
+      if (pk <= key) break;
+      store<u64>(H + ((<usize>c) << 3), pk);
       c = p;
     }
-    store<f32>(H + ((<usize>c) << 2), s);
-    store<i32>(I + ((<usize>c) << 2), i);
+    store<u64>(H + ((<usize>c) << 3), key);
     size++;
     store<i32>(st + jo, size, 96);
-    if (size == n) store<f32>(st + jo, load<f32>(H) - load<f32>(st + jo, 64), 32);
+    if (size == n) store<f32>(st + jo, orderScore(<u32>(load<u64>(H) >> 32)) - load<f32>(st + jo, 64), 32);
     return;
   }
-  if (!(s > load<f32>(H))) return;
-  heapSiftDown(H, I, n, s, i);
-  store<f32>(st + jo, load<f32>(H) - load<f32>(st + jo, 64), 32);
+  if (key <= load<u64>(H)) return;
+  heapSiftDown(H, n, key);
+  store<f32>(st + jo, orderScore(<u32>(load<u64>(H) >> 32)) - load<f32>(st + jo, 64), 32);
 }
 
-/** Puts (s, i) at the root of a heap of `size` entries and sifts it down. */
-function heapSiftDown(H: usize, I: usize, size: i32, s: f32, i: i32): void {
+/** Puts `key` at the root of a min-heap of `size` keys and sifts it down. */
+function heapSiftDown(H: usize, size: i32, key: u64): void {
   let c = 0;
   for (;;) {
     const l = 2 * c + 1;
     if (l >= size) break;
-    const r = l + 1;
     let w = l;
-    let ws = load<f32>(H + ((<usize>l) << 2));
-    let wi = load<i32>(I + ((<usize>l) << 2));
-    if (r < size) {
-      const rs = load<f32>(H + ((<usize>r) << 2));
-      const ri = load<i32>(I + ((<usize>r) << 2));
-      if (rs < ws || (rs == ws && ri > wi)) {
-        w = r;
-        ws = rs;
-        wi = ri;
+    let wk = load<u64>(H + ((<usize>l) << 3));
+    if (l + 1 < size) {
+      const rk = load<u64>(H + ((<usize>l) << 3), 8);
+      if (rk < wk) {
+        w = l + 1;
+        wk = rk;
       }
     }
-    if (!(ws < s || (ws == s && wi > i))) break;
-    store<f32>(H + ((<usize>c) << 2), ws);
-    store<i32>(I + ((<usize>c) << 2), wi);
+    if (wk >= key) break;
+    store<u64>(H + ((<usize>c) << 3), wk);
     c = w;
   }
-  store<f32>(H + ((<usize>c) << 2), s);
-  store<i32>(I + ((<usize>c) << 2), i);
+  store<u64>(H + ((<usize>c) << 3), key);
 }
 
 /** The lanes of one user's four filtered scores v (items i0..i0+3) that pass thr_j go to topnConsider. */
-function topnLanes(j: i32, i0: i32, v: v128, nItems: i32, qf: usize, bias: usize, k: i32, uf: usize, st: usize, hs: usize, hi: usize, n: i32): void {
+function topnLanes(j: i32, i0: i32, v: v128, nItems: i32, qf: usize, bias: usize, k: i32, uf: usize, st: usize, hk: usize, n: i32): void {
   const ta = st + 32 + ((<usize>j) << 2);
-  if (i0 < nItems && f32x4.extract_lane(v, 0) >= load<f32>(ta)) topnConsider(j, i0, qf, bias, k, uf, st, hs, hi, n);
-  if (i0 + 1 < nItems && f32x4.extract_lane(v, 1) >= load<f32>(ta)) topnConsider(j, i0 + 1, qf, bias, k, uf, st, hs, hi, n);
-  if (i0 + 2 < nItems && f32x4.extract_lane(v, 2) >= load<f32>(ta)) topnConsider(j, i0 + 2, qf, bias, k, uf, st, hs, hi, n);
-  if (i0 + 3 < nItems && f32x4.extract_lane(v, 3) >= load<f32>(ta)) topnConsider(j, i0 + 3, qf, bias, k, uf, st, hs, hi, n);
+  if (i0 < nItems && f32x4.extract_lane(v, 0) >= load<f32>(ta)) topnConsider(j, i0, qf, bias, k, uf, st, hk, n);
+  if (i0 + 1 < nItems && f32x4.extract_lane(v, 1) >= load<f32>(ta)) topnConsider(j, i0 + 1, qf, bias, k, uf, st, hk, n);
+  if (i0 + 2 < nItems && f32x4.extract_lane(v, 2) >= load<f32>(ta)) topnConsider(j, i0 + 2, qf, bias, k, uf, st, hk, n);
+  if (i0 + 3 < nItems && f32x4.extract_lane(v, 3) >= load<f32>(ta)) topnConsider(j, i0 + 3, qf, bias, k, uf, st, hk, n);
 }
 
 /**
@@ -902,8 +914,7 @@ export function topnTile(
   p8: usize,
   uf: usize,
   st: usize,
-  hs: usize,
-  hi: usize,
+  hk: usize,
   n: i32,
 ): void {
   const kb = (<usize>kp) << 4; // bytes of one quantized 4-item block
@@ -937,30 +948,31 @@ export function topnTile(
     const i0 = blk << 2;
     const b = v128.load(bias + ((<usize>i0) << 2));
     let v = f32x4.add(b, f32x4.mul(f32x4.convert_i32x4_s(a0), v128.load32_splat(st)));
-    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 32)))) topnLanes(0, i0, v, nItems, qf, bias, k, uf, st, hs, hi, n);
+    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 32)))) topnLanes(0, i0, v, nItems, qf, bias, k, uf, st, hk, n);
     v = f32x4.add(b, f32x4.mul(f32x4.convert_i32x4_s(a1), v128.load32_splat(st, 4)));
-    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 36)))) topnLanes(1, i0, v, nItems, qf, bias, k, uf, st, hs, hi, n);
+    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 36)))) topnLanes(1, i0, v, nItems, qf, bias, k, uf, st, hk, n);
     v = f32x4.add(b, f32x4.mul(f32x4.convert_i32x4_s(a2), v128.load32_splat(st, 8)));
-    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 40)))) topnLanes(2, i0, v, nItems, qf, bias, k, uf, st, hs, hi, n);
+    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 40)))) topnLanes(2, i0, v, nItems, qf, bias, k, uf, st, hk, n);
     v = f32x4.add(b, f32x4.mul(f32x4.convert_i32x4_s(a3), v128.load32_splat(st, 12)));
-    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 44)))) topnLanes(3, i0, v, nItems, qf, bias, k, uf, st, hs, hi, n);
+    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 44)))) topnLanes(3, i0, v, nItems, qf, bias, k, uf, st, hk, n);
     v = f32x4.add(b, f32x4.mul(f32x4.convert_i32x4_s(a4), v128.load32_splat(st, 16)));
-    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 48)))) topnLanes(4, i0, v, nItems, qf, bias, k, uf, st, hs, hi, n);
+    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 48)))) topnLanes(4, i0, v, nItems, qf, bias, k, uf, st, hk, n);
     v = f32x4.add(b, f32x4.mul(f32x4.convert_i32x4_s(a5), v128.load32_splat(st, 20)));
-    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 52)))) topnLanes(5, i0, v, nItems, qf, bias, k, uf, st, hs, hi, n);
+    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 52)))) topnLanes(5, i0, v, nItems, qf, bias, k, uf, st, hk, n);
     v = f32x4.add(b, f32x4.mul(f32x4.convert_i32x4_s(a6), v128.load32_splat(st, 24)));
-    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 56)))) topnLanes(6, i0, v, nItems, qf, bias, k, uf, st, hs, hi, n);
+    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 56)))) topnLanes(6, i0, v, nItems, qf, bias, k, uf, st, hk, n);
     v = f32x4.add(b, f32x4.mul(f32x4.convert_i32x4_s(a7), v128.load32_splat(st, 28)));
-    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 60)))) topnLanes(7, i0, v, nItems, qf, bias, k, uf, st, hs, hi, n);
+    if (v128.any_true(f32x4.ge(v, v128.load32_splat(st, 60)))) topnLanes(7, i0, v, nItems, qf, bias, k, uf, st, hk, n);
     qb += kb;
   }
 }
 
-/** Empties a heap of `size` entries into outS/outI best first (descending; ties by lower index). */
-export function heapDrain(H: usize, I: usize, size: i32, outS: usize, outI: usize): void {
+/** Empties a heap of `size` keys into outS/outI best first (descending; ties by lower index). */
+export function heapDrain(H: usize, size: i32, outS: usize, outI: usize): void {
   for (let m = size; m > 0; m--) {
-    store<f32>(outS + ((<usize>(m - 1)) << 2), load<f32>(H));
-    store<i32>(outI + ((<usize>(m - 1)) << 2), load<i32>(I));
-    if (m - 1 > 0) heapSiftDown(H, I, m - 1, load<f32>(H + ((<usize>(m - 1)) << 2)), load<i32>(I + ((<usize>(m - 1)) << 2)));
+    const top = load<u64>(H);
+    store<f32>(outS + ((<usize>(m - 1)) << 2), orderScore(<u32>(top >> 32)));
+    store<i32>(outI + ((<usize>(m - 1)) << 2), <i32>(0xffffffff - <u32>top));
+    if (m - 1 > 0) heapSiftDown(H, m - 1, load<u64>(H + ((<usize>(m - 1)) << 3)));
   }
 }

@@ -25,7 +25,8 @@ import { invalidInput } from '../errors.js';
 import type { RatingMatrix } from '../ratings/matrix.js';
 import { scoreAll } from '../kernels/scoring.js';
 import { topK } from '../kernels/top-k.js';
-import { createSimdScorer, wasmSimdSupported, type SimdScorer } from '../kernels/wasm-scorer.js';
+import { createBlockTopN, type BlockTopN } from '../kernels/block-top-n.js';
+import { wasmSimdSupported } from '../kernels/wasm-scorer.js';
 import type { FactorModel } from '../training/params.js';
 import { WorkerPool } from '../workers.js';
 import type { TestSet } from './split.js';
@@ -243,17 +244,14 @@ export interface RankingRange {
 }
 
 /**
- * The per-user half of the ranking metrics for users [userStart, userEnd): scores each user with
- * a relevant item against the catalog (eight users per pass over the item factors with the SIMD
- * scorer), drops the user's training items (NaN, which top-N never selects) and writes the
- * user's four values into perUser. Each user's values depend on that user alone, so any split of
+ * The per-user half of the ranking metrics for users [userStart, userEnd): ranks the catalog for
+ * each user with a relevant item, the user's training items excluded (the blocked top-N kernel,
+ * src/kernels/block-top-n.ts, eight users per pass over tiles of the item factors with the
+ * selection fused; else scoreAll + topK with those items set to NaN) and writes the user's four
+ * values into perUser. Each user's values depend on that user alone, so any split of
  * the users into ranges writes the same numbers.
  */
-export function rankUserRange(
-  d: RankingShared,
-  range: RankingRange,
-  simd: SimdScorer | null = d.simd ? createSimdScorer(d.itemFactors, d.itemBias, d.k, d.nItems) : null,
-): void {
+export function rankUserRange(d: RankingShared, range: RankingRange, blocked: BlockTopN | null = rankingKernel(d)): void {
   const { k, nItems, at, userFactors: P, itemFactors: Q, itemBias: bi, indptr, indices, testStart, testItems, perUser } = d;
   // stamp[i] === mark marks item i as one of the user's training items, rel[i] === mark as relevant;
   // the first pass over a user marks with −(u + 1), the ranking pass with u + 1.
@@ -276,16 +274,14 @@ export function rankUserRange(
   for (let u = range.userStart; u < range.userEnd; u++) {
     if (testStart[u] !== testStart[u + 1] && markUser(u, -(u + 1)) > 0) users.push(u);
   }
-  /** score_i = b_i + p_u·q_i (explicit) or x_u·y_i (implicit) in `row`; ranks it, writes user u's values. */
-  const finish = (u: number, row: Float32Array | Float64Array, top: (n: number) => { indices: Int32Array }): void => {
+  /** Writes user u's four values from `best`, the user's top items (best first; -1 ends a short list). */
+  const finish = (u: number, best: Int32Array): void => {
     const nRel = markUser(u, u + 1);
-    for (let e = indptr[u]!, end = indptr[u + 1]!; e < end; e++) row[indices[e]!] = NaN;
-    const best = top(at).indices;
     const mark = u + 1;
     let hits = 0;
     let dcg = 0;
     let ap = 0;
-    for (let r = 0; r < best.length; r++) {
+    for (let r = 0; r < best.length && best[r]! >= 0; r++) {
       const i = best[r]!;
       d.recommended[i] = 1;
       if (rel[i] === mark) {
@@ -302,22 +298,31 @@ export function rankUserRange(
     perUser[4 * u + 2] = dcg / idcg;
     perUser[4 * u + 3] = ap / ideal;
   };
-  // The SIMD scorer (float32 sums, the same bits for one user or eight); else the plain loop.
-  if (simd !== null) {
-    const batch = new Int32Array(8);
-    for (let b = 0; b < users.length; b += 8) {
-      const m = Math.min(8, users.length - b);
-      for (let j = 0; j < m; j++) batch[j] = users[b + j]!;
-      const rows = simd.scoreEight(P, batch.subarray(0, m));
-      for (let j = 0; j < m; j++) finish(batch[j]!, rows[j]!, (n) => simd.top(j, n));
+  // The blocked kernel (groups of eight users, top-N fused, float32 scores: the same list for a user
+  // whatever the batch); else the plain loop with the user's training items set to NaN.
+  if (blocked !== null) {
+    const m = blocked.n;
+    const chunk = Math.max(8, Math.min(512, Math.floor(4_000_000 / m))); // bounds the lists in flight
+    const idx = new Int32Array(chunk * m);
+    const sc = new Float32Array(chunk * m);
+    for (let b = 0; b < users.length; b += chunk) {
+      const batch = Int32Array.from(users.slice(b, b + chunk));
+      blocked.topN(P, batch, { indptr, indices }, idx, sc, m);
+      for (let t = 0; t < batch.length; t++) finish(batch[t]!, idx.subarray(t * m, (t + 1) * m));
     }
     return;
   }
   const scores = new Float64Array(nItems);
   for (const u of users) {
     scoreAll(P.subarray(u * k, (u + 1) * k), Q, bi, k, scores, nItems);
-    finish(u, scores, (n) => topK(scores, n));
+    for (let e = indptr[u]!, end = indptr[u + 1]!; e < end; e++) scores[indices[e]!] = NaN;
+    finish(u, topK(scores, at).indices);
   }
+}
+
+/** The blocked top-N kernel for the ranking pass (lists of min(at, nItems)); null when d.simd is false or it is unavailable. */
+export function rankingKernel(d: RankingShared): BlockTopN | null {
+  return d.simd ? createBlockTopN(d.itemFactors, d.itemBias, d.k, d.nItems, Math.max(1, Math.min(d.at, d.nItems))) : null;
 }
 
 /** A typed array of `n` elements on a SharedArrayBuffer (workers read and write it in place) or not. */

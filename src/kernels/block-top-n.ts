@@ -12,7 +12,7 @@
  *   qi      quantized items, 4 to a block: Qi[(b·kp + g)·8 + 2·lane + h] = q̃_{4b+lane}[2g + h] (i16)
  *   qf      the f32 item rows as given (stride k), for the exact scores
  *   bias    b_i (zeros for implicit models), padded to whole blocks
- *   groups  GROUPS × (p8, uf, st, hs, hi): eight users each, laid out as topnTile documents
+ *   groups  GROUPS × (p8, uf, st, hk): eight users each, laid out as topnTile documents
  *   rated   the rated lists of the users in flight, ascending
  *   out     one drained heap (n scores, n items)
  */
@@ -31,11 +31,12 @@ export interface BlockTopN {
   /** The most items a user's list holds (the n of createBlockTopN). */
   readonly n: number;
   /**
-   * For every j, user users[j] (row users[j] of the row-major userFactors, stride k): the best n items
+   * For every j, user users[j] (row users[j] of the row-major userFactors, stride k): the best
+   * `listLength` (default and at most n) items
    * by s_ui = b_i + p_u·q_i, descending, ties by lower index, NaN never selected, the user's
    * rated items (row u of the CSR indptr/indices) excluded unless `rated` is null. Writes
-   * outIndices[j·n + r] and outScores[j·n + r]; a user with fewer than n eligible items is padded with
-   * -1 and NaN.
+   * outIndices[j·listLength + r] and outScores[j·listLength + r]; a user with fewer eligible items is
+   * padded with -1 and NaN.
    */
   topN(
     userFactors: Float32Array,
@@ -43,6 +44,7 @@ export interface BlockTopN {
     rated: { readonly indptr: ArrayLike<number>; readonly indices: ArrayLike<number> } | null,
     outIndices: Int32Array,
     outScores: Float32Array,
+    listLength?: number,
   ): void;
 }
 
@@ -99,8 +101,7 @@ export function createBlockTopN(
     p8: arena.alloc(kp * 32),
     uf: arena.alloc(8 * k * 4 + 16),
     st: arena.alloc(192),
-    hs: arena.alloc(8 * n * 4),
-    hi: arena.alloc(8 * n * 4),
+    hk: arena.alloc(8 * n * 8),
   }));
   const ratedAt = arena.alloc(ratedCap * 4);
   const outSAt = arena.alloc(n * 4);
@@ -132,8 +133,6 @@ export function createBlockTopN(
     uf: new Float32Array(buf, g.uf, 8 * k),
     stF: new Float32Array(buf, g.st, 48),
     stI: new Int32Array(buf, g.st, 48),
-    hsAt: g.hs,
-    hiAt: g.hi,
   }));
   const rated = new Int32Array(buf, ratedAt, ratedCap);
   const outS = new Float32Array(buf, outSAt, n);
@@ -194,8 +193,11 @@ export function createBlockTopN(
     k,
     nItems,
     n,
-    topN(P, users, ratedCsr, outIndices, outScores) {
+    topN(P, users, ratedCsr, outIndices, outScores, listLength = n) {
+      const m = Math.trunc(listLength);
+      if (!(m >= 1 && m <= n)) throw new RangeError(`listLength must be in 1..${n}, got ${listLength}`);
       const count = users.length;
+      if (outIndices.length < count * m || outScores.length < count * m) throw new RangeError(`the outputs need ${count * m} entries`);
       let start = 0;
       while (start < count) {
         // A chunk: up to GROUPS·8 users whose rated lists fit the rated buffer together.
@@ -239,22 +241,7 @@ export function createBlockTopN(
           const b1 = Math.min(nBlk, b0 + tileBlocks);
           for (let gi = 0; gi < nGroups; gi++) {
             const g = groups[gi]!;
-            kernels.topnTile(
-              qiAt,
-              qfAt,
-              biasAt,
-              nItems,
-              k,
-              kp,
-              b0,
-              b1,
-              g.p8.byteOffset,
-              g.uf.byteOffset,
-              g.stF.byteOffset,
-              g.hsAt,
-              g.hiAt,
-              n,
-            );
+            kernels.topnTile(qiAt, qfAt, biasAt, nItems, k, kp, b0, b1, g.p8.byteOffset, g.uf.byteOffset, g.stF.byteOffset, g.hk, m);
           }
         }
         for (let t = start; t < end; t++) {
@@ -262,13 +249,13 @@ export function createBlockTopN(
           const j = (t - start) % 8;
           const g = groups[gi]!;
           const size = g.stI[24 + j]!;
-          kernels.heapDrain(g.hsAt + j * n * 4, g.hiAt + j * n * 4, size, outSAt, outIAt);
-          const base = t * n;
+          kernels.heapDrain(g.hk + j * m * 8, size, outSAt, outIAt);
+          const base = t * m;
           for (let r = 0; r < size; r++) {
             outIndices[base + r] = outI[r]!;
             outScores[base + r] = outS[r]!;
           }
-          for (let r = size; r < n; r++) {
+          for (let r = size; r < m; r++) {
             outIndices[base + r] = -1;
             outScores[base + r] = NaN;
           }

@@ -148,11 +148,10 @@ export interface KernelExports {
     p8: number,
     uf: number,
     st: number,
-    hs: number,
-    hi: number,
+    hk: number,
     n: number,
   ): void;
-  heapDrain(hs: number, hi: number, size: number, outS: number, outI: number): void;
+  heapDrain(hk: number, size: number, outS: number, outI: number): void;
 }
 
 /** Instantiates the kernels over `memory`; null when the module is unavailable. */

@@ -23,6 +23,7 @@ import { invalidInput, notFound } from '../errors.js';
 import { rowNorms, scoreAll } from '../kernels/scoring.js';
 import { topK } from '../kernels/top-k.js';
 import { createSimdScorer, type SimdScorer } from '../kernels/wasm-scorer.js';
+import { createBlockTopN, type BlockTopN } from '../kernels/block-top-n.js';
 import { createFoldIn, type FoldIn } from '../training/fold-in.js';
 import type { FactorModel, Feedback, IterationStats, TrainParams } from '../training/params.js';
 import type { Catalog } from './catalog.js';
@@ -125,6 +126,8 @@ const NO_RULES: CompiledRules = Object.freeze({
 
 /** Rules that leave fewer than nItems / SPARSE_CANDIDATES items score just those (scoreCandidates). */
 const SPARSE_CANDIDATES = 8;
+/** The blocked top-N kernel is built for lists of at least this many items, so a new limit rarely rebuilds it. */
+const BLOCK_TOP_N_MIN = 100;
 
 function checkLimit(limit: unknown): number {
   if (limit === undefined) return DEFAULT_LIMIT;
@@ -180,6 +183,7 @@ export class Model implements FactorModel {
   #plainScorer: SimdScorer | null | undefined = undefined;
   #jsScores: Float32Array | null = null;
   #lastScorer: SimdScorer | null = null;
+  #blockTopN: BlockTopN | null | undefined = undefined;
   #popular: { order: Int32Array; counts: Int32Array } | null = null;
   #foldIn: FoldIn | null = null;
   #gram: Float64Array | null = null;
@@ -353,31 +357,25 @@ export class Model implements FactorModel {
       if (u === undefined) out[j] = { user: list[j]!, source: 'popular', items: this.popularItems(limit, rules) };
       else pending.push(j);
     }
-    this.scoreCatalog(new Float32Array(this.factors), true); // builds the scorer
-    // The eight-at-a-time kernel serves the plain case; rules go through the one-user path.
-    const simd = rules.unfiltered && rules.mask === null ? this.#scorer : null;
-    for (let g = 0; g < pending.length; g += 8) {
-      const group = pending.slice(g, g + 8);
-      const rows = group.map((j) => this.userIndex(list[j]!)!);
-      if (simd === null || simd === undefined) {
-        for (let t = 0; t < group.length; t++) {
-          out[group[t]!] = { user: list[group[t]!]!, source: 'model', items: this.recommendKnown(rows[t]!, limit, rules, includeRated) };
-        }
-        continue;
+    // The plain case goes through the blocked top-N kernel (users in groups of eight, selection
+    // fused); rules, or no WebAssembly, go through the one-user path.
+    const blocked = rules.unfiltered && rules.mask === null && pending.length > 0 ? this.blockTopN(limit) : null;
+    if (blocked !== null) {
+      const rows = Int32Array.from(pending, (j) => this.userIndex(list[j]!)!);
+      const idx = new Int32Array(rows.length * limit);
+      const sc = new Float32Array(rows.length * limit);
+      blocked.topN(this.userFactors, rows, includeRated ? null : this.userItems, idx, sc, limit);
+      for (let t = 0; t < rows.length; t++) {
+        const offset = this.scoreOffset(rows[t]!);
+        const items: ScoredItem[] = [];
+        for (let q = t * limit; q < (t + 1) * limit && idx[q]! >= 0; q++)
+          items.push({ item: this.itemIds[idx[q]!]!, score: round4(sc[q]! + offset) });
+        out[pending[t]!] = { user: list[pending[t]!]!, source: 'model', items };
       }
-      const scores = simd.scoreEight(this.userFactors, rows);
-      for (let t = 0; t < group.length; t++) {
-        const u = rows[t]!;
-        const row = scores[t]!;
-        if (!includeRated)
-          for (let e = this.userItems.indptr[u]!; e < this.userItems.indptr[u + 1]!; e++) row[this.userItems.indices[e]!] = NaN;
-        const top = simd.top(t, limit);
-        const offset = this.scoreOffset(u);
-        const items: ScoredItem[] = new Array(top.indices.length);
-        for (let q = 0; q < top.indices.length; q++)
-          items[q] = { item: this.itemIds[top.indices[q]!]!, score: round4(top.scores[q]! + offset) };
-        out[group[t]!] = { user: list[group[t]!]!, source: 'model', items };
-      }
+      return out;
+    }
+    for (const j of pending) {
+      out[j] = { user: list[j]!, source: 'model', items: this.recommendKnown(this.userIndex(list[j]!)!, limit, rules, includeRated) };
     }
     return out;
   }
@@ -594,6 +592,7 @@ export class Model implements FactorModel {
     if (simd !== this.#simd) {
       this.#simd = simd;
       this.#scorer = this.#plainScorer = undefined;
+      this.#blockTopN = undefined;
       this.#lastScorer = null;
     }
     return this;
@@ -621,6 +620,16 @@ export class Model implements FactorModel {
     this.#jsScores ??= new Float32Array(this.nItems);
     scoreAll(v, this.itemFactors, bias, k, this.#jsScores, this.nItems);
     return this.#jsScores;
+  }
+
+  /** The blocked top-N kernel over this model's items for lists of up to `limit` (built on first use); null without WebAssembly. */
+  private blockTopN(limit: number): BlockTopN | null {
+    if (this.#blockTopN === undefined || (this.#blockTopN !== null && this.#blockTopN.n < limit)) {
+      this.#blockTopN = this.#simd
+        ? createBlockTopN(this.itemFactors, this.itemBias, this.factors, this.nItems, Math.max(limit, BLOCK_TOP_N_MIN))
+        : null;
+    }
+    return this.#blockTopN;
   }
 
   /** The best `limit` of the row scoreCatalog last returned (exactly topK: NaN never, ties by lower index). */
