@@ -1,5 +1,5 @@
 /**
- * `ridgerec retrain [--db PATH] [train flags] [--holdout 0.1] [--seed S] [--max-regression 0.005] [--tune] [--json]`
+ * `ridgerec retrain [--db PATH] [train flags] [--holdout 0.1] [--seed S] [--max-regression 0.005] [--ranking-users 20000] [--tune] [--json]`
  * (`npm run retrain -- …` runs it)
  *
  * Offline retraining with a quality gate (src/retrain/retrain.ts does the work; this file only
@@ -13,7 +13,7 @@ import type { Command } from 'commander';
 import { openStore } from '../store/store.js';
 import { isRidgerecError } from '../errors.js';
 import { RETRAIN_DEFAULTS, RETRAIN_EXIT, retrain, type RetrainResult } from '../retrain/retrain.js';
-import { cliMessage, cutoffFlag, dbConfig, floatArg, withCutoffOption, withDbOption, withJsonOption } from './common.js';
+import { cliMessage, cutoffFlag, dbConfig, floatArg, intArg, withCutoffOption, withDbOption, withJsonOption } from './common.js';
 import { addTrainFlags, explicitTrainParams } from './train-flags.js';
 
 interface Flags {
@@ -25,6 +25,7 @@ interface Flags {
   at?: number;
   k?: number;
   seed?: number;
+  rankingUsers?: number;
 }
 
 export function register(program: Command): void {
@@ -41,7 +42,12 @@ export function register(program: Command): void {
       `largest tolerated regression of the gate metric, absolute (default ${RETRAIN_DEFAULTS.maxRegression})`,
       floatArg('--max-regression', 0),
     )
-    .option('--tune', "start from the newest `ridgerec tune` result instead of the active model's hyperparameters");
+    .option('--tune', "start from the newest `ridgerec tune` result instead of the active model's hyperparameters")
+    .option(
+      '--ranking-users <n>',
+      `rank a seeded sample of at most n holdout users for the ranking metrics, 0 = every user (default ${RETRAIN_DEFAULTS.rankingUsers})`,
+      intArg('--ranking-users', 0),
+    );
   withJsonOption(withDbOption(addTrainFlags(withCutoffOption(cmd, RETRAIN_DEFAULTS.at)))).action(async (opts: Flags) => {
     process.exitCode = await run(cmd, opts);
   });
@@ -72,6 +78,7 @@ async function run(cmd: Command, opts: Flags): Promise<number> {
         maxRegression: opts.maxRegression,
         tune: opts.tune === true,
         at: cutoffFlag(opts),
+        rankingUsers: opts.rankingUsers,
         onProgress: (line) => process.stderr.write(`retrain: ${line}\n`),
       });
       if (opts.json) {

@@ -12,6 +12,10 @@ import type { TestSet } from './split.js';
 export interface FitAndEvaluateOptions {
   /** cut-off of the ranking metrics (default DEFAULT_AT, 10). */
   at?: number;
+  /** Rank at most this many seeded random test users (EvaluateOptions.rankingUsers; default every user). */
+  rankingUsers?: number;
+  /** Seed of that sample (default 0). */
+  rankingSeed?: number;
   onIteration?: (s: IterationStats) => void;
 }
 
@@ -29,6 +33,8 @@ export async function fitAndEvaluate(
   const metrics = await evaluateModelThreaded(fit, train, test, {
     threads: params.threads,
     ...(options.at === undefined ? {} : { at: options.at }),
+    ...(options.rankingUsers === undefined ? {} : { rankingUsers: options.rankingUsers }),
+    ...(options.rankingSeed === undefined ? {} : { rankingSeed: options.rankingSeed }),
   });
   return { fit, metrics, seconds: (performance.now() - started) / 1000, fitSeconds };
 }

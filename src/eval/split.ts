@@ -4,7 +4,7 @@
  * metrics can look factors up directly; a user or item the training data never saw is -1.
  */
 import { invalidInput } from '../errors.js';
-import { matrixFromCoo, type RatingMatrix } from '../ratings/matrix.js';
+import { sharedFloat32, sharedInt32, transposeCsr, type RatingMatrix } from '../ratings/matrix.js';
 import { mulberry32 } from '../training/random.js';
 
 /** Test pairs in the TRAIN matrix's index space; -1 where the user/item id is unseen in training. */
@@ -92,10 +92,14 @@ export function splitByMask(matrix: RatingMatrix, inTest: Uint8Array): { train: 
     }
   }
 
+  // The train part straight into CSR by user: rows are filtered in order and both maps preserve
+  // order, so each row stays ascending and duplicate-free (a RatingMatrix invariant); the by-item
+  // CSR is its transpose. Equal to matrixFromCoo over the same triples, in one pass instead of four.
   const nTrain = matrix.nnz - nTest;
-  const tu = new Int32Array(nTrain);
-  const ti = new Int32Array(nTrain);
-  const tv = new Float32Array(nTrain);
+  const nTrainUsers = trainUserIds.length;
+  const trIndptr = sharedInt32(nTrainUsers + 1);
+  const trIndices = sharedInt32(nTrain);
+  const trValues = sharedFloat32(nTrain);
   const su = new Int32Array(nTest);
   const si = new Int32Array(nTest);
   const sv = new Float32Array(nTest);
@@ -107,9 +111,8 @@ export function splitByMask(matrix: RatingMatrix, inTest: Uint8Array): { train: 
     for (let e = indptr[u]!, end = indptr[u + 1]!; e < end; e++) {
       const i = indices[e]!;
       if (inTest[e] === 0) {
-        tu[a] = userMap[u]!;
-        ti[a] = itemMap[i]!;
-        tv[a] = values[e]!;
+        trIndices[a] = itemMap[i]!;
+        trValues[a] = values[e]!;
         a++;
       } else {
         su[b] = userMap[u]!;
@@ -120,9 +123,20 @@ export function splitByMask(matrix: RatingMatrix, inTest: Uint8Array): { train: 
         b++;
       }
     }
+    const tu = userMap[u]!;
+    if (tu >= 0) trIndptr[tu + 1] = a;
   }
+  const byUser = { indptr: trIndptr, indices: trIndices, values: trValues };
   return {
-    train: matrixFromCoo(tu, ti, tv, trainUserIds, trainItemIds),
+    train: {
+      nUsers: nTrainUsers,
+      nItems: trainItemIds.length,
+      nnz: nTrain,
+      byUser,
+      byItem: transposeCsr(byUser, trainItemIds.length),
+      userIds: trainUserIds,
+      itemIds: trainItemIds,
+    },
     test: { users: su, items: si, values: sv, userIds: sUserIds, itemIds: sItemIds },
   };
 }
