@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateModel, evaluateModelThreaded, type EvalMetrics } from '../../src/eval/metrics.js';
+import { evaluateModel, evaluateModelThreaded, rankedUsers, type EvalMetrics } from '../../src/eval/metrics.js';
 import type { TestSet } from '../../src/eval/split.js';
 import { matrixFromCoo, type RatingMatrix } from '../../src/ratings/matrix.js';
 import { DEFAULT_PARAMS, type FactorModel, type Feedback } from '../../src/training/params.js';
@@ -71,7 +71,7 @@ function expectIdentical(a: EvalMetrics, b: EvalMetrics): void {
 }
 
 describe('evaluateModelThreaded: the ranking pass split over workers', () => {
-  // 9,000 items: past the scorer's 8,192-item prefix, so its threshold-and-collect top-N runs too.
+  // 9,000 items: several tiles of the blocked top-N kernel.
   for (const feedback of ['implicit', 'explicit'] as const) {
     for (const at of [10, 300]) {
       it(`${feedback}, at ${at}: 1, 2 and 3 workers give the single-thread metrics bit for bit`, async () => {
@@ -88,6 +88,32 @@ describe('evaluateModelThreaded: the ranking pass split over workers', () => {
       });
     }
   }
+
+  it('rankingUsers: a seeded sample of the users with a test pair, the same for 1 and 2 workers; RMSE over every pair', async () => {
+    const { model, train, test } = problem('explicit', 61, 900, 7, 21);
+    const all = evaluateModel(model, train, test);
+    const mask = rankedUsers(model.nUsers, test, { rankingUsers: 20, rankingSeed: 4 })!;
+    expect(mask.reduce((a, b) => a + b, 0)).toBe(20);
+    expect(mask[0]).toBe(0); // users 0 and 1 have no test pair: never drawn
+    expect(mask[1]).toBe(0);
+    expect(rankedUsers(model.nUsers, test, { rankingUsers: 20, rankingSeed: 4 })).toEqual(mask); // seeded
+    expect(rankedUsers(model.nUsers, test, { rankingUsers: 20, rankingSeed: 5 })).not.toEqual(mask);
+    expect(rankedUsers(model.nUsers, test, { rankingUsers: 59 })).toBeNull(); // 59 users have a test pair: all of them
+    const one = evaluateModel(model, train, test, { rankingUsers: 20, rankingSeed: 4 });
+    expect(one.testUsers).toBeLessThanOrEqual(20);
+    expect(one.testUsers).toBeGreaterThan(15);
+    expect(one.ndcg).not.toBe(all.ndcg);
+    expect(one.rmse).toBe(all.rmse);
+    expect(one.mae).toBe(all.mae);
+    // The sample's metrics are the all-user evaluation restricted to those users.
+    const sampledTest = { ...test, users: test.users.map((u) => (u >= 0 && mask[u] === 0 ? -1 : u)) };
+    expect(evaluateModel(model, train, sampledTest).ndcg).toBe(one.ndcg);
+    for (const threads of [1, 2]) {
+      expectIdentical(await evaluateModelThreaded(model, train, test, { threads, minWork: 0, rankingUsers: 20, rankingSeed: 4 }), one);
+    }
+    expectIdentical(evaluateModel(model, train, test, { rankingUsers: 1000 }), all);
+    expect(() => evaluateModel(model, train, test, { rankingUsers: 0 })).toThrow(/rankingUsers must be an integer >= 1, got 0/);
+  });
 
   it('rejects the same bad inputs as evaluateModel', async () => {
     const { model, train, test } = problem('implicit', 5, 20, 2, 3);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { alignTestSet, holdoutSplit, splitByMask } from '../../src/eval/split.js';
-import { matrixFromTriples, type RatingMatrix } from '../../src/ratings/matrix.js';
+import { matrixFromCoo, matrixFromTriples, type RatingMatrix } from '../../src/ratings/matrix.js';
 import { RidgerecError } from '../../src/errors.js';
 import { mulberry32 } from '../../src/training/random.js';
 
@@ -26,6 +26,36 @@ function triplesOf(m: RatingMatrix): string[] {
   }
   return out;
 }
+
+describe('splitByMask builds the train matrix directly', () => {
+  it('equal, array for array, to matrixFromCoo over the same train triples (users and items re-indexed)', () => {
+    const m = randomMatrix(17, 80, 50);
+    const rand = mulberry32(2);
+    const mask = Uint8Array.from({ length: m.nnz }, () => (rand() < 0.3 ? 1 : 0));
+    const { train } = splitByMask(m, mask);
+    const us: number[] = [];
+    const is: number[] = [];
+    const vs: number[] = [];
+    const userAt = new Map(train.userIds.map((id, j) => [id, j]));
+    const itemAt = new Map(train.itemIds.map((id, j) => [id, j]));
+    for (let u = 0; u < m.nUsers; u++) {
+      for (let e = m.byUser.indptr[u]!; e < m.byUser.indptr[u + 1]!; e++) {
+        if (mask[e] === 1) continue;
+        us.push(userAt.get(m.userIds[u]!)!);
+        is.push(itemAt.get(m.itemIds[m.byUser.indices[e]!]!)!);
+        vs.push(m.byUser.values[e]!);
+      }
+    }
+    const ref = matrixFromCoo(Int32Array.from(us), Int32Array.from(is), Float32Array.from(vs), train.userIds, train.itemIds);
+    expect(train.nnz).toBe(ref.nnz);
+    expect([train.nUsers, train.nItems]).toEqual([ref.nUsers, ref.nItems]);
+    for (const side of ['byUser', 'byItem'] as const) {
+      expect(Array.from(train[side].indptr)).toEqual(Array.from(ref[side].indptr));
+      expect(Array.from(train[side].indices)).toEqual(Array.from(ref[side].indices));
+      expect(Array.from(train[side].values)).toEqual(Array.from(ref[side].values));
+    }
+  });
+});
 
 describe('holdoutSplit', () => {
   const full = randomMatrix(7);

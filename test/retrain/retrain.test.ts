@@ -132,6 +132,14 @@ describe('retrain quality gate (explicit: rmse, lower is better)', () => {
     expect(r.detail.base).toMatch(/tuning result 1/);
   });
 
+  it('--ranking-users must be an integer >= 0 and is refused before anything is trained or saved', async () => {
+    const { db } = fileDb();
+    seed(db, blockImplicit(7));
+    await expect(retrain(db, { rankingUsers: -1 })).rejects.toThrow(/--ranking-users must be an integer >= 0 \(0 = every user\), got -1/);
+    await expect(retrain(db, { rankingUsers: 2.5 })).rejects.toThrow(/--ranking-users/);
+    expect(listModels(db)).toHaveLength(0);
+  });
+
   it('fails without touching anything on an empty database', async () => {
     const { db } = fileDb();
     await expect(retrain(db, {})).rejects.toBeInstanceOf(RidgerecError);
@@ -150,6 +158,20 @@ describe('retrain quality gate (implicit: ndcg@10, higher is better)', () => {
     expect(r.metrics.candidate['ndcg@10']!).toBeLessThan(r.metrics.active!['ndcg@10']! - 0.005);
     expect(r.activated).toBe(false);
     expect(activeModelId(db)).toBe(old);
+  });
+
+  it('ranks a seeded sample of --ranking-users holdout users, the same for the candidate and the active model', async () => {
+    const { db } = fileDb();
+    seed(db, blockImplicit(7));
+    await activeModel(db, { feedback: 'implicit', factors: 4, lambda: 0.1, alpha: 0, iterations: 8, threads: 1 });
+    const lines: string[] = [];
+    const overrides = { factors: 4, lambda: 0.2, alpha: 0, iterations: 8, threads: 1 };
+    const sampled = await retrain(db, { rankingUsers: 5, overrides, onProgress: (l) => lines.push(l) });
+    expect(lines.some((l) => /ranking metrics over [1-5] users, a seeded sample of at most 5\)/.test(l))).toBe(true);
+    const all = await retrain(db, { rankingUsers: 0, overrides });
+    expect(sampled.metrics.candidate['ndcg@10']).not.toBe(all.metrics.candidate['ndcg@10']);
+    const again = await retrain(db, { rankingUsers: 5, overrides });
+    expect(again.metrics.candidate['ndcg@10']).toBe(sampled.metrics.candidate['ndcg@10']);
   });
 
   it('gates on ndcg at the cut-off `at` when given', async () => {
