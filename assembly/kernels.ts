@@ -899,7 +899,7 @@ function topnLanes(j: i32, i0: i32, v: v128, nItems: i32, qf: usize, bias: usize
 /**
  * Stage 1 and 2 for one group of eight users over the 4-item blocks [blk0, blk1) of the catalog.
  * qi: the quantized items, 4 to a block, Qi[(b·kp + g)·8 + 2·lane + h] = q̃_{4b+lane}[2g + h] (i16),
- * kp = 2·⌈k/4⌉ pairs, an even number (zeros pad k up to a multiple of 4); qf: the f32 item rows, stride k; bias: f32 per item (zeros
+ * kp = ⌈k/2⌉ pairs (a zero pads odd k); qf: the f32 item rows, stride k; bias: f32 per item (zeros
  * for implicit models, padded to a multiple of 4).
  */
 export function topnTile(
@@ -931,7 +931,6 @@ export function topnTile(
     let qa = qb;
     let pf = p8;
     const qEnd = qb + kb;
-    // Two factor pairs per trip (kp is even).
     do {
       const q = v128.load(qa);
       a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load32_splat(pf), q));
@@ -942,17 +941,8 @@ export function topnTile(
       a5 = i32x4.add(a5, i32x4.dot_i16x8_s(v128.load32_splat(pf, 20), q));
       a6 = i32x4.add(a6, i32x4.dot_i16x8_s(v128.load32_splat(pf, 24), q));
       a7 = i32x4.add(a7, i32x4.dot_i16x8_s(v128.load32_splat(pf, 28), q));
-      const r = v128.load(qa, 16);
-      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load32_splat(pf, 32), r));
-      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load32_splat(pf, 36), r));
-      a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load32_splat(pf, 40), r));
-      a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load32_splat(pf, 44), r));
-      a4 = i32x4.add(a4, i32x4.dot_i16x8_s(v128.load32_splat(pf, 48), r));
-      a5 = i32x4.add(a5, i32x4.dot_i16x8_s(v128.load32_splat(pf, 52), r));
-      a6 = i32x4.add(a6, i32x4.dot_i16x8_s(v128.load32_splat(pf, 56), r));
-      a7 = i32x4.add(a7, i32x4.dot_i16x8_s(v128.load32_splat(pf, 60), r));
-      qa += 32;
-      pf += 64;
+      qa += 16;
+      pf += 32;
     } while (qa < qEnd);
     // ŝ = b + c_j·(p̃·q̃), compared with thr_j; only a passing block is looked at lane by lane.
     const i0 = blk << 2;

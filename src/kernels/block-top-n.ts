@@ -62,7 +62,7 @@ export function createBlockTopN(
 ): BlockTopN | null {
   if (!(k >= 1) || !(n >= 1) || !useWasmKernels()) return null;
   n = Math.trunc(n);
-  const kp = 2 * Math.ceil(k / 4); // factor pairs, even: the kernel takes two per trip
+  const kp = (k + 1) >> 1;
   const nBlk = Math.max(1, Math.ceil(nItems / 4));
   // |q̃|, |p̃| ≤ M with M²·2kp < 2³⁰: a 32-bit lane sums 2kp products without overflow.
   const M = Math.min(32767, Math.floor(Math.sqrt(2 ** 30 / (2 * kp))));
