@@ -4,8 +4,9 @@
  * Times the offline retraining script end to end: `ridgerec retrain --json` (the built CLI,
  * bin/ridgerec.js, in a child process) on a fresh copy of the cached synthetic database (see
  * ensureDatabase in common.ts) in which no model is active, so the run is: load, holdout split,
- * fit the candidate on the split, evaluate it on the holdout, refit on all ratings, save and
- * activate. One JSON line:
+ * fit the candidate on the split, evaluate it on the holdout (RMSE over every pair, the ranking
+ * metrics over retrain's default seeded sample of 20,000 of the 100,000 users), refit on all
+ * ratings, save and activate. One JSON line:
  *   {"size","nnz","threads","retrainSeconds","candidateFitSeconds","evaluationSeconds","ratio",
  *    "target":2.5,"cpuPercent","loadAverageBefore","loadAverage"}
  * retrainSeconds: the child's wall time. candidateFitSeconds and evaluationSeconds: from the
