@@ -8,9 +8,10 @@ import { topK } from '../kernels/top-k.js';
 import { createBlockTopN } from '../kernels/block-top-n.js';
 
 /**
- * For every user u in [userStart, userEnd): s_ui = p_u·q_i + b_i over the catalog, the user's
- * training items set to NaN (topK never selects NaN), and the best n written to row u of the
- * output table (-1 / NaN padding when fewer than n items remain).
+ * For every user u in [userStart, userEnd): the best n of s_ui = p_u·q_i + b_i over the catalog,
+ * the user's training items excluded, written to row u of the output table (-1 / NaN padding when
+ * fewer than n items remain). With WebAssembly: the blocked top-N kernel (block-top-n.ts); else
+ * the plain loops, the training items set to NaN (topK never selects NaN).
  */
 export function computeTopNRange(d: PrecomputeWorkerData): void {
   const { k, n, nItems, userFactors, itemFactors, itemBias, indptr, indices, outIndices, outScores } = d;
