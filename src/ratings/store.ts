@@ -49,6 +49,11 @@ class ConnectionState {
   scan: ScanState | null = null;
   /** itemTitles' statement, prepared on first use. */
   titles: Database.Statement<[string], [string, string]> | null = null;
+  /**
+   * userRatings' statement, prepared on first use: the serving core calls it once per fold-in,
+   * and a statement prepared per call holds native memory until the JS object is collected.
+   */
+  userRatings: Database.Statement<[string], { item: string; value: number }> | null = null;
   private readonly registered = new Set<string>();
 
   constructor(readonly db: Db) {}
@@ -415,14 +420,14 @@ export function upsertRatings(db: Db, ratings: readonly RatingInput[], options: 
 
 /** A user's ratings by external id ([] for an unknown user), item external ids, in item-id order. */
 export function userRatings(db: Db, user: string): { item: string; value: number }[] {
-  return db
-    .prepare<[string], { item: string; value: number }>(
-      `SELECT i.external_id AS item, r.value AS value
-         FROM ratings r JOIN items i ON i.id = r.item_id
-        WHERE r.user_id = (SELECT id FROM users WHERE external_id = ?)
-        ORDER BY r.item_id`,
-    )
-    .all(canonicalId(user, 'user'));
+  const state = connectionState(db);
+  const stmt = (state.userRatings ??= db.prepare<[string], { item: string; value: number }>(
+    `SELECT i.external_id AS item, r.value AS value
+       FROM ratings r JOIN items i ON i.id = r.item_id
+      WHERE r.user_id = (SELECT id FROM users WHERE external_id = ?)
+      ORDER BY r.item_id`,
+  ));
+  return stmt.all(canonicalId(user, 'user'));
 }
 
 /** Deletes the user's ratings (and the user row); false when the user did not exist. */
