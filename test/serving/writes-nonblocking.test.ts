@@ -99,10 +99,10 @@ describe('writes never block the event loop', () => {
     expect(res.headers.get('retry-after')).toBe('1');
     expect(waited).toBeGreaterThanOrEqual(deadline * 0.9);
     expect(userRatings(t.db, 'w1')).toEqual([]);
-    // Blocking for the deadline would leave no /health answered before the POST returned, the
-    // first one ~1,000 ms late. Answered promptly on timers: many, none near the deadline.
+    // Blocking for the deadline would leave one or two /health answered before the POST returned,
+    // the first ~1,000 ms late. Answered on timers: many, none near the deadline.
     expect(latencies.length).toBeGreaterThanOrEqual(10);
-    expect(Math.max(...latencies)).toBeLessThan(deadline / 2);
+    expect(Math.max(...latencies)).toBeLessThan(deadline * 0.9);
   });
 
   it('a write whose lock is released before its deadline is stored (201)', async () => {
@@ -146,6 +146,8 @@ describe('writes never block the event loop', () => {
       rows.push(`${Math.floor(rand() * 20_000)}\t${Math.floor(rand() * 3000)}\t${1 + Math.floor(rand() * 5)}`);
     const file = join(t.dir, 'big.tsv');
     writeFileSync(file, rows.join('\n') + '\n');
+    // The machine's own /health latency first (1 s, lock free): the bound below scales with it.
+    const baseline = await healthLatencies(url, new Promise((resolve) => setTimeout(resolve, 1000)));
     const probe = t.open();
     probe.pragma('busy_timeout = 0');
     let exited = false;
@@ -163,9 +165,11 @@ describe('writes never block the event loop', () => {
     expect(res.status).toBe(201); // waited for the import on timers, then stored
     expect(userRatings(t.db, 'w3')).toEqual([{ item: 'i3', value: 5 }]);
     expect(latencies.length).toBeGreaterThanOrEqual(20);
-    // Blocking would show as one /health of ~the import's remaining lock time (seconds). The
-    // bound: 250 ms, 5× the issue's 50 ms target (met in `npm run bench -- busy`), as headroom
-    // for the child process, tsx and other test files sharing 2 cores with this one.
-    expect(quantile(latencies, 0.99)).toBeLessThan(250);
+    // Blocking shows as /health answers held for the 5 s busy timeout (or the rest of the
+    // import). The bounds: p99 under 250 ms — 5× the issue's 50 ms target, as headroom for the
+    // child, tsx and other test files sharing 2 cores (measured: p99 62 ms at load 7) — or 4× the
+    // lock-free p99 when the machine is busier than that; and no answer past half the busy timeout.
+    expect(quantile(latencies, 0.99)).toBeLessThan(Math.max(250, 4 * quantile(baseline, 0.99)));
+    expect(Math.max(...latencies)).toBeLessThan(2500);
   }, 120_000);
 });
