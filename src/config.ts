@@ -11,7 +11,7 @@
  *   logLevel   -                     LOG_LEVEL           info (fatal|error|warn|info|debug|trace|silent, any case)
  *   pollMs     -                     RIDGEREC_POLL_MS    2000 (100..3600000)
  *   writeDeadlineMs -                RIDGEREC_WRITE_DEADLINE_MS  2000 (0..60000)
- *   maxLiveUsers    -                RIDGEREC_MAX_LIVE_USERS     80000 (1000..100000000)
+ *   maxLiveUsers    -                RIDGEREC_MAX_LIVE_USERS     60000 (1000..100000000)
  *
  * A flag wins over the environment (and `serve`'s positional PORT sits between --port and $PORT);
  * an environment variable set to the empty string counts as unset. A bad value is an InvalidInput
@@ -68,7 +68,7 @@ const ConfigSchema = z.object({
     .default('info'),
   pollMs: integer(100, 3_600_000).default(2000),
   writeDeadlineMs: integer(0, 60_000).default(2000),
-  maxLiveUsers: integer(1000, 100_000_000).default(80_000),
+  maxLiveUsers: integer(1000, 100_000_000).default(60_000),
 });
 
 type Setting = keyof z.input<typeof ConfigSchema>;
@@ -103,9 +103,10 @@ export interface Config {
    */
   readonly writeDeadlineMs: number;
   /**
-   * Users the serving core remembers (changed through the API, or folded in), least recently used
-   * dropped first. The default, 80,000, is ~50 MB: an entry measures ~630 bytes with k = 64 and its
-   * fold-in cached (`npm run bench -- live`), plus 4 bytes per rated item.
+   * Users the serving core remembers (changed through the API, or folded in), least recently
+   * used dropped first. The default, 60,000, is ~50 MB: an entry measures ~875 bytes of heap and
+   * ArrayBuffers with k = 64 and its fold-in cached (`npm run bench -- live`), plus 4 bytes per
+   * rated item.
    */
   readonly maxLiveUsers: number;
   readonly limits: typeof LIMITS;

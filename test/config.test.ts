@@ -31,7 +31,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       pollMs: 2000,
       writeDeadlineMs: 2000,
-      maxLiveUsers: 80_000,
+      maxLiveUsers: 60_000,
       limits: { defaultLimit: 10, maxLimit: 1000, minRatingValue: -1e6, maxRatingValue: 1e6 },
     });
     expect(DEFAULTS).toMatchObject({ db: './data/ridgerec.db', port: 3000, host: '127.0.0.1', logLevel: 'info', pollMs: 2000 });
