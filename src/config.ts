@@ -10,6 +10,8 @@
  *   apiKey     -                     RIDGEREC_API_KEY    none (the write routes are open)
  *   logLevel   -                     LOG_LEVEL           info (fatal|error|warn|info|debug|trace|silent, any case)
  *   pollMs     -                     RIDGEREC_POLL_MS    2000 (100..3600000)
+ *   writeDeadlineMs -                RIDGEREC_WRITE_DEADLINE_MS  2000 (0..60000)
+ *   maxLiveUsers    -                RIDGEREC_MAX_LIVE_USERS     60000 (1000..100000000)
  *
  * A flag wins over the environment (and `serve`'s positional PORT sits between --port and $PORT);
  * an environment variable set to the empty string counts as unset. A bad value is an InvalidInput
@@ -31,6 +33,13 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const LIMITS = Object.freeze({
   defaultLimit: 10,
   maxLimit: 1000,
+  /**
+   * The range every stored rating value must lie in (HTTP, `ridgerec import`, the library's
+   * Store.addRatings): a finite value far outside any rating scale (1e308) makes the normal
+   * equations overflow to Infinity and every later training diverge.
+   */
+  minRatingValue: -1e6,
+  maxRatingValue: 1e6,
 });
 
 /** An integer in min..max, from a string of digits (environment, flags) or a number (callers). */
@@ -58,6 +67,8 @@ const ConfigSchema = z.object({
     .pipe(z.enum(LOG_LEVELS, { error: logLevelError }))
     .default('info'),
   pollMs: integer(100, 3_600_000).default(2000),
+  writeDeadlineMs: integer(0, 60_000).default(2000),
+  maxLiveUsers: integer(1000, 100_000_000).default(60_000),
 });
 
 type Setting = keyof z.input<typeof ConfigSchema>;
@@ -70,6 +81,8 @@ const SOURCES: Readonly<Record<Setting, { readonly flag?: string; readonly env: 
   apiKey: { env: 'RIDGEREC_API_KEY' },
   logLevel: { env: 'LOG_LEVEL' },
   pollMs: { env: 'RIDGEREC_POLL_MS' },
+  writeDeadlineMs: { env: 'RIDGEREC_WRITE_DEADLINE_MS' },
+  maxLiveUsers: { env: 'RIDGEREC_MAX_LIVE_USERS' },
 };
 
 export interface Config {
@@ -83,6 +96,19 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** How often a server asks the store for a newly activated model, in milliseconds. */
   readonly pollMs: number;
+  /**
+   * How long a write from the HTTP API (ratings, user deletes, item writes) keeps retrying while
+   * another connection holds the database's write lock before it answers 503 busy. The event loop
+   * never waits: attempts are spaced with timers.
+   */
+  readonly writeDeadlineMs: number;
+  /**
+   * Users the serving core remembers (changed through the API, or folded in), least recently
+   * used dropped first. The default, 60,000, is ~50 MB: an entry measures ~875 bytes of heap and
+   * ArrayBuffers with k = 64 and its fold-in cached (`npm run bench -- live`), plus 4 bytes per
+   * rated item.
+   */
+  readonly maxLiveUsers: number;
   readonly limits: typeof LIMITS;
 }
 

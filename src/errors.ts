@@ -40,6 +40,20 @@ export class NotFound extends RidgerecError {
 /** The request cannot be served in the current state (no model is active, nothing to roll back to). */
 export class Unavailable extends RidgerecError {}
 
+/**
+ * The database's write lock is held by another connection (an import, a training run saving its
+ * model) and the write gave up waiting for it. Nothing was written; retrying after
+ * `retryAfterSeconds` may succeed.
+ */
+export class Busy extends Unavailable {
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, retryAfterSeconds = 1, options: ErrorOptions = {}) {
+    super(message, { code: 'busy', ...options });
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 /** The caller is not allowed to do this (a missing or wrong API key). */
 export class Unauthorized extends RidgerecError {
   constructor(message: string, options: ErrorOptions = {}) {

@@ -173,8 +173,9 @@ export type { RatingMatrix, Csr } from './ratings/matrix.js';
 
 /**
  * The errors ridgerec raises on purpose: bad input (InvalidInput), an unknown id (NotFound), no
- * model yet (Unavailable), a state conflict (Conflict), a failed fit that says how to fix it
- * (ModelFitError). All extend RidgerecError and carry a snake_case `code`.
+ * model yet (Unavailable), the database's write lock held by another process past the write's
+ * deadline (Busy, an Unavailable with `retryAfterSeconds`), a state conflict (Conflict), a failed
+ * fit that says how to fix it (ModelFitError). All extend RidgerecError and carry a snake_case `code`.
  *
  * @example
  * ```ts
@@ -187,6 +188,7 @@ export {
   InvalidInput,
   NotFound,
   Unavailable,
+  Busy,
   Conflict,
   Unauthorized,
   ModelFitError,

@@ -30,9 +30,22 @@ describe('loadConfig', () => {
       apiKey: null,
       logLevel: 'info',
       pollMs: 2000,
-      limits: { defaultLimit: 10, maxLimit: 1000 },
+      writeDeadlineMs: 2000,
+      maxLiveUsers: 60_000,
+      limits: { defaultLimit: 10, maxLimit: 1000, minRatingValue: -1e6, maxRatingValue: 1e6 },
     });
     expect(DEFAULTS).toMatchObject({ db: './data/ridgerec.db', port: 3000, host: '127.0.0.1', logLevel: 'info', pollMs: 2000 });
+  });
+
+  it('reads the write deadline and the live-user cap from the environment, naming the variable of a bad value', () => {
+    const c = loadConfig({}, { RIDGEREC_WRITE_DEADLINE_MS: '500', RIDGEREC_MAX_LIVE_USERS: '10000' });
+    expect(c).toMatchObject({ writeDeadlineMs: 500, maxLiveUsers: 10_000 });
+    expect(() => loadConfig({}, { RIDGEREC_WRITE_DEADLINE_MS: '90000' })).toThrow(
+      'the RIDGEREC_WRITE_DEADLINE_MS environment variable must be an integer in 0..60000, got "90000"',
+    );
+    expect(() => loadConfig({}, { RIDGEREC_MAX_LIVE_USERS: '10' })).toThrow(
+      'the RIDGEREC_MAX_LIVE_USERS environment variable must be an integer in 1000..100000000, got "10"',
+    );
   });
 
   it('returns a frozen object', () => {

@@ -56,7 +56,7 @@ function count(raw: string, name: string): number {
  * ~rows/72 users, 27,000 items with a skewed popularity, integer stars 1..5. Written in 1 MiB
  * pieces so memory stays flat.
  */
-async function generateTsv(rows: number): Promise<string> {
+export async function generateTsv(rows: number): Promise<string> {
   mkdirSync(BENCH_CACHE, { recursive: true });
   const path = join(BENCH_CACHE, `ratings-${rows}.tsv`);
   if (existsSync(path)) return path;

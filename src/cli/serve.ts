@@ -36,6 +36,9 @@ export interface StartServerOptions {
   readonly apiKey?: string | null;
   readonly logger?: Logger;
   readonly pollMs?: number;
+  /** The serving core's write deadline and live-user cap (src/config.ts); defaults when absent. */
+  readonly writeDeadlineMs?: number;
+  readonly maxLiveUsers?: number;
 }
 
 /** The flags `serve` and `start` share; port and host as typed (src/config.ts checks them). */
@@ -73,7 +76,16 @@ export async function serveConfigured(
   let handle: ServerHandle;
   try {
     await prepare?.(store);
-    handle = await startServer({ store, port: config.port, host: config.host, apiKey: config.apiKey, logger, pollMs: config.pollMs });
+    handle = await startServer({
+      store,
+      port: config.port,
+      host: config.host,
+      apiKey: config.apiKey,
+      logger,
+      pollMs: config.pollMs,
+      writeDeadlineMs: config.writeDeadlineMs,
+      maxLiveUsers: config.maxLiveUsers,
+    });
   } catch (e) {
     store.close();
     throw e;
@@ -87,6 +99,8 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
   const recommender = createRecommender({
     store: options.store,
     onSwap: (from, to) => logger.info({ from, to }, `model swapped: ${from ?? 'none'} → ${to ?? 'none'}`),
+    ...(options.writeDeadlineMs === undefined ? {} : { writeDeadlineMs: options.writeDeadlineMs }),
+    ...(options.maxLiveUsers === undefined ? {} : { maxLiveUsers: options.maxLiveUsers }),
   });
   recommender.startPolling(options.pollMs ?? DEFAULTS.pollMs);
   const app = createApp({

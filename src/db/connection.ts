@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { Busy } from '../errors.js';
 import { migrate } from './migrate.js';
 
 export type Db = Database.Database;
@@ -38,4 +39,45 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     }
   }
   return db;
+}
+
+/** How a write takes the database's write lock. */
+export interface WriteOptions {
+  /**
+   * How long to wait for another connection's write lock, in milliseconds (default: the
+   * connection's busy timeout, DEFAULT_BUSY_TIMEOUT_MS). 0 tries once: the serving core passes 0
+   * and retries with timers, so its event loop never sleeps inside SQLite's busy handler.
+   */
+  readonly lockTimeoutMs?: number;
+}
+
+/** True for SQLite's "database is locked" family (SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT, …, SQLITE_LOCKED). */
+export function isLockError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+/**
+ * Runs `fn` in one write transaction (BEGIN IMMEDIATE: the write lock is taken before the first
+ * statement, so a transaction never fails half-way for want of it). Inside a transaction already
+ * open it is a savepoint of that one. When the lock is not free within `lockTimeoutMs` it throws
+ * Busy and nothing is written.
+ */
+export function writeTransaction<T>(db: Db, fn: () => T, options: WriteOptions = {}): T {
+  const tx = db.transaction(fn);
+  const wait = options.lockTimeoutMs;
+  const saved = wait === undefined || db.inTransaction ? null : (db.pragma('busy_timeout', { simple: true }) as number);
+  if (saved !== null) db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(wait!))}`);
+  try {
+    return tx.immediate();
+  } catch (e) {
+    if (isLockError(e)) {
+      throw new Busy('the database is busy (another process holds its write lock, e.g. an import or a training run); retry shortly', 1, {
+        cause: e,
+      });
+    }
+    throw e;
+  } finally {
+    if (saved !== null) db.pragma(`busy_timeout = ${saved}`);
+  }
 }

@@ -8,6 +8,7 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import {
+  Busy,
   Conflict,
   InvalidInput,
   invalidInput,
@@ -79,7 +80,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (isRidgerecError(err)) {
       const status = httpStatus(err);
-      if (status >= 500) log.error({ err, reqId: requestId(req) }, err.message);
+      if (err instanceof Busy) {
+        // The write lock is held by another process: a normal condition under load, not a bug.
+        res.set('Retry-After', String(err.retryAfterSeconds));
+        log.warn({ reqId: requestId(req) }, err.message);
+      } else if (status >= 500) log.error({ err, reqId: requestId(req) }, err.message);
       res.status(status).json(errorBody(err.code, err.message, err.details));
       return;
     }

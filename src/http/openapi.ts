@@ -2,6 +2,7 @@
  * The OpenAPI 3.1 document served at GET /openapi.json. Written by hand next to the routes; a
  * test checks that every route the app registers is described here and nothing else is.
  */
+import { LIMITS } from '../config.js';
 import { DEFAULT_EXPLAIN_TOP, MAX_EXPLAIN } from '../serving/explanations.js';
 import { VERSION } from '../version.js';
 import {
@@ -37,6 +38,15 @@ const explainParam = {
 };
 
 const bearer = [{ bearerAuth: [] }];
+
+/** The answer of a write route while another process holds the database's write lock past the write deadline. */
+const busyResponse = {
+  description:
+    'Another process (an import, a training run) held the database write lock past the write deadline ' +
+    '(RIDGEREC_WRITE_DEADLINE_MS); nothing was stored (code busy). Retry after the Retry-After header.',
+  headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer', minimum: 1 } } },
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+};
 
 const itemPath = { name: 'item', in: 'path', required: true, schema: { type: 'string', maxLength: MAX_ID_LENGTH } };
 
@@ -155,7 +165,12 @@ export function openApiDocument(): Record<string, unknown> {
           properties: {
             user: { type: 'string', minLength: 1, maxLength: MAX_ID_LENGTH },
             item: { type: 'string', minLength: 1, maxLength: MAX_ID_LENGTH },
-            value: { type: 'number', description: 'A finite number: a star rating or an implicit count.' },
+            value: {
+              type: 'number',
+              minimum: LIMITS.minRatingValue,
+              maximum: LIMITS.maxRatingValue,
+              description: 'A star rating or an implicit count, within the allowed range (src/config.ts LIMITS).',
+            },
             timestamp: { type: 'integer', minimum: 0, description: 'Unix seconds of the event (default: now).' },
           },
         },
@@ -269,7 +284,9 @@ export function openApiDocument(): Record<string, unknown> {
           parameters: [{ name: 'user', in: 'path', required: true, schema: { type: 'string', maxLength: MAX_ID_LENGTH } }],
           responses: {
             204: { description: 'Deleted (also when the user had no ratings)' },
+            400: errorResponse('The id holds a lone UTF-16 surrogate (code invalid_input) or bad percent-encoding (code invalid_path)'),
             401: errorResponse('Missing or wrong API key (code unauthorized)'),
+            503: busyResponse,
           },
         },
       },
@@ -355,6 +372,7 @@ export function openApiDocument(): Record<string, unknown> {
             200: { description: 'The stored item; the next recommendation request sees it', content: json(ref('CatalogItem')) },
             400: errorResponse('An invalid field (the message names it; code invalid_input)'),
             401: errorResponse('Missing or wrong API key (code unauthorized)'),
+            503: busyResponse,
           },
         },
         patch: {
@@ -366,6 +384,7 @@ export function openApiDocument(): Record<string, unknown> {
             200: { description: 'The stored item; the next recommendation request sees it', content: json(ref('CatalogItem')) },
             400: errorResponse('An invalid field (the message names it; code invalid_input)'),
             401: errorResponse('Missing or wrong API key (code unauthorized)'),
+            503: busyResponse,
           },
         },
       },
@@ -384,7 +403,10 @@ export function openApiDocument(): Record<string, unknown> {
                   items: {
                     type: 'object',
                     required: ['item', 'value'],
-                    properties: { item: { type: 'string', minLength: 1, maxLength: MAX_ID_LENGTH }, value: { type: 'number' } },
+                    properties: {
+                      item: { type: 'string', minLength: 1, maxLength: MAX_ID_LENGTH },
+                      value: { type: 'number', minimum: LIMITS.minRatingValue, maximum: LIMITS.maxRatingValue },
+                    },
                   },
                 },
                 limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT },
@@ -445,9 +467,13 @@ export function openApiDocument(): Record<string, unknown> {
               description: 'Stored',
               content: json({ type: 'object', required: ['accepted'], properties: { accepted: { type: 'integer' } } }),
             },
-            400: errorResponse('An invalid element (the message names its index and field); nothing was stored'),
+            400: errorResponse(
+              `An invalid element (the message names its index and field: a value outside ${LIMITS.minRatingValue}..${LIMITS.maxRatingValue}, ` +
+                'an id with a lone UTF-16 surrogate, …); nothing was stored (code invalid_input)',
+            ),
             401: errorResponse('Missing or wrong API key (code unauthorized)'),
             413: errorResponse('Body over 1 MB (code payload_too_large)'),
+            503: busyResponse,
           },
         },
       },

@@ -10,6 +10,7 @@ import { LIMITS } from '../config.js';
 import { invalidInput, type RidgerecError } from '../errors.js';
 import { parseWhere, splitList, type ItemFilters } from '../model/rules.js';
 import { checkItemPatch, type ItemPatch, type ItemQuery } from '../ratings/catalogue.js';
+import { idProblem, nfcId } from '../ratings/ids.js';
 import { MAX_EXPLAIN } from '../serving/explanations.js';
 
 export const MAX_ID_LENGTH = 256;
@@ -63,14 +64,23 @@ export function zodError(error: z.ZodError): RidgerecError {
 /** "is required" for a missing field, else the type message. */
 const required = (message: string) => (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : message);
 
+/** A user or item id: 1..MAX_ID_LENGTH characters of valid UTF-16, returned in NFC (src/ratings/ids.ts). */
 const id = () =>
   z
     .string({ error: required('must be a string') })
     .min(1, { error: 'must be a non-empty string' })
-    .max(MAX_ID_LENGTH, { error: `must be at most ${MAX_ID_LENGTH} characters` });
+    .max(MAX_ID_LENGTH, { error: `must be at most ${MAX_ID_LENGTH} characters` })
+    .refine((s) => idProblem(s) === null, { error: 'must be valid UTF-16 (it holds a lone surrogate)' })
+    .transform((s) => nfcId(s)!);
 
 // z.number() in zod 4 rejects NaN and ±Infinity (JSON.parse turns 1e400 into Infinity).
 const finite = z.number({ error: required('must be a finite number') }).refine(Number.isFinite, { error: 'must be a finite number' });
+
+const { minRatingValue, maxRatingValue } = LIMITS;
+/** A rating value: finite and within LIMITS.minRatingValue..maxRatingValue. */
+const ratingValue = finite.refine((v) => v >= minRatingValue && v <= maxRatingValue, {
+  error: (issue) => `must be a number in ${minRatingValue}..${maxRatingValue}, got ${String(issue.input)}`,
+});
 
 const limitField = z
   .number({ error: `must be an integer in 1..${MAX_LIMIT}` })
@@ -93,7 +103,7 @@ export const ratingSchema = z.object(
   {
     user: id(),
     item: id(),
-    value: finite,
+    value: ratingValue,
     /** Optional unix seconds of the event (default: now), e.g. when replaying history. */
     timestamp: z
       .number({ error: 'must be an integer (unix seconds)' })
@@ -114,7 +124,7 @@ export const ratingsBatchSchema = z.object({
 
 export const anonymousSchema = z.object({
   ratings: z
-    .array(z.object({ item: id(), value: finite }, { error: 'must be an object {"item","value"}' }), {
+    .array(z.object({ item: id(), value: ratingValue }, { error: 'must be an object {"item","value"}' }), {
       error: required('must be an array of {"item","value"}'),
     })
     .max(MAX_BATCH, { error: `must hold at most ${MAX_BATCH} ratings` }),
@@ -228,7 +238,10 @@ function parseList(name: string, raw: QueryValue, what: string): string[] | unde
   if (ids.length > MAX_EXCLUDE) throw issuesError([{ path: name, message: `must hold at most ${MAX_EXCLUDE} ${what}` }]);
   const long = ids.findIndex((x) => x.length > MAX_ID_LENGTH);
   if (long >= 0) throw issuesError([{ path: `${name}[${long}]`, message: `must be at most ${MAX_ID_LENGTH} characters` }]);
-  return ids;
+  const out = ids.map(nfcId);
+  const bad = out.indexOf(null);
+  if (bad >= 0) throw issuesError([{ path: `${name}[${bad}]`, message: 'must be valid UTF-16 (it holds a lone surrogate)' }]);
+  return out as string[];
 }
 
 /**
@@ -267,11 +280,13 @@ export function parseBool(name: string, raw: QueryValue, fallback = false): bool
   throw issuesError([{ path: name, message: `must be true or false, got "${s.slice(0, 40)}"` }]);
 }
 
-/** A :user or :item path segment: at most MAX_ID_LENGTH characters (non-empty by routing). */
+/** A :user or :item path segment: at most MAX_ID_LENGTH characters (non-empty by routing), valid UTF-16, returned in NFC. */
 export function parseIdParam(name: string, raw: unknown): string {
   if (typeof raw !== 'string' || raw === '') throw issuesError([{ path: name, message: 'must be a non-empty string' }]);
   if (raw.length > MAX_ID_LENGTH) throw issuesError([{ path: name, message: `must be at most ${MAX_ID_LENGTH} characters` }]);
-  return raw;
+  const nfc = nfcId(raw);
+  if (nfc === null) throw issuesError([{ path: name, message: 'must be valid UTF-16 (it holds a lone surrogate)' }]);
+  return nfc;
 }
 
 const ITEM_FIELDS = ['title', 'categories', 'metadata', 'active'];

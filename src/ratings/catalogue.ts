@@ -4,8 +4,9 @@
  * is bumped by triggers on every change, so a server polls one row to learn that another process
  * changed the catalogue.
  */
-import type { Db } from '../db/connection.js';
+import { writeTransaction, type Db, type WriteOptions } from '../db/connection.js';
 import { invalidInput } from '../errors.js';
+import { canonicalId } from './ids.js';
 
 export type MetadataValue = string | number | boolean;
 
@@ -41,7 +42,7 @@ export function checkCatalogItem(raw: unknown, at = 'item'): CatalogItem {
   if (r.active !== undefined && typeof r.active !== 'boolean')
     throw invalidInput(`${at}.active must be true or false`, { field: `${at}.active` });
   return {
-    id: r.id,
+    id: canonicalId(r.id, `${at}.id`),
     title: (r.title as string | null | undefined) ?? null,
     categories: [...new Set(categories as string[])],
     metadata: { ...(metadata as Record<string, MetadataValue>) },
@@ -96,7 +97,7 @@ export function checkItemPatch(raw: unknown, at = 'body'): ItemPatch {
 
 /** The stored item, or undefined for an id the database has never seen. */
 export function getItem(db: Db, id: string): CatalogItem | undefined {
-  const row = db.prepare(`SELECT ${COLUMNS} FROM items WHERE external_id = ?`).get(id) as ItemRow | undefined;
+  const row = db.prepare(`SELECT ${COLUMNS} FROM items WHERE external_id = ?`).get(canonicalId(id, 'item')) as ItemRow | undefined;
   return row === undefined ? undefined : itemOf(row);
 }
 
@@ -104,7 +105,12 @@ export function getItem(db: Db, id: string): CatalogItem | undefined {
  * Applies patches in one transaction (creating missing items) and returns the stored items, in
  * order. `replace` resets absent fields to their defaults (a PUT), otherwise they are kept (a PATCH).
  */
-export function writeItems(db: Db, changes: readonly { id: string; patch: ItemPatch }[], replace: boolean): CatalogItem[] {
+export function writeItems(
+  db: Db,
+  changes: readonly { id: string; patch: ItemPatch }[],
+  replace: boolean,
+  options: WriteOptions = {},
+): CatalogItem[] {
   const upsert = db.prepare(
     `INSERT INTO items (external_id, title, categories, metadata, active) VALUES (@id, @title, @categories, @metadata, @active)
      ON CONFLICT (external_id) DO UPDATE SET title = excluded.title, categories = excluded.categories,
@@ -114,11 +120,13 @@ export function writeItems(db: Db, changes: readonly { id: string; patch: ItemPa
   );
   // Prepared once per call: preparing per item would cost more than the reads and writes (an import writes 10^5 items).
   const select = db.prepare(`SELECT ${COLUMNS} FROM items WHERE external_id = ?`);
-  return db
-    .transaction((): CatalogItem[] => {
+  return writeTransaction(
+    db,
+    (): CatalogItem[] => {
       const out: CatalogItem[] = [];
-      for (const { id, patch } of changes) {
-        if (typeof id !== 'string' || id === '') throw invalidInput('an item id must be a non-empty string');
+      for (const { id: given, patch } of changes) {
+        if (typeof given !== 'string' || given === '') throw invalidInput('an item id must be a non-empty string');
+        const id = canonicalId(given, 'item');
         const row = replace ? undefined : (select.get(id) as ItemRow | undefined);
         const old = row === undefined ? undefined : itemOf(row);
         const item: CatalogItem = {
@@ -138,8 +146,9 @@ export function writeItems(db: Db, changes: readonly { id: string; patch: ItemPa
         out.push(item);
       }
       return out;
-    })
-    .immediate();
+    },
+    options,
+  );
 }
 
 export interface ItemQuery {

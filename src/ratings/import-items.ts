@@ -30,6 +30,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import type { Db } from '../db/connection.js';
 import { invalidInput, isRidgerecError } from '../errors.js';
 import { checkItemPatch, writeItems, type ItemPatch, type MetadataValue } from './catalogue.js';
+import { idProblem, nfcId } from './ids.js';
 import { ratingFileSize, splitCsvLine } from './import.js';
 
 export type ItemFormat = 'auto' | 'csv' | 'jsonl' | 'movielens-items';
@@ -164,7 +165,9 @@ export function readItemsFile(file: string, options: ItemParseOptions = {}): Par
   const needId = (raw: string): string => {
     const id = raw.trim();
     if (id === '') throw new Bad('empty item id');
-    return id;
+    const nfc = nfcId(id);
+    if (nfc === null) throw new Bad(`item id ${JSON.stringify(id.slice(0, 40))} ${idProblem(id)!}`);
+    return nfc;
   };
 
   if (format === 'movielens-items') {

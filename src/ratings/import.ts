@@ -2,8 +2,10 @@ import { createReadStream, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { Db } from '../db/connection.js';
+import { LIMITS } from '../config.js';
 import { invalidInput } from '../errors.js';
 import { numericKeyIn } from './id-index.js';
+import { idProblem, nfcId } from './ids.js';
 import { nowSeconds, RatingWriter } from './store.js';
 
 /**
@@ -242,12 +244,12 @@ class LineParser {
 
   /** Validates the fields of one row and emits it. */
   private emit(rawUser: string, rawItem: string, rawValue: string, rawTime: string | null, lineNo: number, sink: KeyedSink): void {
-    const user = trimId(rawUser);
-    if (user.length === 0) return this.bad(lineNo, 'empty user id');
-    const item = trimId(rawItem);
-    if (item.length === 0) return this.bad(lineNo, 'empty item id');
+    const user = this.id(trimId(rawUser), 'user', lineNo);
+    if (user === null) return;
+    const item = this.id(trimId(rawItem), 'item', lineNo);
+    if (item === null) return;
     const value = rawValue.length > 0 ? parseDecimal(rawValue) : NaN;
-    if (!Number.isFinite(value)) return this.badValue(rawValue, value, lineNo);
+    if (!(value >= LIMITS.minRatingValue && value <= LIMITS.maxRatingValue)) return this.badValue(rawValue, value, lineNo);
     let timestamp: number | null = null;
     if (rawTime !== null && rawTime.length > 0) {
       timestamp = parseDecimal(rawTime);
@@ -293,13 +295,15 @@ class LineParser {
       }
     }
     const userNum = numericKeyIn(buf, start, a);
-    const user = userNum >= 0 ? null : trimId(buf.slice(start, a));
-    if (user !== null && user.length === 0) return this.bad(lineNo, 'empty user id');
+    let user: string | null = null;
+    if (userNum < 0 && (user = this.id(trimId(buf.slice(start, a)), 'user', lineNo)) === null) return;
     const itemNum = numericKeyIn(buf, a + 1, b);
-    const item = itemNum >= 0 ? null : trimId(buf.slice(a + 1, b));
-    if (item !== null && item.length === 0) return this.bad(lineNo, 'empty item id');
+    let item: string | null = null;
+    if (itemNum < 0 && (item = this.id(trimId(buf.slice(a + 1, b)), 'item', lineNo)) === null) return;
     const value = b + 1 < valueEnd ? parseDecimalIn(buf, b + 1, valueEnd) : NaN;
-    if (!Number.isFinite(value)) return this.badValue(buf.slice(b + 1, valueEnd), value, lineNo);
+    // One comparison pair rejects NaN, ±Infinity and finite values outside the allowed range.
+    if (!(value >= LIMITS.minRatingValue && value <= LIMITS.maxRatingValue))
+      return this.badValue(buf.slice(b + 1, valueEnd), value, lineNo);
     let timestamp: number | null = null;
     if (timeStart >= 0 && timeStart < end) {
       timestamp = parseDecimalIn(buf, timeStart, end);
@@ -310,7 +314,25 @@ class LineParser {
   }
 
   private badValue(raw: string, value: number, lineNo: number): void {
-    this.bad(lineNo, Number.isNaN(value) ? `value ${quoted(raw)} is not a number` : `value ${quoted(raw)} is not a finite number`);
+    this.bad(
+      lineNo,
+      Number.isNaN(value)
+        ? `value ${quoted(raw)} is not a number`
+        : Number.isFinite(value)
+          ? `value ${quoted(raw)} is outside the allowed range ${LIMITS.minRatingValue}..${LIMITS.maxRatingValue}`
+          : `value ${quoted(raw)} is not a finite number`,
+    );
+  }
+
+  /** A trimmed id from the file, in NFC (src/ratings/ids.ts); null after reporting an empty or malformed one. */
+  private id(raw: string, what: 'user' | 'item', lineNo: number): string | null {
+    if (raw.length === 0) {
+      this.bad(lineNo, `empty ${what} id`);
+      return null;
+    }
+    const id = nfcId(raw);
+    if (id === null) this.bad(lineNo, `${what} id ${quoted(raw)} ${idProblem(raw)!}`);
+    return id;
   }
 
   private badTime(raw: string, lineNo: number): void {

@@ -1,6 +1,8 @@
 import type Database from 'better-sqlite3';
-import type { Db } from '../db/connection.js';
+import { LIMITS } from '../config.js';
+import { writeTransaction, type Db, type WriteOptions } from '../db/connection.js';
 import { invalidInput } from '../errors.js';
+import { canonicalId } from './ids.js';
 import { IdIndex, numericKey } from './id-index.js';
 import { sharedFloat32, sharedInt32, transposeCsr, type RatingMatrix } from './matrix.js';
 
@@ -47,6 +49,11 @@ class ConnectionState {
   scan: ScanState | null = null;
   /** itemTitles' statement, prepared on first use. */
   titles: Database.Statement<[string], [string, string]> | null = null;
+  /**
+   * userRatings' statement, prepared on first use: the serving core calls it once per fold-in,
+   * and a statement prepared per call holds native memory until the JS object is collected.
+   */
+  userRatings: Database.Statement<[string], { item: string; value: number }> | null = null;
   private readonly registered = new Set<string>();
 
   constructor(readonly db: Db) {}
@@ -358,7 +365,8 @@ export function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-function checkRating(r: RatingInput, i: number): void {
+/** The rating with its ids in NFC; throws InvalidInput naming `ratings[i].field` and what is allowed. */
+function checkRating(r: RatingInput, i: number): RatingInput {
   const at = `ratings[${i}]`;
   if (typeof r !== 'object' || r === null) throw invalidInput(`${at} must be an object with user, item and value`);
   if (typeof r.user !== 'string' || r.user.length === 0) throw invalidInput(`${at}.user must be a non-empty string`);
@@ -368,50 +376,77 @@ function checkRating(r: RatingInput, i: number): void {
       `${at}.value must be a finite number, got ${typeof r.value === 'number' ? String(r.value) : (JSON.stringify(r.value) ?? String(r.value))}`,
     );
   }
+  const { minRatingValue: min, maxRatingValue: max } = LIMITS;
+  if (r.value < min || r.value > max) {
+    throw invalidInput(`${at}.value must be within ${min}..${max}, got ${String(r.value)}`, { field: `${at}.value`, min, max });
+  }
   if (r.timestamp !== undefined && !Number.isSafeInteger(r.timestamp)) {
     throw invalidInput(`${at}.timestamp must be an integer (unix seconds), got ${String(r.timestamp)}`);
   }
+  const user = canonicalId(r.user, `${at}.user`);
+  const item = canonicalId(r.item, `${at}.item`);
+  return user === r.user && item === r.item ? r : { ...r, user, item };
+}
+
+/**
+ * Checks every rating as upsertRatings does (InvalidInput naming `ratings[i].field` and what is
+ * allowed) and returns them with their ids in NFC, the form they are stored under.
+ */
+export function checkRatings(ratings: readonly RatingInput[]): RatingInput[] {
+  if (!Array.isArray(ratings)) throw invalidInput('ratings must be an array of {user, item, value}');
+  return ratings.map(checkRating);
 }
 
 /**
  * Upserts in one transaction (creating users/items as needed); all or nothing. Every rating is
  * validated before anything is written: a bad one throws invalidInput naming `ratings[i].field`.
+ * Ids are stored in NFC (src/ratings/ids.ts). Throws Busy when another connection holds the write
+ * lock for longer than `options.lockTimeoutMs`.
  */
-export function upsertRatings(db: Db, ratings: readonly RatingInput[]): { inserted: number; updated: number } {
-  ratings.forEach(checkRating);
+export function upsertRatings(db: Db, ratings: readonly RatingInput[], options: WriteOptions = {}): { inserted: number; updated: number } {
+  const checked = checkRatings(ratings);
   const now = nowSeconds();
-  const write = db.transaction(() => {
-    const w = new RatingWriter(db, { batchRows: ratings.length >= UPSERT_BATCH_ROWS ? UPSERT_BATCH_ROWS : 1 });
-    for (const r of ratings) w.add(r.user, r.item, r.value, r.timestamp ?? now);
-    w.flush();
-    return w.counts();
-  });
-  return write.immediate();
+  return writeTransaction(
+    db,
+    () => {
+      const w = new RatingWriter(db, { batchRows: checked.length >= UPSERT_BATCH_ROWS ? UPSERT_BATCH_ROWS : 1 });
+      for (const r of checked) w.add(r.user, r.item, r.value, r.timestamp ?? now);
+      w.flush();
+      return w.counts();
+    },
+    options,
+  );
 }
 
 /** A user's ratings by external id ([] for an unknown user), item external ids, in item-id order. */
 export function userRatings(db: Db, user: string): { item: string; value: number }[] {
-  return db
-    .prepare<[string], { item: string; value: number }>(
-      `SELECT i.external_id AS item, r.value AS value
-         FROM ratings r JOIN items i ON i.id = r.item_id
-        WHERE r.user_id = (SELECT id FROM users WHERE external_id = ?)
-        ORDER BY r.item_id`,
-    )
-    .all(user);
+  const state = connectionState(db);
+  const stmt = (state.userRatings ??= db.prepare<[string], { item: string; value: number }>(
+    `SELECT i.external_id AS item, r.value AS value
+       FROM ratings r JOIN items i ON i.id = r.item_id
+      WHERE r.user_id = (SELECT id FROM users WHERE external_id = ?)
+      ORDER BY r.item_id`,
+  ));
+  return stmt.all(canonicalId(user, 'user'));
 }
 
 /** Deletes the user's ratings (and the user row); false when the user did not exist. */
-export function deleteUser(db: Db, user: string): boolean {
-  const del = db.transaction(() => {
-    const id = db.prepare<[string], number>('SELECT id FROM users WHERE external_id = ?').pluck().get(user);
-    if (id === undefined) return false;
-    // Explicit rather than relying on ON DELETE CASCADE, which needs foreign_keys=ON.
-    db.prepare('DELETE FROM ratings WHERE user_id = ?').run(id);
-    db.prepare('DELETE FROM users WHERE id = ?').run(id);
-    return true;
-  });
-  return del.immediate();
+export function deleteUser(db: Db, user: string, options: WriteOptions = {}): boolean {
+  const external = canonicalId(user, 'user');
+  // An id the database has never seen: nothing to delete, and no write lock to wait for.
+  if (db.prepare<[string], number>('SELECT id FROM users WHERE external_id = ?').pluck().get(external) === undefined) return false;
+  return writeTransaction(
+    db,
+    () => {
+      const id = db.prepare<[string], number>('SELECT id FROM users WHERE external_id = ?').pluck().get(external);
+      if (id === undefined) return false;
+      // Explicit rather than relying on ON DELETE CASCADE, which needs foreign_keys=ON.
+      db.prepare('DELETE FROM ratings WHERE user_id = ?').run(id);
+      db.prepare('DELETE FROM users WHERE id = ?').run(id);
+      return true;
+    },
+    options,
+  );
 }
 
 // popularItems counts through a one-argument aggregate into an Int32Array: the SQL
@@ -623,7 +658,7 @@ export function upsertItems(db: Db, items: readonly { id: string; title?: string
     for (const it of items) {
       const metadata = it.metadata === undefined || it.metadata === null ? null : JSON.stringify(it.metadata);
       stmt.run({
-        id: it.id,
+        id: canonicalId(it.id, 'items[].id'),
         title: it.title ?? null,
         setTitle: it.title === undefined ? 0 : 1,
         metadata: metadata ?? null,

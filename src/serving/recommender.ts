@@ -6,17 +6,20 @@
  * process is reloaded at the next poll). The HTTP layer (src/http) and the
  * CLI (src/cli/recommend.ts, similar.ts) call only the Recommender interface below.
  */
+import { LRUCache } from 'lru-cache';
 import { DEFAULTS } from '../config.js';
-import { invalidInput, noModel, notFound } from '../errors.js';
+import type { WriteOptions } from '../db/connection.js';
+import { Busy, invalidInput, noModel, notFound } from '../errors.js';
 import { Catalog } from '../model/catalog.js';
 import type { Explainer, Explanation } from '../model/explain.js';
 import type { FoldedInUser, ItemRating, Model, ScoredItem, Source } from '../model/model.js';
 import { CategoryCap, type CompiledRules, type ItemFilters } from '../model/rules.js';
 import type { LoadedModel, ModelRecord } from '../model/registry.js';
 import type { CatalogItem, ItemPage, ItemPatch, ItemQuery, ItemWrite } from '../ratings/catalogue.js';
-import type { RatingInput } from '../ratings/store.js';
+import { canonicalId } from '../ratings/ids.js';
+import { checkRatings, type RatingInput } from '../ratings/store.js';
 import { startPrecompute, type PrecomputeJob, type PrecomputeStatus } from './precompute.js';
-import { buildServingState, MAX_CACHED_FOLDED_IN_USERS, type ServingState } from './serving-state.js';
+import { buildServingState, CHANGED_HERE, FRESH, type ServingState } from './serving-state.js';
 import { checkExplainCount, DEFAULT_EXPLAIN_TOP, userExplainer, withBecause, type ExplainedItem } from './explanations.js';
 
 export type { PrecomputeStatus } from './precompute.js';
@@ -44,10 +47,14 @@ export interface ServingStore {
   loadModel(id: number): LoadedModel;
   /** The user's current ratings (empty for an unknown user). */
   userRatings(user: string): readonly ItemRating[];
-  /** Stores ratings (all or nothing); throws InvalidInput on a bad one. */
-  addRatings(ratings: readonly RatingInput[]): unknown;
-  /** Deletes the user's ratings; false if there were none. */
-  deleteUser(user: string): boolean;
+  /**
+   * Stores ratings (all or nothing); throws InvalidInput on a bad one. The serving core passes
+   * `{lockTimeoutMs: 0}` and expects a Busy error at once when another connection holds the write
+   * lock (it retries with timers, never blocking its event loop).
+   */
+  addRatings(ratings: readonly RatingInput[], options?: WriteOptions): unknown;
+  /** Deletes the user's ratings; false if there were none. Busy as for addRatings. */
+  deleteUser(user: string, options?: WriteOptions): boolean;
   /** The catalogue's change counter, bumped by every item change from any process. Polled: must be cheap. */
   catalogueVersion(): number;
   /** Every item the catalogue says something of, with the version read in the same transaction. */
@@ -56,7 +63,7 @@ export interface ServingStore {
   getItem(id: string): CatalogItem | undefined;
   /** Upserts items (all or nothing) and returns them as stored, with the catalogue version just
    *  before and just after the write (read in the write's transaction). */
-  writeItems(changes: readonly { id: string; patch: ItemPatch }[], replace: boolean): ItemWrite;
+  writeItems(changes: readonly { id: string; patch: ItemPatch }[], replace: boolean, options?: WriteOptions): ItemWrite;
   /** A page of items in id order. */
   listItems(query: ItemQuery): ItemPage;
 }
@@ -83,10 +90,12 @@ export interface Recommender {
    */
   explain(user: string, item: string, options?: { top?: number }): Explanation & { model: number };
   /** Stores the ratings (one transaction, all or nothing) and re-folds every affected user so the
-   *  very next recommend reflects them and excludes the newly rated items. */
-  addRatings(ratings: readonly RatingInput[]): { accepted: number };
-  /** Deletes the user's ratings and forgets any folded-in vector; false if the user had none. */
-  deleteUser(user: string): boolean;
+   *  very next recommend reflects them and excludes the newly rated items. While another process
+   *  holds the database's write lock it retries with timers (the event loop keeps serving) up to
+   *  the write deadline, then rejects with Busy (503 `busy`, nothing stored). */
+  addRatings(ratings: readonly RatingInput[]): Promise<{ accepted: number }>;
+  /** Deletes the user's ratings and forgets any folded-in vector; false if the user had none. Busy as for addRatings. */
+  deleteUser(user: string): Promise<boolean>;
   /** Reloads the active model now (swap is atomic); returns its id or null. */
   reload(): number | null;
   /** Display titles of the given items, from the catalogue in memory (ids without a title are absent). */
@@ -95,10 +104,10 @@ export interface Recommender {
   getItem(item: string): CatalogItem;
   /** Creates or replaces an item: absent fields take their defaults (no title, no categories, no
    *  metadata, active). The next recommendation request sees the change. Returns the stored item. */
-  putItem(item: string, fields: ItemPatch): CatalogItem;
+  putItem(item: string, fields: ItemPatch): Promise<CatalogItem>;
   /** Changes the given fields of an item (creating it if new), keeping the others. The next
    *  recommendation request sees the change. Returns the stored item. */
-  patchItem(item: string, patch: ItemPatch): CatalogItem;
+  patchItem(item: string, patch: ItemPatch): Promise<CatalogItem>;
   /** A page of the catalogue in id order; `next` is the cursor for `after`, null at the end. */
   listItems(query: ItemQuery): ItemPage;
   /** Reloads the catalogue when another process changed it, then checks the model store for a
@@ -133,6 +142,13 @@ export interface ServingTuning {
   readonly simd?: boolean;
   /** Users re-folded eagerly by addRatings (more are re-folded lazily on their next request). Default DEFAULT_EAGER_REFOLD_LIMIT. */
   readonly eagerRefoldLimit?: number;
+  /**
+   * How long a write keeps retrying while another connection holds the write lock, in ms
+   * (default DEFAULTS.writeDeadlineMs, RIDGEREC_WRITE_DEADLINE_MS); past it the write fails with Busy.
+   */
+  readonly writeDeadlineMs?: number;
+  /** Users remembered at most (live-user LRU; default DEFAULTS.maxLiveUsers, RIDGEREC_MAX_LIVE_USERS). */
+  readonly maxLiveUsers?: number;
 }
 
 /** Counters for logs, metrics and the benchmark (not part of the HTTP contract). */
@@ -146,8 +162,10 @@ export interface ServingStats {
   readonly liveAnswers: number;
   /** Answers from the popularity fallback. */
   readonly popularAnswers: number;
-  /** Users whose ratings changed through this recommender since the model they were trained into. */
+  /** Remembered users whose ratings changed through this recommender (a subset of liveUsers). */
   readonly touchedUsers: number;
+  /** Users in the live-user LRU (changed through the API, or folded in), at most maxLiveUsers. */
+  readonly liveUsers: number;
 }
 
 /** The Recommender plus observability the HTTP contract does not need. */
@@ -162,6 +180,30 @@ export const PRECOMPUTE_MIN_WORK = 1 << 18;
 
 /** Users addRatings folds in again at once; past this many, each waits for its next request. */
 export const DEFAULT_EAGER_REFOLD_LIMIT = 256;
+
+/** Seconds a 503 busy answer asks the client to wait (Retry-After). */
+export const BUSY_RETRY_AFTER_SECONDS = 1;
+
+/** The first pause between two attempts at a write while the lock is held, doubled up to MAX_WRITE_PAUSE_MS. */
+const FIRST_WRITE_PAUSE_MS = 5;
+const MAX_WRITE_PAUSE_MS = 100;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * What the recommender remembers of one user (an entry of the live-user LRU). Dropping an entry
+ * loses nothing that the store cannot give back: the fold-in is recomputed from the user's stored
+ * ratings, and a user the model knows stays marked in the serving state's `stale` array.
+ */
+interface LiveUser {
+  /** When their ratings last changed through this recommender (ms since the epoch); 0: never (a cached fold-in only). */
+  readonly at: number;
+  /** The generation `folded` was computed under; -1 for none. */
+  gen: number;
+  folded: FoldedInUser | null;
+  /** The generation under which the model was checked to hold their current items; -1 for none. */
+  checked: number;
+}
 
 function checkLimit(limit: unknown): number {
   if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
@@ -230,11 +272,29 @@ function sameItemSet(model: Model, u: number, items: readonly { item: string }[]
 export function createRecommender(options: RecommenderOptions & ServingTuning): ServingRecommender {
   const { store, onSwap } = options;
   const eagerRefoldLimit = options.eagerRefoldLimit ?? DEFAULT_EAGER_REFOLD_LIMIT;
+  const writeDeadlineMs = options.writeDeadlineMs ?? DEFAULTS.writeDeadlineMs;
   /** The one reference to the serving state; every request reads it once. */
   let current: ServingState | null = null;
+  /** Generation of the next state built (see LiveUser.gen). */
+  let nextGen = 0;
   let job: PrecomputeJob | null = null;
-  /** Users whose ratings changed through this recommender, and when (ms): served by fold-in. */
-  const touched = new Map<string, number>();
+  /** Entries with at > 0 in `live`, kept by set() and dispose. */
+  let touchedCount = 0;
+  /**
+   * The live users: changed through this recommender, or folded in from the store, least recently
+   * used dropped first past maxLiveUsers (so anonymous traffic cannot grow the memory without bound).
+   */
+  const live = new LRUCache<string, LiveUser>({
+    max: options.maxLiveUsers ?? DEFAULTS.maxLiveUsers,
+    dispose: (entry) => {
+      if (entry.at > 0) touchedCount--;
+    },
+  });
+  /** Remembers that the user's ratings changed now (a new entry: the old fold-in is stale). */
+  function touch(user: string, folded: FoldedInUser | null = null, gen = -1): void {
+    live.set(user, { at: Date.now(), gen, folded, checked: -1 });
+    touchedCount++;
+  }
   let timer: NodeJS.Timeout | null = null;
   /** A model id whose load failed while polling: not retried until the active id changes. */
   let failedId: number | null = null;
@@ -255,33 +315,80 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     return p && model.nUsers > 0;
   }
 
-  function getFoldedIn(state: ServingState, user: string): FoldedInUser | null {
-    const cached = state.foldedIn.get(user);
-    if (cached !== undefined) return cached;
-    const ratings = store.userRatings(user);
-    if (ratings.length === 0) return null;
-    const folded = state.model.foldIn(ratings);
-    if (folded === null) return null;
-    state.foldedIn.set(user, folded);
-    if (state.foldedIn.size > MAX_CACHED_FOLDED_IN_USERS) {
-      const oldest = state.foldedIn.keys().next().value;
-      if (oldest !== undefined) state.foldedIn.delete(oldest);
+  /**
+   * The user's fold-in under `state`: from the live-user cache when computed under this
+   * generation, else from their stored ratings (one query, or `ratings` when already read).
+   * Null when none of their ratings is of an item the model knows.
+   */
+  function foldedFor(state: ServingState, user: string, ratings?: readonly ItemRating[]): FoldedInUser | null {
+    const entry = live.get(user);
+    if (entry !== undefined && entry.gen === state.gen) return entry.folded;
+    const rs = ratings ?? store.userRatings(user);
+    const folded = rs.length === 0 ? null : state.model.foldIn(rs);
+    if (entry !== undefined) {
+      entry.gen = state.gen;
+      entry.folded = folded;
+    } else if (folded !== null) {
+      // Not cached when null: ratings another process imports for this user show at once.
+      live.set(user, { at: 0, gen: state.gen, folded, checked: -1 });
     }
     return folded;
   }
 
   /**
-   * A touched user stays on fold-in after a swap unless the new model was created after the
-   * change AND was trained on exactly the items the database now holds for that user.
+   * The model row that serves `user`, or undefined when they are served by fold-in (unknown to
+   * the model, or their ratings changed since it was trained). A user who changed under an
+   * earlier model is checked here, on their first request after the swap, with one query: the
+   * model serves them again only if it was created after their last change through this
+   * recommender AND was trained on exactly the items the store now holds for them.
    */
-  function pruneTouched(state: ServingState): void {
+  function modelRow(state: ServingState, user: string): number | undefined {
+    const u = state.model.userIndex(user);
+    if (u === undefined) return undefined;
+    const mark = state.stale[u]!;
+    if (mark === CHANGED_HERE) return undefined;
+    const entry = live.get(user);
+    const unchecked = entry !== undefined && entry.at > 0 && entry.checked !== state.gen;
+    if (mark === FRESH && !unchecked) return u;
+    const ratings = store.userRatings(user);
     const created = Date.parse(state.record.createdAt);
-    if (!Number.isFinite(created)) return;
-    for (const [user, at] of touched) {
-      if (at >= created) continue;
-      const u = state.model.userIndex(user);
-      const ratings = store.userRatings(user);
-      if (u === undefined ? ratings.length === 0 : sameItemSet(state.model, u, ratings)) touched.delete(user);
+    const trainedAfter = entry === undefined || entry.at === 0 || (Number.isFinite(created) && entry.at < created);
+    if (trainedAfter && sameItemSet(state.model, u, ratings)) {
+      state.stale[u] = FRESH;
+      if (entry !== undefined) entry.checked = state.gen;
+      return u;
+    }
+    state.stale[u] = CHANGED_HERE;
+    foldedFor(state, user, ratings);
+    return undefined;
+  }
+
+  /**
+   * Runs a write that must not wait on the database lock: each attempt takes the lock or fails at
+   * once (lockTimeoutMs 0), and attempts are spaced by timers (5, 10, 20 … 100 ms), so the event
+   * loop serves reads meanwhile. Past the write deadline: Busy, 503 `busy` with Retry-After.
+   * Each attempt is one transaction, so a failed one stored nothing.
+   */
+  async function nonBlockingWrite<T>(attempt: (options: WriteOptions) => T): Promise<T> {
+    const deadline = performance.now() + writeDeadlineMs;
+    let pause = FIRST_WRITE_PAUSE_MS;
+    for (;;) {
+      try {
+        return attempt({ lockTimeoutMs: 0 });
+      } catch (e) {
+        if (!(e instanceof Busy)) throw e;
+        const left = deadline - performance.now();
+        if (left <= 0) {
+          throw new Busy(
+            `the database is busy: another process (an import, a training run) held its write lock for the ${writeDeadlineMs} ms ` +
+              `this write may wait (RIDGEREC_WRITE_DEADLINE_MS); nothing was stored, retry in ${BUSY_RETRY_AFTER_SECONDS} s`,
+            BUSY_RETRY_AFTER_SECONDS,
+            { cause: e },
+          );
+        }
+        await sleep(Math.min(pause, left));
+        pause = Math.min(pause * 2, MAX_WRITE_PAUSE_MS);
+      }
     }
   }
 
@@ -335,8 +442,9 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
           .prepare()
           .useCatalog(catalog),
         loaded.record,
+        nextGen++,
+        current,
       );
-      pruneTouched(next);
     }
     const previousJob = job;
     job = null;
@@ -363,9 +471,10 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     catalogueAt = loaded.version;
   }
 
-  /** Stores item changes and applies them to the catalogue in memory. */
-  function writeItem(item: string, patch: ItemPatch, replace: boolean): CatalogItem {
-    const w = store.writeItems([{ id: item, patch }], replace);
+  /** Stores item changes (without blocking on the lock) and applies them to the catalogue in memory. */
+  async function writeItem(given: string, patch: ItemPatch, replace: boolean): Promise<CatalogItem> {
+    const item = canonicalId(given, 'item');
+    const w = await nonBlockingWrite((o) => store.writeItems([{ id: item, patch }], replace, o));
     catalog.set(...w.items);
     // Our write is all that happened since the version we reflect: we are at `to`. Otherwise
     // another process wrote too, and the next poll reloads everything.
@@ -405,7 +514,8 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       precomputedAnswers: counters.precomputed,
       liveAnswers: counters.live,
       popularAnswers: counters.popular,
-      touchedUsers: touched.size,
+      touchedUsers: touchedCount,
+      liveUsers: live.size,
     }),
     whenPrecomputed: () => current?.precomputeDone ?? Promise.resolve('off'),
     modelId: () => current?.record.id ?? null,
@@ -419,7 +529,8 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       return out;
     },
 
-    getItem(item) {
+    getItem(given) {
+      const item = canonicalId(given, 'item');
       const found = store.getItem(item);
       if (found === undefined) throw notFound(`item "${item}" is unknown`, 'unknown_item', { item });
       return found;
@@ -431,7 +542,8 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       return store.listItems(query);
     },
 
-    recommend(user, opts) {
+    recommend(given, opts) {
+      const user = canonicalId(given, 'user');
       const state = requireState();
       const limit = checkLimit(opts.limit);
       const rules = state.model.rules(opts);
@@ -442,12 +554,12 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       const explained = (items: ScoredItem[], explainer: () => Explainer | null): ExplainedItem[] =>
         n === undefined || items.length === 0 ? items : withBecause(state.model, explainer(), user, items, n);
       const ratingsOf = (who: string) => store.userRatings(who);
-      const u = state.model.userIndex(user);
-      if (u !== undefined && !touched.has(user)) {
+      const u = modelRow(state, user);
+      if (u !== undefined) {
         const items = recommendKnown(state, u, limit, rules, includeRated, counters);
         return { user, model, source: 'model', items: explained(items, () => userExplainer(state.model, ratingsOf, user, true, model)) };
       }
-      const folded = getFoldedIn(state, user);
+      const folded = foldedFor(state, user);
       if (folded !== null) {
         counters.live++;
         const items = state.model.recommendFolded(folded, limit, rules, includeRated);
@@ -457,7 +569,8 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       return { user, model, source: 'popular', items: explained(state.model.popularItems(limit, rules), () => null) };
     },
 
-    similarItems(item, opts) {
+    similarItems(given, opts) {
+      const item = canonicalId(given, 'item');
       const state = requireState();
       if (state.model.itemIndex(item) === undefined) {
         throw notFound(`item "${item}" is not in model ${state.record.id}`, 'unknown_item', { item });
@@ -466,7 +579,8 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       return { item, model: state.record.id, items: r.items };
     },
 
-    recommendAnonymous(ratings, opts) {
+    recommendAnonymous(given, opts) {
+      const ratings = given.map((r, i) => ({ ...r, item: canonicalId(r.item, `ratings[${i}].item`) }));
       const state = requireState();
       const n = opts.explain === undefined ? undefined : checkExplainCount('explain', opts.explain);
       const r = state.model.recommendFor(ratings, { ...opts, limit: checkLimit(opts.limit) });
@@ -476,46 +590,56 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
       return { source: r.source, model: state.record.id, items: withBecause(state.model, explainer, 'anonymous', r.items, n) };
     },
 
-    explain(user, item, opts = {}) {
+    explain(givenUser, givenItem, opts = {}) {
+      const user = canonicalId(givenUser, 'user');
+      const item = canonicalId(givenItem, 'item');
       const state = requireState();
       const top = checkExplainCount('top', opts.top ?? DEFAULT_EXPLAIN_TOP);
       const model = state.record.id;
       const i = state.model.itemIndex(item);
       if (i === undefined) throw notFound(`item "${item}" is not in model ${model}`, 'unknown_item', { item });
-      const fromModel = state.model.userIndex(user) !== undefined && !touched.has(user);
+      const fromModel = modelRow(state, user) !== undefined;
       const explainer = userExplainer(state.model, (who) => store.userRatings(who), user, fromModel, model);
       return { ...explainer.explain(user, i, top), model };
     },
 
-    addRatings(ratings) {
-      store.addRatings(ratings); // one transaction: all or nothing (throws on bad input)
-      const now = Date.now();
+    async addRatings(given) {
+      const ratings = checkRatings(given); // ids in NFC, values in range: the bookkeeping below uses the stored ids
+      await nonBlockingWrite((o) => store.addRatings(ratings, o)); // one transaction: all or nothing
       const users = new Set<string>();
       for (const r of ratings) users.add(r.user);
       const state = current;
       for (const user of users) {
-        touched.set(user, now);
-        state?.foldedIn.delete(user);
+        touch(user);
+        const u = state?.model.userIndex(user);
+        if (u !== undefined) state!.stale[u] = CHANGED_HERE;
       }
       // Re-fold now so the next request is cheap; a failure here only postpones it to that request.
       if (state !== null && users.size <= eagerRefoldLimit) {
         for (const user of users) {
           try {
-            getFoldedIn(state, user);
+            foldedFor(state, user);
           } catch {
-            state.foldedIn.delete(user);
+            const entry = live.peek(user);
+            if (entry !== undefined) entry.gen = -1;
           }
         }
       }
       return { accepted: ratings.length };
     },
 
-    deleteUser(user) {
-      const had = store.deleteUser(user);
+    async deleteUser(given) {
+      const user = canonicalId(given, 'user');
+      const had = await nonBlockingWrite((o) => store.deleteUser(user, o));
       // Remembered only when it changes an answer: the user had ratings, or the model knows them
       // (their trained vector must no longer serve). Deleting an id never seen stores nothing.
-      if (had || current?.model.userIndex(user) !== undefined) touched.set(user, Date.now());
-      current?.foldedIn.delete(user);
+      const state = current;
+      const u = state?.model.userIndex(user);
+      if (had || u !== undefined) {
+        // No ratings left: under this generation they fold to nothing (the popular fallback).
+        touch(user, null, state?.gen ?? -1);
+        if (u !== undefined) state!.stale[u] = CHANGED_HERE;
+      } else live.delete(user);
       return had;
     },
 

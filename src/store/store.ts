@@ -4,7 +4,7 @@
  * in ridgerec that needs storage takes this object or a narrow interface it satisfies (the
  * serving core's ServingStore).
  */
-import { openDatabase, type Db } from '../db/connection.js';
+import { openDatabase, writeTransaction, type Db, type WriteOptions } from '../db/connection.js';
 import { fit, type Rating } from '../model/fit.js';
 import type { Model } from '../model/model.js';
 import {
@@ -52,15 +52,22 @@ import {
 import type { FitOptions, FitParams } from '../model/fit.js';
 
 /** Writes items and reads the catalogue version around the write, in one transaction. */
-export function writeItemsVersioned(db: Db, changes: readonly { id: string; patch: ItemPatch }[], replace: boolean): ItemWrite {
+export function writeItemsVersioned(
+  db: Db,
+  changes: readonly { id: string; patch: ItemPatch }[],
+  replace: boolean,
+  options: WriteOptions = {},
+): ItemWrite {
   // writeItems' own transaction becomes a savepoint inside this one.
-  return db
-    .transaction((): ItemWrite => {
+  return writeTransaction(
+    db,
+    (): ItemWrite => {
       const from = catalogueVersion(db);
       const items = writeItems(db, changes, replace);
       return { items, from, to: catalogueVersion(db) };
-    })
-    .immediate();
+    },
+    options,
+  );
 }
 
 /** Every item the catalogue says something of, and the version they are at (one read transaction). */
@@ -79,10 +86,14 @@ export interface Store {
 
   /** Imports a ratings file (csv, tsv, MovieLens …) as one transaction; see ImportOptions. */
   importRatings(file: string, options?: ImportOptions): Promise<ImportResult>;
-  /** Upserts ratings in one transaction, all or nothing; InvalidInput names a bad field. */
-  addRatings(ratings: readonly RatingInput[]): UpsertCounts;
-  /** Deletes a user's ratings; false when the user had none. */
-  deleteUser(user: string): boolean;
+  /**
+   * Upserts ratings in one transaction, all or nothing; InvalidInput names a bad field (a value
+   * outside LIMITS.minRatingValue..maxRatingValue, an id with a lone surrogate). Ids are stored in
+   * NFC. Busy when another connection holds the write lock past `options.lockTimeoutMs` (default 5 s).
+   */
+  addRatings(ratings: readonly RatingInput[], options?: WriteOptions): UpsertCounts;
+  /** Deletes a user's ratings; false when the user had none. Busy as for addRatings. */
+  deleteUser(user: string, options?: WriteOptions): boolean;
   /** A user's ratings ([] for an unknown user). */
   userRatings(user: string): { item: string; value: number }[];
   /** Every rating, read in one transaction. */
@@ -96,7 +107,7 @@ export interface Store {
   /** The stored item, or undefined for an id the database has never seen. */
   getItem(id: string): CatalogItem | undefined;
   /** Upserts items in one transaction: `replace` resets absent fields to their defaults (PUT), else keeps them (PATCH). */
-  writeItems(changes: readonly { id: string; patch: ItemPatch }[], replace: boolean): ItemWrite;
+  writeItems(changes: readonly { id: string; patch: ItemPatch }[], replace: boolean, options?: WriteOptions): ItemWrite;
   /** A page of items in id order, optionally in one category and/or of one activeness. */
   listItems(query: ItemQuery): ItemPage;
   /** The catalogue's change counter (bumped by every item change, by any process). */
@@ -159,15 +170,15 @@ export function storeFromDb(db: Db, path = ''): SqliteStore {
     path,
     db,
     importRatings: (file, options) => importRatingsFile(db, file, options),
-    addRatings: (ratings) => upsertRatings(db, ratings),
-    deleteUser: (user) => deleteUser(db, user),
+    addRatings: (ratings, options) => upsertRatings(db, ratings, options),
+    deleteUser: (user, options) => deleteUser(db, user, options),
     userRatings: (user) => userRatings(db, user),
     ratings: () => snapshot(loadMatrix(db)),
     stats: () => ratingStats(db),
     upsertItems: (items) => upsertItems(db, items),
     itemTitles: (ids) => itemTitles(db, ids),
     getItem: (id) => getItem(db, id),
-    writeItems: (changes, replace) => writeItemsVersioned(db, changes, replace),
+    writeItems: (changes, replace, options) => writeItemsVersioned(db, changes, replace, options),
     listItems: (query) => listItems(db, query),
     catalogueVersion: () => catalogueVersion(db),
     loadCatalogue: () => loadCatalogue(db),

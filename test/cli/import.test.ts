@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connection.js';
@@ -93,6 +93,43 @@ describe('ridgerec import', () => {
     expect(run.stdout).toBe('');
     expect(run.stderr).toBe(`ridgerec: ${fx('bad.tsv')}:2: value "abc" is not a number\n`);
     expect(dump(db)).toEqual(before);
+  });
+
+  it('a value outside the allowed range (1e308): exit 2 with FILE:LINE naming the range, nothing imported', async () => {
+    const db = newDbPath();
+    await cli('import', fx('ratings.data'), '--db', db);
+    const before = dump(db);
+    for (const [name, text, line] of [
+      ['huge.tsv', '1\t10\t4\n2\t20\t1e308\n3\t30\t2\n', 2],
+      ['negative.csv', 'user,item,rating\n1,10,4\n2,20,3\n3,30,-2000000\n', 4],
+    ] as const) {
+      const file = join(dir, name);
+      writeFileSync(file, text);
+      const run = await cli('import', file, '--db', db, '--json');
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr.startsWith(`ridgerec: ${file}:${line}: value "`)).toBe(true);
+      expect(run.stderr).toMatch(/" is outside the allowed range -1000000\.\.1000000\n$/);
+      expect(dump(db)).toEqual(before);
+    }
+  });
+
+  it('ids are stored in NFC: a file with the decomposed form rates the same user as one with the composed form', async () => {
+    const db = newDbPath();
+    const composed = join(dir, 'nfc.csv');
+    const decomposed = join(dir, 'nfd.csv');
+    writeFileSync(composed, 'user,item,rating\nJos\u00e9,caf\u00e9,4\n');
+    writeFileSync(decomposed, 'user,item,rating\nJose\u0301,cafe\u0301,5\nJose\u0301,tea,3\n');
+    expect((await cli('import', composed, '--db', db)).code).toBe(0);
+    expect((await cli('import', decomposed, '--db', db)).code).toBe(0);
+    const conn = openDatabase(db);
+    try {
+      expect(conn.prepare('SELECT external_id FROM users').pluck().all()).toEqual(['Jos\u00e9']);
+      expect(conn.prepare('SELECT external_id FROM items ORDER BY id').pluck().all()).toEqual(['caf\u00e9', 'tea']);
+      expect(conn.prepare('SELECT count(*) FROM ratings').pluck().get()).toBe(2); // café's 4 overwritten by 5
+    } finally {
+      conn.close();
+    }
   });
 
   it('--skip-invalid imports the valid rows and reports rejected rows and the first 10 lines', async () => {

@@ -56,8 +56,8 @@ describe('item routes (HTTP contract)', () => {
 
   it('GET /v1/items pages in id order with a cursor, filtered by category and active', async () => {
     const rec = fakeRecommender();
-    rec.patchItem('b', { categories: ['x'], active: false });
-    rec.putItem('d', { categories: ['x'] });
+    await rec.patchItem('b', { categories: ['x'], active: false });
+    await rec.putItem('d', { categories: ['x'] });
     const app = createApp({ recommender: rec, logger: silent });
     const p1 = await request(app).get('/v1/items?limit=2');
     expect(p1.status).toBe(200);

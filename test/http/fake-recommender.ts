@@ -96,11 +96,11 @@ export function fakeRecommender(
     },
     addRatings(ratings) {
       calls.addRatings.push([...ratings]);
-      return { accepted: ratings.length };
+      return Promise.resolve({ accepted: ratings.length });
     },
     deleteUser(user) {
       calls.deleteUser.push(user);
-      return true;
+      return Promise.resolve(true);
     },
     reload() {
       calls.reload++;
@@ -111,8 +111,8 @@ export function fakeRecommender(
       if (found === undefined) throw notFound(`item "${item}" is unknown`, 'unknown_item', { item });
       return found;
     },
-    putItem: (item, fields) => write(item, fields, true),
-    patchItem: (item, patch) => write(item, patch, false),
+    putItem: (item, fields) => Promise.resolve(write(item, fields, true)),
+    patchItem: (item, patch) => Promise.resolve(write(item, patch, false)),
     listItems(q) {
       const all = [...catalogue.values()]
         .filter((it) => (q.after === undefined || it.id > q.after) && (q.active === undefined || it.active === q.active))

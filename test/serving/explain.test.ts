@@ -39,7 +39,7 @@ describe('Recommender.explain', () => {
     expect(rec.recommend('u3', { limit: 3, explain: 2 }).items.every((x) => x.because!.length === 2)).toBe(true);
   });
 
-  it("a model file with rating values: a user served from the model is explained with the model's ratings, not later store writes", () => {
+  it("a model file with rating values: a user served from the model is explained with the model's ratings, not later store writes", async () => {
     fx = tempDb();
     const f = randomFixture(6, 'explicit');
     upsertRatings(fx.db, f.ratings);
@@ -58,7 +58,7 @@ describe('Recommender.explain', () => {
     expect(e.contributions).toHaveLength(f.rated[1]!.length);
     relClose(e.contributions.reduce((s, c) => s + c.contribution, 0) + e.bias!.global + e.bias!.user + e.bias!.item, e.score);
     // Through the API the user is touched: now the store's ratings, the extra one included.
-    rec.addRatings([{ user: 'u1', item: `i${extra}`, value: 5 }]);
+    await rec.addRatings([{ user: 'u1', item: `i${extra}`, value: 5 }]);
     expect(rec.recommend('u1', { limit: 1 }).source).toBe('fold-in');
     expect(rec.explain('u1', 'i2', { top: 50 }).contributions.map((c) => c.item)).toContain(`i${extra}`);
   });

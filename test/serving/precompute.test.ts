@@ -100,9 +100,9 @@ describe('Recommender with the precomputed top-N', () => {
     expect(pre.stats().precomputedAnswers).toBe(tableBefore + 1);
   });
 
-  it('a user who rates something leaves the table for fold-in', () => {
+  it('a user who rates something leaves the table for fold-in', async () => {
     const first = pre.recommend('u8', { limit: 5 }).items[0]!.item;
-    pre.addRatings([{ user: 'u8', item: first, value: 5 }]);
+    await pre.addRatings([{ user: 'u8', item: first, value: 5 }]);
     const r = pre.recommend('u8', { limit: 5 });
     expect(r.source).toBe('fold-in');
     expect(r.items.map((x) => x.item)).not.toContain(first);

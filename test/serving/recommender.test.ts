@@ -16,6 +16,16 @@ function expectRanking(actual: readonly ScoredItem[], expected: readonly ScoredI
   actual.forEach((x, j) => expect(x.score).toBeCloseTo(expected[j]!.score, 3));
 }
 
+async function rejected(p: Promise<unknown>): Promise<{ status: number; code: string; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    if (isRidgerecError(e)) return { status: httpStatus(e), code: e.code, message: e.message };
+    throw e;
+  }
+  throw new Error('expected an error');
+}
+
 function thrown(f: () => unknown): { status: number; code: string; message: string } {
   try {
     f();
@@ -121,11 +131,11 @@ describe.each(['explicit', 'implicit'] as Feedback[])('Recommender (%s model)', 
     expect(ex.items.map((x) => x.item)).toEqual(order.slice(1, 7).map(({ i }) => `i${i}`));
   });
 
-  it('addRatings: the very next request re-folds over all the user’s ratings and excludes the new item', () => {
+  it('addRatings: the very next request re-folds over all the user’s ratings and excludes the new item', async () => {
     const u = 5;
     const before = rec.recommend(`u${u}`, { limit: 10 });
     const top = before.items[0]!.item;
-    expect(rec.addRatings([{ user: `u${u}`, item: top, value: 1 }])).toEqual({ accepted: 1 });
+    expect(await rec.addRatings([{ user: `u${u}`, item: top, value: 1 }])).toEqual({ accepted: 1 });
     const after = rec.recommend(`u${u}`, { limit: 10 });
     expect(after.source).toBe('fold-in');
     expect(after.items.map((x) => x.item)).not.toContain(top);
@@ -138,47 +148,49 @@ describe.each(['explicit', 'implicit'] as Feedback[])('Recommender (%s model)', 
 
     // A second rating changes it again (the cached vector was invalidated).
     const second = after.items[0]!.item;
-    rec.addRatings([{ user: `u${u}`, item: second, value: 5 }]);
+    await rec.addRatings([{ user: `u${u}`, item: second, value: 5 }]);
     expect(rec.recommend(`u${u}`, { limit: 10 }).items.map((x) => x.item)).not.toContain(second);
   });
 
-  it('addRatings is all or nothing: one bad rating stores none and changes nothing', () => {
+  it('addRatings is all or nothing: one bad rating stores none and changes nothing', async () => {
     const before = rec.recommend('u2', { limit: 5 });
-    const bad = () =>
-      rec.addRatings([
-        { user: 'u2', item: 'i0', value: 3 },
-        { user: 'u2', item: 'i1', value: Number.NaN },
-      ]);
-    expect(thrown(bad)).toMatchObject({ status: 400 });
+    const bad = rec.addRatings([
+      { user: 'u2', item: 'i0', value: 3 },
+      { user: 'u2', item: 'i1', value: Number.NaN },
+    ]);
+    expect(await rejected(bad)).toMatchObject({ status: 400 });
     expect(userRatings(t.db, 'u2')).toHaveLength(fx.rated[2]!.length);
     expect(rec.recommend('u2', { limit: 5 })).toEqual(before);
   });
 
-  it('addRatings for a brand-new user makes them a fold-in user immediately', () => {
+  it('addRatings for a brand-new user makes them a fold-in user immediately', async () => {
     expect(rec.recommend('fresh', { limit: 3 }).source).toBe('popular');
-    rec.addRatings([{ user: 'fresh', item: 'i9', value: 4 }]);
+    await rec.addRatings([{ user: 'fresh', item: 'i9', value: 4 }]);
     const r = rec.recommend('fresh', { limit: 3 });
     expect(r.source).toBe('fold-in');
     expect(r.items.map((x) => x.item)).not.toContain('i9');
   });
 
-  it('deleteUser forgets the user: ratings gone, next request is popular, second delete is false', () => {
-    rec.addRatings([{ user: 'u4', item: 'i0', value: 5 }]);
+  it('deleteUser forgets the user: ratings gone, next request is popular, second delete is false', async () => {
+    await rec.addRatings([{ user: 'u4', item: 'i0', value: 5 }]);
     expect(rec.recommend('u4', { limit: 3 }).source).toBe('fold-in');
-    expect(rec.deleteUser('u4')).toBe(true);
+    expect(await rec.deleteUser('u4')).toBe(true);
     expect(userRatings(t.db, 'u4')).toEqual([]);
     expect(rec.recommend('u4', { limit: 3 }).source).toBe('popular');
-    expect(rec.deleteUser('u4')).toBe(false);
-    expect(rec.deleteUser('never-existed')).toBe(false);
+    expect(await rec.deleteUser('u4')).toBe(false);
+    expect(await rec.deleteUser('never-existed')).toBe(false);
   });
 
-  it('deleting ids never seen stores nothing: the remembered users do not grow', () => {
+  it('deleting ids never seen stores nothing: the remembered users do not grow', async () => {
     const before = rec.stats().touchedUsers;
-    for (let j = 0; j < 1000; j++) expect(rec.deleteUser(`ghost-${j}`)).toBe(false);
+    const liveBefore = rec.stats().liveUsers;
+    for (let j = 0; j < 1000; j++) expect(await rec.deleteUser(`ghost-${j}`)).toBe(false);
     expect(rec.stats().touchedUsers).toBe(before);
+    expect(rec.stats().liveUsers).toBe(liveBefore);
+    expect(t.db.prepare("SELECT count(*) FROM users WHERE external_id LIKE 'ghost-%'").pluck().get()).toBe(0);
     // A user the model knows is remembered even without stored ratings: their trained vector must not serve.
     t.db.prepare('DELETE FROM ratings WHERE user_id = (SELECT id FROM users WHERE external_id = ?)').run('u6');
-    rec.deleteUser('u6');
+    await rec.deleteUser('u6');
     expect(rec.stats().touchedUsers).toBe(before + 1);
     expect(rec.recommend('u6', { limit: 3 }).source).toBe('popular');
   });
@@ -278,7 +290,7 @@ describe('Recommender without a model', () => {
       expect(thrown(() => rec.recommend('x', { limit: 3 }))).toMatchObject({ status: 503, code: 'no_model' });
       expect(thrown(() => rec.similarItems('x', { limit: 3 }))).toMatchObject({ status: 503 });
       expect(thrown(() => rec.recommendAnonymous([], { limit: 3 }))).toMatchObject({ status: 503 });
-      expect(rec.addRatings([{ user: 'x', item: 'i1', value: 2 }])).toEqual({ accepted: 1 });
+      expect(await rec.addRatings([{ user: 'x', item: 'i1', value: 2 }])).toEqual({ accepted: 1 });
       expect(rec.poll()).toBe(false);
       const fx = randomFixture(5, 'explicit');
       const id = install(t.db, fx);

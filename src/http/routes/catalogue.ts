@@ -28,16 +28,16 @@ export function register({ app, recommender, auth, json }: RouteContext): void {
 
   // PUT /v1/items/:item {title, categories, metadata, active} → 200 with the stored item; absent
   // fields are reset to their defaults (no title, no categories, no metadata, active).
-  app.put('/v1/items/:item', auth, json, (req, res) => {
+  app.put('/v1/items/:item', auth, json, async (req, res) => {
     const item = parseIdParam('item', req.params.item);
     const fields = parseItemBody(req.body);
-    res.json(itemJson(recommender.putItem(item, fields)));
+    res.json(itemJson(await recommender.putItem(item, fields)));
   });
 
   // PATCH /v1/items/:item {"active": false} → 200 with the stored item; absent fields are kept.
-  app.patch('/v1/items/:item', auth, json, (req, res) => {
+  app.patch('/v1/items/:item', auth, json, async (req, res) => {
     const item = parseIdParam('item', req.params.item);
     const patch = parseItemBody(req.body);
-    res.json(itemJson(recommender.patchItem(item, patch)));
+    res.json(itemJson(await recommender.patchItem(item, patch)));
   });
 }

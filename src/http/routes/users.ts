@@ -17,9 +17,9 @@ export function register({ app, recommender, auth, decorate }: RouteContext): vo
   });
 
   // DELETE /v1/users/:user → 204 whether or not the user had ratings (DELETE is idempotent).
-  app.delete('/v1/users/:user', auth, (req, res) => {
+  app.delete('/v1/users/:user', auth, async (req, res) => {
     const user = parseIdParam('user', req.params.user);
-    recommender.deleteUser(user);
+    await recommender.deleteUser(user);
     res.status(204).end();
   });
 }
