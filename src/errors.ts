@@ -47,6 +47,13 @@ export class Unauthorized extends RidgerecError {
   }
 }
 
+/** The caller may not do this here whoever they are (e.g. writes on a read-only server). */
+export class Forbidden extends RidgerecError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, { code: 'forbidden', ...options });
+  }
+}
+
 /** The state changed under the caller (e.g. nothing to roll back to); retrying after a look may help. */
 export class Conflict extends RidgerecError {}
 

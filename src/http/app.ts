@@ -6,11 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
+import helmet from 'helmet';
 import { pino, type Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Registry } from 'prom-client';
 import { DEFAULTS, type LogLevel } from '../config.js';
-import { requireApiKey } from './auth.js';
+import { writeGuard } from './auth.js';
 import { errorHandler, notFoundHandler, requireDecodablePath } from './errors.js';
 import { createMetrics } from './metrics.js';
 import type { RouteContext } from './routes/context.js';
@@ -30,6 +31,33 @@ export interface AppDeps extends RouterDeps {
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
+ * helmet's security headers. The Content-Security-Policy lets the dashboard at / load scripts,
+ * styles, images and data from this origin only: no inline code, no other origin, no framing.
+ * upgrade-insecure-requests is left out: the server speaks plain HTTP unless a proxy adds TLS,
+ * and the directive would send a plain-HTTP dashboard's requests to https.
+ */
+export function securityHeaders() {
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        fontSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        scriptSrcAttr: ["'none'"],
+      },
+    },
+  });
+}
+
+/**
  * The standalone server's app: the API router at the root, plus /health, /metrics,
  * /openapi.json, request logs, the 404 fallback and the error handler.
  */
@@ -42,6 +70,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('etag', false);
 
   app.use(metrics.middleware);
+  app.use(securityHeaders());
   app.use(
     pinoHttp({
       logger,
@@ -72,7 +101,7 @@ export function createApp(deps: AppDeps): Express {
   const ctx: RouteContext = {
     app,
     recommender: deps.recommender,
-    auth: requireApiKey(deps.apiKey),
+    auth: writeGuard(deps),
     json: express.json({ limit: BODY_LIMIT }),
     decorate: decorator(deps),
     titles: titlesOf(deps),

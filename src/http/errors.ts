@@ -9,6 +9,7 @@ import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import {
   Conflict,
+  Forbidden,
   InvalidInput,
   invalidInput,
   isRidgerecError,
@@ -22,6 +23,7 @@ import {
 export function httpStatus(err: RidgerecError): number {
   if (err instanceof InvalidInput) return 400;
   if (err instanceof Unauthorized) return 401;
+  if (err instanceof Forbidden) return 403;
   if (err instanceof NotFound) return 404;
   if (err instanceof Conflict) return 409;
   if (err instanceof Unavailable) return 503;
