@@ -9,6 +9,7 @@ import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import {
   Conflict,
+  databaseFaultMessage,
   Forbidden,
   InvalidInput,
   invalidInput,
@@ -83,6 +84,12 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       const status = httpStatus(err);
       if (status >= 500) log.error({ err, reqId: requestId(req) }, err.message);
       res.status(status).json(errorBody(err.code, err.message, err.details));
+      return;
+    }
+    const fault = databaseFaultMessage(err);
+    if (fault !== null) {
+      log.error({ err, reqId: requestId(req) }, fault);
+      res.status(500).json(errorBody('database_corrupt', fault));
       return;
     }
     const h = (err ?? {}) as HttpError;
