@@ -40,7 +40,7 @@ export interface RouterDeps {
   readonly rateLimit?: RateLimitSettings | null;
   /** Display titles for response items; default: the recommender's (its catalogue in memory). */
   readonly itemTitles?: (ids: readonly string[]) => ReadonlyMap<string, string>;
-  /** Where unexpected errors are logged (default: the request's pino-http logger, else pino at info). */
+  /** Where unexpected errors are logged (default: pino at info on stdout). */
   readonly logger?: Logger;
 }
 
@@ -82,11 +82,12 @@ export function createRouter(deps: RouterDeps): Router {
     decorate: decorator(deps),
     titles: titlesOf(deps),
   };
+  // The most requested route first: Express tries the routes in order.
+  registerRecommendations(ctx);
   registerUsers(ctx);
   registerExplanations(ctx);
   registerItems(ctx);
   registerCatalogue(ctx);
-  registerRecommendations(ctx);
   registerRatings(ctx);
   registerModel(ctx);
   router.use(errorHandler(deps.logger ?? pino({ level: DEFAULTS.logLevel })));
