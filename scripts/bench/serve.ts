@@ -11,7 +11,11 @@
  * autocannon with a message when wrk is not installed; the two servers alternate for --rounds
  * rounds after a warm-up each, and the figures are the medians over rounds. Prints
  *   {"case":"serve","size":"ml100k","requestsPerSecond","p50Ms","p99Ms","plainExpressRequestsPerSecond",
- *    "plainExpressP99Ms","ratio","p99Ratio","targetRatio":0.8,"targetP99Ratio":1.5,"rounds":[…],"loadAverage…"}
+ *    "plainExpressP99Ms","ratio","p99Ratio","cpuUsPerRequest","plainExpressCpuUsPerRequest","cpuRatio",
+ *    "targetRatio":0.8,"targetP99Ratio":1.5,"rounds":[…],"loadAverage…"}
+ * cpuRatio is plain Express's server CPU time per request over ridgerec's (from /proc/<pid>/stat):
+ * the throughput ratio the two would reach with a core each to themselves, which other jobs on a
+ * shared machine disturb much less than they disturb requests per second.
  * RIDGEREC_BENCH_ML100K names another copy of u.data. --cpu-prof DIR runs the ridgerec server under `node --cpu-prof` (profile written to DIR).
  *
  * The synthetic sizes:
@@ -401,6 +405,28 @@ interface LoadResult {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly errors: number;
+  /** The server process's CPU time per request (user + system), in µs: steadier than req/s on a busy machine. */
+  cpuUsPerRequest?: number;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's times. */
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** A process's user + system CPU time so far, in ms (Linux /proc; NaN elsewhere). */
+function cpuMsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function hasWrk(): boolean {
@@ -473,8 +499,12 @@ async function runMl100k(args: string[]): Promise<void> {
     `math.randomseed(7)\nrequest = function()\n  return wrk.format("GET", "/v1/users/" .. math.random(1, ${ML100K_USERS}) .. "/recommendations?limit=10")\nend\n`,
   );
   const profDir = flag(args, '--cpu-prof');
-  const drive = (port: number) =>
-    wrk ? Promise.resolve(runWrk(port, script, seconds, connections)) : runAutocannon(port, seconds, connections);
+  const drive = async (server: { child: ChildProcess; info: ChildInfo }): Promise<LoadResult> => {
+    const c0 = cpuMsOf(server.child.pid!);
+    const r = wrk ? runWrk(server.info.port, script, seconds, connections) : await runAutocannon(server.info.port, seconds, connections);
+    const cpu = cpuMsOf(server.child.pid!) - c0;
+    return { ...r, cpuUsPerRequest: round((cpu * 1000) / Math.max(1, r.requestsPerSecond * seconds), 1) };
+  };
   const warm = (port: number) => (wrk ? Promise.resolve(runWrk(port, script, 2, connections)) : runAutocannon(port, 2, connections));
   const app = await startChild(
     ['--db', db, '--log', join(dir, 'requests.log')],
@@ -493,8 +523,8 @@ async function runMl100k(args: string[]): Promise<void> {
     await warm(app.info.port);
     await warm(plain.info.port);
     for (let r = 0; r < rounds; r++) {
-      results.ridgerec.push(await drive(app.info.port));
-      results.plain.push(await drive(plain.info.port));
+      results.ridgerec.push(await drive(app));
+      results.plain.push(await drive(plain));
     }
   } finally {
     await stopChild(app.child);
@@ -506,7 +536,7 @@ async function runMl100k(args: string[]): Promise<void> {
     }
     rmSync(dir, { recursive: true, force: true });
   }
-  const med = (xs: LoadResult[], k: keyof LoadResult) => median(xs.map((x) => x[k]));
+  const med = (xs: LoadResult[], k: keyof LoadResult) => median(xs.map((x) => x[k] ?? Number.NaN));
   const rps = med(results.ridgerec, 'requestsPerSecond');
   const p99 = med(results.ridgerec, 'p99Ms');
   const plainRps = med(results.plain, 'requestsPerSecond');
@@ -526,6 +556,9 @@ async function runMl100k(args: string[]): Promise<void> {
       plainExpressP99Ms: plainP99,
       ratio: round(rps / plainRps, 3),
       p99Ratio: round(p99 / plainP99, 2),
+      cpuUsPerRequest: med(results.ridgerec, 'cpuUsPerRequest'),
+      plainExpressCpuUsPerRequest: med(results.plain, 'cpuUsPerRequest'),
+      cpuRatio: round(med(results.plain, 'cpuUsPerRequest') / med(results.ridgerec, 'cpuUsPerRequest'), 3),
       targetRatio: 0.8,
       targetP99Ratio: 1.5,
       responseBytes,
