@@ -30,6 +30,9 @@ describe('loadConfig', () => {
       apiKey: null,
       logLevel: 'info',
       pollMs: 2000,
+      allowOpenWrites: false,
+      rateLimit: null,
+      rateLimitWindowMs: 60_000,
       limits: { defaultLimit: 10, maxLimit: 1000 },
     });
     expect(DEFAULTS).toMatchObject({ db: './data/ridgerec.db', port: 3000, host: '127.0.0.1', logLevel: 'info', pollMs: 2000 });
