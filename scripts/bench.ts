@@ -2,7 +2,7 @@
  * `npm run bench -- <case> [args]`: benchmarks that print their figures as JSON lines.
  * Each case lives in scripts/bench/<case>.ts and exports `run(args: string[]): Promise<void>`.
  */
-const cases = ['import', 'train', 'retrain', 'serve', 'topn', 'busy', 'live'] as const;
+const cases = ['import', 'train', 'retrain', 'serve', 'soak', 'topn', 'busy', 'live'] as const;
 const [name, ...args] = process.argv.slice(2);
 if (!name || !(cases as readonly string[]).includes(name)) {
   process.stderr.write(`usage: npm run bench -- <${cases.join('|')}> [args]\n`);

@@ -7,7 +7,11 @@
  *   db         --db PATH             RIDGEREC_DB         ./data/ridgerec.db (resolved against the cwd)
  *   port       --port N, [PORT]      PORT                3000 (0..65535; 0 picks a free port)
  *   host       --host ADDRESS        HOST                127.0.0.1
- *   apiKey     -                     RIDGEREC_API_KEY    none (the write routes are open)
+ *   apiKey     -                     RIDGEREC_API_KEY    none (writes open on loopback, read-only elsewhere)
+ *   allowOpenWrites --allow-open-writes RIDGEREC_ALLOW_OPEN_WRITES  false (1|true|yes|0|false|no)
+ *   rateLimit  -                     RIDGEREC_RATE_LIMIT  writes per window per client; 0 off;
+ *                                                        default off on loopback, 600 elsewhere
+ *   rateLimitWindowMs -              RIDGEREC_RATE_LIMIT_WINDOW_MS  60000 (1000..86400000)
  *   logLevel   -                     LOG_LEVEL           info (fatal|error|warn|info|debug|trace|silent, any case)
  *   pollMs     -                     RIDGEREC_POLL_MS    2000 (100..3600000)
  *   writeDeadlineMs -                RIDGEREC_WRITE_DEADLINE_MS  2000 (0..60000)
@@ -50,6 +54,22 @@ function integer(min: number, max: number) {
     .pipe(z.number().int({ error }).min(min, { error }).max(max, { error }));
 }
 
+const booleanError = 'must be one of 1, true, yes, 0, false, no (any case)';
+const boolean = z.union(
+  [
+    z.boolean({ error: booleanError }),
+    z
+      .string({ error: booleanError })
+      .transform((v) => v.toLowerCase())
+      .pipe(z.enum(['1', 'true', 'yes', '0', 'false', 'no'], { error: booleanError }))
+      .transform((v) => v === '1' || v === 'true' || v === 'yes'),
+  ],
+  { error: booleanError },
+);
+
+/** Writes per window per client when RIDGEREC_RATE_LIMIT is unset and the server is not on loopback. */
+export const DEFAULT_RATE_LIMIT = 600;
+
 const logLevelError = `must be one of ${LOG_LEVELS.join(', ')} (any case)`;
 
 /** The settings with their rules and defaults (the only place a default is written). */
@@ -69,6 +89,10 @@ const ConfigSchema = z.object({
   pollMs: integer(100, 3_600_000).default(2000),
   writeDeadlineMs: integer(0, 60_000).default(2000),
   maxLiveUsers: integer(1000, 100_000_000).default(60_000),
+  allowOpenWrites: boolean.default(false),
+  /** null: decided by the bind address (off on loopback, DEFAULT_RATE_LIMIT elsewhere). */
+  rateLimit: integer(0, 1_000_000).nullable().default(null),
+  rateLimitWindowMs: integer(1000, 86_400_000).default(60_000),
 });
 
 type Setting = keyof z.input<typeof ConfigSchema>;
@@ -83,6 +107,9 @@ const SOURCES: Readonly<Record<Setting, { readonly flag?: string; readonly env: 
   pollMs: { env: 'RIDGEREC_POLL_MS' },
   writeDeadlineMs: { env: 'RIDGEREC_WRITE_DEADLINE_MS' },
   maxLiveUsers: { env: 'RIDGEREC_MAX_LIVE_USERS' },
+  allowOpenWrites: { flag: '--allow-open-writes', env: 'RIDGEREC_ALLOW_OPEN_WRITES' },
+  rateLimit: { env: 'RIDGEREC_RATE_LIMIT' },
+  rateLimitWindowMs: { env: 'RIDGEREC_RATE_LIMIT_WINDOW_MS' },
 };
 
 export interface Config {
@@ -109,6 +136,12 @@ export interface Config {
    * rated item.
    */
   readonly maxLiveUsers: number;
+  /** Accept writes without an API key even on a non-loopback address (else such a server is read-only). */
+  readonly allowOpenWrites: boolean;
+  /** Write requests allowed per client per window; 0 turns the limit off; null: decided by the bind address. */
+  readonly rateLimit: number | null;
+  /** The rate limit's window in milliseconds. */
+  readonly rateLimitWindowMs: number;
   readonly limits: typeof LIMITS;
 }
 
@@ -119,6 +152,8 @@ export interface ConfigFlags {
   /** `serve`'s positional PORT: below --port, above $PORT. */
   readonly portArgument?: string | undefined;
   readonly host?: string | undefined;
+  /** --allow-open-writes (true when given). */
+  readonly allowOpenWrites?: boolean | undefined;
 }
 
 /** The defaults (the database path as written, before it is resolved against the working directory). */

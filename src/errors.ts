@@ -61,6 +61,13 @@ export class Unauthorized extends RidgerecError {
   }
 }
 
+/** The caller may not do this here whoever they are (e.g. writes on a read-only server). */
+export class Forbidden extends RidgerecError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, { code: 'forbidden', ...options });
+  }
+}
+
 /** The state changed under the caller (e.g. nothing to roll back to); retrying after a look may help. */
 export class Conflict extends RidgerecError {}
 
@@ -98,4 +105,19 @@ export class MigrationError extends RidgerecError {
 
 export function isRidgerecError(e: unknown): e is RidgerecError {
   return e instanceof RidgerecError;
+}
+
+/**
+ * When `e` is SQLite saying the database file is damaged (SQLITE_CORRUPT*, SQLITE_NOTADB: a
+ * truncated file, a file that is not a database, a flipped page), the one line to show for it;
+ * else null. The CLI prints it instead of a stack trace; the HTTP layer answers with it.
+ */
+export function databaseFaultMessage(e: unknown): string | null {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^SQLITE_(CORRUPT|NOTADB)/.test(code)) return null;
+  const what = code.startsWith('SQLITE_NOTADB') ? 'is not a SQLite database' : 'is corrupt';
+  return (
+    `the database file ${what} (SQLite: ${(e as Error).message}); ` +
+    '`ridgerec doctor` checks it; restore it from a backup or point --db / RIDGEREC_DB at a good copy'
+  );
 }

@@ -33,6 +33,9 @@ describe('loadConfig', () => {
       writeDeadlineMs: 2000,
       maxLiveUsers: 60_000,
       limits: { defaultLimit: 10, maxLimit: 1000, minRatingValue: -1e6, maxRatingValue: 1e6 },
+      allowOpenWrites: false,
+      rateLimit: null,
+      rateLimitWindowMs: 60_000,
     });
     expect(DEFAULTS).toMatchObject({ db: './data/ridgerec.db', port: 3000, host: '127.0.0.1', logLevel: 'info', pollMs: 2000 });
   });

@@ -1,6 +1,24 @@
 /**
- * `npm run bench -- serve [--size 20m|small] [--seconds 10] [--connections 32] [--db PATH] [--regenerate] [--live] [--load-only] [--explain-only]`
+ * `npm run bench -- serve [--size ml100k|20m|small] [--seconds 8] [--connections 32] [--rounds 2] [--tool wrk|autocannon]
+ *                         [--db PATH] [--regenerate] [--live] [--load-only] [--explain-only] [--cpu-prof DIR]`
  *
+ * --size ml100k (the default when ../shared/data/ml-100k/u.data exists): the MovieLens 100k
+ * ratings imported into a cached db with a model trained on them (default parameters), served by
+ * createApp with request logging (pino at info, to a file) and metrics on, against a plain
+ * Express 5 app whose one route returns a constant body of the same shape and size (a real answer,
+ * captured from the app before the run). Both are driven by the same tool with the same request
+ * mix: wrk (`-t1 -c32 -d8s --latency` and a Lua script asking for a random user's top 10), or
+ * autocannon with a message when wrk is not installed; the two servers alternate for --rounds
+ * rounds after a warm-up each, and the figures are the medians over rounds. Prints
+ *   {"case":"serve","size":"ml100k","requestsPerSecond","p50Ms","p99Ms","plainExpressRequestsPerSecond",
+ *    "plainExpressP99Ms","ratio","p99Ratio","cpuUsPerRequest","plainExpressCpuUsPerRequest","cpuRatio",
+ *    "targetRatio":0.8,"targetP99Ratio":1.5,"rounds":[…],"loadAverage…"}
+ * cpuRatio is plain Express's server CPU time per request over ridgerec's (from /proc/<pid>/stat):
+ * the throughput ratio the two would reach with a core each to themselves, which other jobs on a
+ * shared machine disturb much less than they disturb requests per second.
+ * RIDGEREC_BENCH_ML100K names another copy of u.data. --cpu-prof DIR runs the ridgerec server under `node --cpu-prof` (profile written to DIR).
+ *
+ * The synthetic sizes:
  * Serving speed on a model shaped like the 20m synthetic set: 140,000 users × 27,000 items × 64
  * factors, built directly (seeded random factors and a Zipf-like userItems CSR of ~20M entries,
  * no training; common.ts's syntheticModel) and saved with the model store into a temp db (reused
@@ -19,8 +37,10 @@
  * measured the same way in the same run. --live turns the top-N precomputation off (every answer
  * scores the whole catalog), to see what the precomputation buys.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -29,10 +49,13 @@ import { pino } from 'pino';
 import { openDatabase, type Db } from '../../src/db/connection.js';
 import { storeFromDb } from '../../src/store/store.js';
 import { createApp } from '../../src/http/app.js';
-import { loadActiveModel } from '../../src/model/registry.js';
+import { activeModelId, loadActiveModel, saveModel } from '../../src/model/registry.js';
+import { fit } from '../../src/model/fit.js';
+import { loadMatrix, ratingStats } from '../../src/ratings/store.js';
+import { importRatingsFile } from '../../src/ratings/import.js';
 import { createRecommender } from '../../src/serving/recommender.js';
 import { mulberry32 } from '../../src/training/random.js';
-import { CATEGORIES, SHAPES, loadAverage, prepareDb, servingModelDbPath } from './common.js';
+import { BENCH_CACHE, CATEGORIES, SHAPES, loadAverage, prepareDb, servingModelDbPath } from './common.js';
 
 /** The part of autocannon's API used here (the package ships no types). */
 interface AutocannonRequest {
@@ -177,8 +200,8 @@ interface ChildInfo {
 }
 
 /** Starts this file as the server child; resolves when it prints its port. */
-function startChild(args: string[]): Promise<{ child: ChildProcess; info: ChildInfo }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', ...args], {
+function startChild(args: string[], nodeArgs: string[] = []): Promise<{ child: ChildProcess; info: ChildInfo }> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -227,11 +250,13 @@ const CONSTANT_BODY = {
 async function child(args: string[]): Promise<void> {
   const mode = flag(args, '--mode');
   if (mode === 'plain') {
+    const bodyFile = flag(args, '--body');
+    const body = bodyFile === undefined ? CONSTANT_BODY : (JSON.parse(readFileSync(bodyFile, 'utf8')) as unknown);
     const app = express();
     app.disable('x-powered-by');
     app.set('etag', false);
     app.get('/v1/users/:user/recommendations', (_req, res) => {
-      res.json(CONSTANT_BODY);
+      res.json(body);
     });
     const server = app.listen(0, '127.0.0.1', () => {
       const addr = server.address();
@@ -247,7 +272,10 @@ async function child(args: string[]): Promise<void> {
   const t1 = performance.now();
   const status = await recommender.whenPrecomputed();
   const precomputeSeconds = (performance.now() - t1) / 1000;
-  const app = createApp({ recommender, logger: pino({ level: 'silent' }) });
+  const logFile = flag(args, '--log');
+  const logger =
+    logFile === undefined ? pino({ level: 'silent' }) : pino({ level: 'info' }, pino.destination({ dest: logFile, sync: false }));
+  const app = createApp({ recommender, logger });
   const server = app.listen(0, '127.0.0.1', () => {
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : 0;
@@ -265,7 +293,11 @@ async function child(args: string[]): Promise<void> {
 
 export async function run(args: string[]): Promise<void> {
   if (args.includes('--child')) return child(args);
-  const size = flag(args, '--size') ?? '20m';
+  const size = flag(args, '--size') ?? (existsSync(ML100K) ? 'ml100k' : '20m');
+  if (flag(args, '--size') === undefined && size !== 'ml100k') {
+    process.stderr.write(`bench serve: ${ML100K} not found; measuring the synthetic 20m model instead\n`);
+  }
+  if (size === 'ml100k') return runMl100k(args);
   const shape = SHAPES[size];
   if (!shape) throw new Error(`--size must be one of ${Object.keys(SHAPES).join(', ')}, got "${size}"`);
   const seconds = Number(flag(args, '--seconds') ?? 10);
@@ -347,3 +379,193 @@ export async function run(args: string[]): Promise<void> {
 
 // Run directly (the server child): `node --import tsx scripts/bench/serve.ts --child …`.
 if (process.argv[1] === fileURLToPath(import.meta.url)) await run(process.argv.slice(2));
+
+// ---- the ML-100k throughput case: ridgerec against plain Express, same tool, same requests ----------
+
+/** The MovieLens 100k ratings, beside the repository (../shared/data). */
+const ML100K = process.env.RIDGEREC_BENCH_ML100K ?? fileURLToPath(new URL('../../../shared/data/ml-100k/u.data', import.meta.url));
+const ML100K_USERS = 943;
+
+/** The cached ML-100k db: the ratings imported once and a model trained with the default parameters. */
+async function prepareMl100k(regenerate: boolean): Promise<string> {
+  const path = join(BENCH_CACHE, 'serve-ml100k.db');
+  if (regenerate) for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+  const db = openDatabase(path);
+  try {
+    if (ratingStats(db).ratings === 0) await importRatingsFile(db, ML100K);
+    if (activeModelId(db) === null) saveModel(db, await fit(loadMatrix(db), {}), { activate: true });
+  } finally {
+    db.close();
+  }
+  return path;
+}
+
+interface LoadResult {
+  readonly requestsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly errors: number;
+  /** The server process's CPU time per request (user + system), in µs: steadier than req/s on a busy machine. */
+  cpuUsPerRequest?: number;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's times. */
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** A process's user + system CPU time so far, in ms (Linux /proc; NaN elsewhere). */
+function cpuMsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function hasWrk(): boolean {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch (e) {
+    // wrk --version exits 1 after printing its version: only a missing binary is ENOENT.
+    return (e as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+}
+
+/** wrk's "--latency" distribution line for a percentile, in ms ("99%   12.34ms"). */
+function wrkPercentile(out: string, p: string): number {
+  const m = new RegExp(`^\\s*${p}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(out);
+  if (!m) throw new Error(`wrk printed no ${p}% line:\n${out}`);
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+}
+
+function runWrk(port: number, script: string, seconds: number, connections: number): LoadResult {
+  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, `http://127.0.0.1:${port}`], {
+    encoding: 'utf8',
+  });
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    requestsPerSecond: Math.round(Number(rps?.[1] ?? 0)),
+    p50Ms: round(wrkPercentile(out, '50'), 2),
+    p99Ms: round(wrkPercentile(out, '99'), 2),
+    errors: Number(non2xx?.[1] ?? 0) + (socket ? socket.slice(1).reduce((s, x) => s + Number(x), 0) : 0),
+  };
+}
+
+async function runAutocannon(port: number, seconds: number, connections: number): Promise<LoadResult> {
+  const rand = mulberry32(7);
+  const r = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections,
+    duration: seconds,
+    requests: [
+      {
+        method: 'GET',
+        setupRequest: (req) => ({ ...req, path: `/v1/users/${1 + Math.floor(rand() * ML100K_USERS)}/recommendations?limit=10` }),
+      },
+    ],
+  });
+  return summary(r);
+}
+
+async function runMl100k(args: string[]): Promise<void> {
+  if (!existsSync(ML100K)) throw new Error(`--size ml100k needs ${ML100K} (the MovieLens 100k ratings)`);
+  const seconds = Number(flag(args, '--seconds') ?? 8);
+  const connections = Number(flag(args, '--connections') ?? 32);
+  const rounds = Number(flag(args, '--rounds') ?? 2);
+  const wanted = flag(args, '--tool');
+  const wrk = wanted === 'autocannon' ? false : hasWrk();
+  if (!wrk && wanted !== 'autocannon') {
+    process.stderr.write('bench serve: wrk is not installed (apt-get install -y wrk); using autocannon for both servers instead\n');
+  }
+  const tool = wrk ? `wrk -t1 -c${connections} -d${seconds}s --latency` : `autocannon -c${connections} -d${seconds}`;
+  const startLoad = loadAverage();
+  const db = await prepareMl100k(args.includes('--regenerate'));
+  const dir = mkdtempSync(join(tmpdir(), 'ridgerec-bench-serve-'));
+  const script = join(dir, 'users.lua');
+  // Random users 1..943 of ML-100k, seeded: the same sequence against both servers.
+  writeFileSync(
+    script,
+    `math.randomseed(7)\nrequest = function()\n  return wrk.format("GET", "/v1/users/" .. math.random(1, ${ML100K_USERS}) .. "/recommendations?limit=10")\nend\n`,
+  );
+  const profDir = flag(args, '--cpu-prof');
+  const drive = async (server: { child: ChildProcess; info: ChildInfo }): Promise<LoadResult> => {
+    const c0 = cpuMsOf(server.child.pid!);
+    const r = wrk ? runWrk(server.info.port, script, seconds, connections) : await runAutocannon(server.info.port, seconds, connections);
+    const cpu = cpuMsOf(server.child.pid!) - c0;
+    return { ...r, cpuUsPerRequest: round((cpu * 1000) / Math.max(1, r.requestsPerSecond * seconds), 1) };
+  };
+  const warm = (port: number) => (wrk ? Promise.resolve(runWrk(port, script, 2, connections)) : runAutocannon(port, 2, connections));
+  const app = await startChild(
+    ['--db', db, '--log', join(dir, 'requests.log')],
+    profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],
+  );
+  const results: { ridgerec: LoadResult[]; plain: LoadResult[] } = { ridgerec: [], plain: [] };
+  let plain: { child: ChildProcess; info: ChildInfo } | null = null;
+  let logLines: number;
+  let responseBytes: number | undefined;
+  try {
+    // The plain route answers a real answer's bytes: same shape, same size.
+    const sample = await (await fetch(`http://127.0.0.1:${app.info.port}/v1/users/1/recommendations?limit=10`)).text();
+    writeFileSync(join(dir, 'body.json'), sample);
+    responseBytes = Buffer.byteLength(sample);
+    plain = await startChild(['--mode', 'plain', '--body', join(dir, 'body.json')]);
+    await warm(app.info.port);
+    await warm(plain.info.port);
+    for (let r = 0; r < rounds; r++) {
+      results.ridgerec.push(await drive(app));
+      results.plain.push(await drive(plain));
+    }
+  } finally {
+    await stopChild(app.child);
+    if (plain) await stopChild(plain.child);
+    try {
+      logLines = readFileSync(join(dir, 'requests.log'), 'utf8').split('\n').length - 1;
+    } catch {
+      logLines = 0;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const med = (xs: LoadResult[], k: keyof LoadResult) => median(xs.map((x) => x[k] ?? Number.NaN));
+  const rps = med(results.ridgerec, 'requestsPerSecond');
+  const p99 = med(results.ridgerec, 'p99Ms');
+  const plainRps = med(results.plain, 'requestsPerSecond');
+  const plainP99 = med(results.plain, 'p99Ms');
+  process.stdout.write(
+    `${JSON.stringify({
+      case: 'serve',
+      size: 'ml100k',
+      tool,
+      request: 'GET /v1/users/<random 1..943>/recommendations?limit=10',
+      requestsPerSecond: rps,
+      p50Ms: med(results.ridgerec, 'p50Ms'),
+      p99Ms: p99,
+      errors: results.ridgerec.reduce((s, x) => s + x.errors, 0),
+      plainExpressRequestsPerSecond: plainRps,
+      plainExpressP50Ms: med(results.plain, 'p50Ms'),
+      plainExpressP99Ms: plainP99,
+      ratio: round(rps / plainRps, 3),
+      p99Ratio: round(p99 / plainP99, 2),
+      cpuUsPerRequest: med(results.ridgerec, 'cpuUsPerRequest'),
+      plainExpressCpuUsPerRequest: med(results.plain, 'cpuUsPerRequest'),
+      cpuRatio: round(med(results.plain, 'cpuUsPerRequest') / med(results.ridgerec, 'cpuUsPerRequest'), 3),
+      targetRatio: 0.8,
+      targetP99Ratio: 1.5,
+      responseBytes,
+      requestLogLines: logLines,
+      rounds: results.ridgerec.map((x, j) => ({ ridgerec: x, plain: results.plain[j] })),
+      loadAverageAtStart: startLoad,
+      loadAverage: loadAverage(),
+    })}\n`,
+  );
+}

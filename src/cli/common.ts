@@ -5,7 +5,16 @@ import { parseWhere, splitList, type ItemFilters } from '../model/rules.js';
 import { InvalidArgumentError, Option } from 'commander';
 import { DEFAULTS, loadConfig, type Config } from '../config.js';
 import { MAX_AT } from '../eval/metrics.js';
-import { Conflict, InvalidInput, isRidgerecError, NotFound, Unauthorized, Unavailable, type RidgerecError } from '../errors.js';
+import {
+  Conflict,
+  databaseFaultMessage,
+  InvalidInput,
+  isRidgerecError,
+  NotFound,
+  Unauthorized,
+  Unavailable,
+  type RidgerecError,
+} from '../errors.js';
 
 /** The exit code of each kind of core error: 2 for what the user can fix by asking differently, else 1. */
 export function exitCode(err: RidgerecError): number {
@@ -68,18 +77,24 @@ export function cliMessage(e: RidgerecError): string {
   return e.message;
 }
 
+/**
+ * The one line a command prints for an error it cannot recover from: the core's message, the
+ * damaged-database line, or (a bug) the stack trace.
+ */
+export function errorLine(e: unknown): string {
+  if (isRidgerecError(e)) return `ridgerec: ${cliMessage(e)}`;
+  const fault = databaseFaultMessage(e);
+  if (fault !== null) return `ridgerec: ${fault}`;
+  return `ridgerec: unexpected error: ${(e as Error)?.stack ?? String(e)}`;
+}
+
 /** Runs a command body; a RidgerecError becomes `ridgerec: message` and its exit code. */
 export async function runCommand(body: () => Promise<void> | void): Promise<void> {
   try {
     await body();
   } catch (e) {
-    if (isRidgerecError(e)) {
-      process.stderr.write(`ridgerec: ${cliMessage(e)}\n`);
-      process.exitCode = exitCode(e);
-    } else {
-      process.stderr.write(`ridgerec: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
-      process.exitCode = 1;
-    }
+    process.stderr.write(`${errorLine(e)}\n`);
+    process.exitCode = isRidgerecError(e) ? exitCode(e) : 1;
   }
 }
 

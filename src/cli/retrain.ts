@@ -11,9 +11,8 @@
  */
 import type { Command } from 'commander';
 import { openStore } from '../store/store.js';
-import { isRidgerecError } from '../errors.js';
 import { RETRAIN_DEFAULTS, RETRAIN_EXIT, retrain, type RetrainResult } from '../retrain/retrain.js';
-import { cliMessage, cutoffFlag, dbConfig, floatArg, intArg, withCutoffOption, withDbOption, withJsonOption } from './common.js';
+import { cutoffFlag, dbConfig, errorLine, floatArg, intArg, withCutoffOption, withDbOption, withJsonOption } from './common.js';
 import { addTrainFlags, explicitTrainParams } from './train-flags.js';
 
 interface Flags {
@@ -90,7 +89,7 @@ async function run(cmd: Command, opts: Flags): Promise<number> {
       store.close();
     }
   } catch (e) {
-    process.stderr.write(`ridgerec: ${isRidgerecError(e) ? cliMessage(e) : ((e as Error)?.stack ?? String(e))}\n`);
+    process.stderr.write(`${errorLine(e)}\n`);
     return RETRAIN_EXIT.error;
   }
 }

@@ -10,9 +10,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { pino, type Logger } from 'pino';
-import { DEFAULTS, loadConfig, type Config } from '../config.js';
+import { DEFAULT_RATE_LIMIT, DEFAULTS, loadConfig, type Config } from '../config.js';
 import { invalidInput } from '../errors.js';
 import { createApp } from '../http/app.js';
+import { isLoopbackHost, type RateLimitSettings } from '../http/auth.js';
 import { createRecommender, type Recommender } from '../serving/recommender.js';
 import { openStore, type SqliteStore, type Store } from '../store/store.js';
 import { runCommand, withDbOption } from './common.js';
@@ -32,8 +33,13 @@ export interface StartServerOptions {
   readonly store: Store;
   readonly port: number;
   readonly host: string;
-  /** null/empty leaves the write routes open. */
+  /** null/empty: no key (writes open on loopback; read-only elsewhere unless allowOpenWrites). */
   readonly apiKey?: string | null;
+  /** Accept keyless writes on a non-loopback address too. */
+  readonly allowOpenWrites?: boolean;
+  /** Writes per client per window; 0 off; null/absent: off on loopback, DEFAULT_RATE_LIMIT elsewhere. */
+  readonly rateLimit?: number | null;
+  readonly rateLimitWindowMs?: number;
   readonly logger?: Logger;
   readonly pollMs?: number;
   /** The serving core's write deadline and live-user cap (src/config.ts); defaults when absent. */
@@ -41,28 +47,68 @@ export interface StartServerOptions {
   readonly maxLiveUsers?: number;
 }
 
+/** How a server treats writes, decided from its bind address, API key and --allow-open-writes. */
+export interface WritePolicy {
+  /** Every write route answers 403 writes_disabled. */
+  readonly readOnly: boolean;
+  /** The per-client write limit, or null for none. */
+  readonly rateLimit: RateLimitSettings | null;
+  /** What the operator should read at start (null: nothing to say). */
+  readonly warning: string | null;
+}
+
+export function writePolicy(
+  options: Pick<StartServerOptions, 'host' | 'apiKey' | 'allowOpenWrites' | 'rateLimit' | 'rateLimitWindowMs'>,
+): WritePolicy {
+  const loopback = isLoopbackHost(options.host);
+  const keyed = options.apiKey !== undefined && options.apiKey !== null && options.apiKey !== '';
+  const readOnly = !loopback && !keyed && !options.allowOpenWrites;
+  const limit = options.rateLimit ?? (loopback ? 0 : DEFAULT_RATE_LIMIT);
+  const rateLimit = limit > 0 ? { limit, windowMs: options.rateLimitWindowMs ?? DEFAULTS.rateLimitWindowMs } : null;
+  let warning: string | null = null;
+  if (readOnly) {
+    warning =
+      `warning: listening on ${options.host} (not loopback) without RIDGEREC_API_KEY: the server is read-only, ` +
+      'every write route answers 403 writes_disabled; set RIDGEREC_API_KEY to accept writes with that key, ' +
+      'or pass --allow-open-writes to accept them from anyone';
+  } else if (!loopback && !keyed) {
+    warning = `warning: listening on ${options.host} (not loopback) without RIDGEREC_API_KEY and with --allow-open-writes: anyone who can reach it can write`;
+  }
+  return { readOnly, rateLimit, warning };
+}
+
 /** The flags `serve` and `start` share; port and host as typed (src/config.ts checks them). */
 export interface ServeFlags {
   db?: string;
   port?: string;
   host?: string;
+  allowOpenWrites?: boolean;
 }
 
 /** The configuration of a server command: --port, then the positional PORT, then $PORT; --host, then $HOST. */
 export function serverConfig(opts: ServeFlags, portArgument?: string, env?: NodeJS.ProcessEnv): Config {
-  return loadConfig({ db: opts.db, port: opts.port, portArgument, host: opts.host }, env);
+  return loadConfig({ db: opts.db, port: opts.port, portArgument, host: opts.host, allowOpenWrites: opts.allowOpenWrites }, env);
 }
 
-/** The server's logger: pino JSON lines on stdout at the configured level. */
+/**
+ * The server's logger: pino JSON lines on stdout at the configured level, written asynchronously
+ * (sonic-boom): a line is handed to the kernel as soon as the previous write completes, so under
+ * load many lines go out in one write instead of one blocking write per request. pino flushes
+ * what is pending when the process exits.
+ */
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
-  return pino({ level: config.logLevel });
+  return pino({ level: config.logLevel }, pino.destination({ dest: 1, sync: false }));
 }
 
 /** Adds --port and --host, described with their defaults and environment variables. */
 export function withServerOptions(cmd: Command): Command {
   return cmd
     .option('--port <n>', `port to listen on, 0..65535 (default: $PORT or ${DEFAULTS.port})`)
-    .option('--host <address>', `address to bind (default: $HOST or ${DEFAULTS.host})`);
+    .option('--host <address>', `address to bind (default: $HOST or ${DEFAULTS.host})`)
+    .option(
+      '--allow-open-writes',
+      'accept writes without RIDGEREC_API_KEY on a non-loopback address (else such a server is read-only; $RIDGEREC_ALLOW_OPEN_WRITES)',
+    );
 }
 
 /** Opens the configured store and serves it until SIGTERM/SIGINT; `prepare` runs first (start's demo and training). */
@@ -81,6 +127,9 @@ export async function serveConfigured(
       port: config.port,
       host: config.host,
       apiKey: config.apiKey,
+      allowOpenWrites: config.allowOpenWrites,
+      rateLimit: config.rateLimit,
+      rateLimitWindowMs: config.rateLimitWindowMs,
       logger,
       pollMs: config.pollMs,
       writeDeadlineMs: config.writeDeadlineMs,
@@ -90,6 +139,8 @@ export async function serveConfigured(
     store.close();
     throw e;
   }
+  const { warning } = writePolicy(config);
+  if (warning !== null) process.stderr.write(`ridgerec: ${warning}\n`);
   process.stdout.write(banner(handle, store));
   await serveUntilSignal(handle, store, logger);
 }
@@ -103,9 +154,12 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     ...(options.maxLiveUsers === undefined ? {} : { maxLiveUsers: options.maxLiveUsers }),
   });
   recommender.startPolling(options.pollMs ?? DEFAULTS.pollMs);
+  const policy = writePolicy(options);
   const app = createApp({
     recommender,
     apiKey: options.apiKey ?? null,
+    readOnly: policy.readOnly,
+    rateLimit: policy.rateLimit,
     logger,
   });
   const server = app.listen(options.port, options.host);
@@ -162,6 +216,7 @@ export function serveUntilSignal(handle: ServerHandle, store: Store, logger: Log
         .then(() => {
           store.close();
           logger.info('stopped');
+          logger.flush();
           resolve();
         })
         .catch((e: unknown) => {

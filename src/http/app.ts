@@ -4,22 +4,21 @@
  * (Recommender) only; everything about models, fold-in and storage happens behind it.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import express, { type Express } from 'express';
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
+import helmet from 'helmet';
 import { pino, type Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
 import type { Registry } from 'prom-client';
 import { DEFAULTS, type LogLevel } from '../config.js';
-import { requireApiKey } from './auth.js';
+import { writeGuard } from './auth.js';
 import { errorHandler, notFoundHandler, requireDecodablePath } from './errors.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type HttpMetrics } from './metrics.js';
 import type { RouteContext } from './routes/context.js';
 import { register as registerHealth } from './routes/health.js';
 import { register as registerMeta } from './routes/meta.js';
 import { BODY_LIMIT, createRouter, decorator, titlesOf, type RouterDeps } from './router.js';
 
 export interface AppDeps extends RouterDeps {
-  /** Request logs go here (pino-http); default: pino at `logLevel` on stdout. */
+  /** Request logs go here (one line per request, see requestObserver); default: pino at `logLevel` on stdout. */
   readonly logger?: Logger;
   /** Level of the default logger (the server passes the configured LOG_LEVEL); default info. */
   readonly logLevel?: LogLevel;
@@ -28,6 +27,87 @@ export interface AppDeps extends RouterDeps {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * helmet's security headers. The Content-Security-Policy lets the dashboard at / load scripts,
+ * styles, images and data from this origin only: no inline code, no other origin, no framing.
+ * upgrade-insecure-requests is left out: the server speaks plain HTTP unless a proxy adds TLS,
+ * and the directive would send a plain-HTTP dashboard's requests to https.
+ */
+export function securityHeaders(): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        fontSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        scriptSrcAttr: ["'none'"],
+      },
+    },
+  });
+}
+
+/**
+ * The headers securityHeaders() sets, computed once by running helmet against a recording
+ * response: they depend on nothing in the request, so each response gets them with one loop
+ * instead of helmet's chain of a dozen middlewares.
+ */
+export function securityHeaderList(): readonly (readonly [string, string])[] {
+  const headers: [string, string][] = [];
+  const recorder = {
+    setHeader: (name: string, value: unknown) => void headers.push([name, String(value)]),
+    removeHeader: () => {},
+  };
+  let done = false;
+  securityHeaders()({} as Request, recorder as unknown as Response, () => (done = true));
+  if (!done) throw new Error('helmet did not finish synchronously; its headers cannot be precomputed');
+  return headers;
+}
+
+/**
+ * The request observer, one middleware and one listener per request: sets the request id
+ * (a sane incoming X-Request-Id from a proxy, else a fresh UUID; echoed back) and the security
+ * headers, then when the response is done records the metrics and logs one line:
+ *   {"req":{"id","method","url","remoteAddress"},"res":{"statusCode"},"responseTime":ms,"msg":"request completed"}
+ * at info (warn for 4xx, error for 5xx; "request aborted" when the client went away first).
+ * Headers are never logged, so neither is a credential (Authorization, Cookie).
+ */
+export function requestObserver(logger: Logger, metrics: Pick<HttpMetrics, 'record'>): RequestHandler {
+  const headers = securityHeaderList();
+  return (req, res, next) => {
+    const start = performance.now();
+    const given = req.headers['x-request-id'];
+    const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    (req as Request & { id?: string }).id = id;
+    res.setHeader('X-Request-Id', id);
+    for (const [name, value] of headers) res.setHeader(name, value);
+    res.once('close', () => {
+      const ms = performance.now() - start;
+      const status = res.statusCode;
+      metrics.record(req, status, ms / 1000);
+      const finished = res.writableFinished;
+      const level = status >= 500 ? 'error' : status >= 400 || !finished ? 'warn' : 'info';
+      if (!logger.isLevelEnabled(level)) return;
+      logger[level](
+        {
+          req: { id, method: req.method, url: req.originalUrl, remoteAddress: req.socket.remoteAddress },
+          res: { statusCode: status },
+          responseTime: Math.round(ms * 1000) / 1000,
+        },
+        finished ? 'request completed' : 'request aborted',
+      );
+    });
+    next();
+  };
+}
 
 /**
  * The standalone server's app: the API router at the root, plus /health, /metrics,
@@ -41,38 +121,14 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
   app.set('etag', false);
 
-  app.use(metrics.middleware);
-  app.use(
-    pinoHttp({
-      logger,
-      // Honour a sane incoming X-Request-Id (from a proxy), else mint one; echo it back.
-      genReqId(req: IncomingMessage, res: ServerResponse) {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      // Never log credentials: the API key travels in Authorization.
-      serializers: {
-        req(req: { headers?: Record<string, unknown> }) {
-          if (req.headers?.authorization !== undefined) req.headers = { ...req.headers, authorization: '[redacted]' };
-          if (req.headers?.cookie !== undefined) req.headers = { ...req.headers, cookie: '[redacted]' };
-          return req;
-        },
-      },
-      customLogLevel(_req, res, err) {
-        if (err !== undefined || res.statusCode >= 500) return 'error';
-        return res.statusCode >= 400 ? 'warn' : 'info';
-      },
-    }),
-  );
+  app.use(requestObserver(logger, metrics));
 
   app.use(requireDecodablePath);
 
   const ctx: RouteContext = {
     app,
     recommender: deps.recommender,
-    auth: requireApiKey(deps.apiKey),
+    auth: writeGuard(deps),
     json: express.json({ limit: BODY_LIMIT }),
     decorate: decorator(deps),
     titles: titlesOf(deps),

@@ -10,6 +10,8 @@ import type { Logger } from 'pino';
 import {
   Busy,
   Conflict,
+  databaseFaultMessage,
+  Forbidden,
   InvalidInput,
   invalidInput,
   isRidgerecError,
@@ -23,6 +25,7 @@ import {
 export function httpStatus(err: RidgerecError): number {
   if (err instanceof InvalidInput) return 400;
   if (err instanceof Unauthorized) return 401;
+  if (err instanceof Forbidden) return 403;
   if (err instanceof NotFound) return 404;
   if (err instanceof Conflict) return 409;
   if (err instanceof Unavailable) return 503;
@@ -86,6 +89,12 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
         log.warn({ reqId: requestId(req) }, err.message);
       } else if (status >= 500) log.error({ err, reqId: requestId(req) }, err.message);
       res.status(status).json(errorBody(err.code, err.message, err.details));
+      return;
+    }
+    const fault = databaseFaultMessage(err);
+    if (fault !== null) {
+      log.error({ err, reqId: requestId(req) }, fault);
+      res.status(500).json(errorBody('database_corrupt', fault));
       return;
     }
     const h = (err ?? {}) as HttpError;

@@ -11,6 +11,11 @@ export interface HttpMetrics {
   readonly registry: Registry;
   /** Counts the request and observes its latency when the response finishes. */
   readonly middleware: RequestHandler;
+  /**
+   * Counts one finished request and observes its latency, in seconds (what the middleware does;
+   * the app's request observer calls it from its own finish handler).
+   */
+  record(req: Request, status: number, seconds: number): void;
 }
 
 /**
@@ -57,15 +62,26 @@ export function createMetrics(recommender: Recommender, registry: Registry = new
     },
   });
 
+  // The labelled children, resolved once per (method, route[, status]): prom-client hashes the
+  // label object on every inc/observe otherwise. Route labels are patterns, so this stays small.
+  const counters = new Map<string, Counter.Internal>();
+  const timers = new Map<string, Histogram.Internal<'method' | 'route'>>();
+  const record = (req: Request, status: number, seconds: number): void => {
+    const route = routeLabel(req);
+    const key = `${req.method} ${route}`;
+    let timer = timers.get(key);
+    if (timer === undefined) timers.set(key, (timer = latency.labels(req.method, route)));
+    const statusKey = `${key} ${status}`;
+    let counter = counters.get(statusKey);
+    if (counter === undefined) counters.set(statusKey, (counter = requests.labels(req.method, route, String(status))));
+    counter.inc();
+    timer.observe(seconds);
+  };
+
   const middleware: RequestHandler = (req, res, next) => {
-    const start = process.hrtime.bigint();
-    res.once('finish', () => {
-      const route = routeLabel(req);
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      requests.inc({ method: req.method, route, status: String(res.statusCode) });
-      latency.observe({ method: req.method, route }, seconds);
-    });
+    const start = performance.now();
+    res.once('finish', () => record(req, res.statusCode, (performance.now() - start) / 1000));
     next();
   };
-  return { registry, middleware };
+  return { registry, middleware, record };
 }

@@ -48,6 +48,18 @@ const busyResponse = {
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
 };
 
+/** What the guard of every write route can answer besides the route's own responses. */
+const writeGuardResponses = {
+  401: errorResponse('Missing or wrong API key (code unauthorized)'),
+  403: errorResponse(
+    'Writes are disabled: the server listens on a non-loopback address without RIDGEREC_API_KEY and without --allow-open-writes (code writes_disabled)',
+  ),
+  429: {
+    ...errorResponse('Too many write requests from this client within the rate-limit window (code rate_limited)'),
+    headers: { 'Retry-After': { description: 'Seconds until the window resets', schema: { type: 'integer', minimum: 1 } } },
+  },
+};
+
 const itemPath = { name: 'item', in: 'path', required: true, schema: { type: 'string', maxLength: MAX_ID_LENGTH } };
 
 /** The rules every recommendation route takes in its query (POST /v1/recommendations: in its body). */
@@ -285,8 +297,8 @@ export function openApiDocument(): Record<string, unknown> {
           responses: {
             204: { description: 'Deleted (also when the user had no ratings)' },
             400: errorResponse('The id holds a lone UTF-16 surrogate (code invalid_input) or bad percent-encoding (code invalid_path)'),
-            401: errorResponse('Missing or wrong API key (code unauthorized)'),
             503: busyResponse,
+            ...writeGuardResponses,
           },
         },
       },
@@ -371,8 +383,8 @@ export function openApiDocument(): Record<string, unknown> {
           responses: {
             200: { description: 'The stored item; the next recommendation request sees it', content: json(ref('CatalogItem')) },
             400: errorResponse('An invalid field (the message names it; code invalid_input)'),
-            401: errorResponse('Missing or wrong API key (code unauthorized)'),
             503: busyResponse,
+            ...writeGuardResponses,
           },
         },
         patch: {
@@ -383,8 +395,8 @@ export function openApiDocument(): Record<string, unknown> {
           responses: {
             200: { description: 'The stored item; the next recommendation request sees it', content: json(ref('CatalogItem')) },
             400: errorResponse('An invalid field (the message names it; code invalid_input)'),
-            401: errorResponse('Missing or wrong API key (code unauthorized)'),
             503: busyResponse,
+            ...writeGuardResponses,
           },
         },
       },
@@ -471,7 +483,7 @@ export function openApiDocument(): Record<string, unknown> {
               `An invalid element (the message names its index and field: a value outside ${LIMITS.minRatingValue}..${LIMITS.maxRatingValue}, ` +
                 'an id with a lone UTF-16 surrogate, …); nothing was stored (code invalid_input)',
             ),
-            401: errorResponse('Missing or wrong API key (code unauthorized)'),
+            ...writeGuardResponses,
             413: errorResponse('Body over 1 MB (code payload_too_large)'),
             503: busyResponse,
           },
@@ -511,7 +523,8 @@ export function openApiDocument(): Record<string, unknown> {
               description: 'Reloaded',
               content: json({ type: 'object', required: ['model'], properties: { model: { type: 'integer' } } }),
             },
-            401: errorResponse('Missing or wrong API key (code unauthorized)'),
+            ...writeGuardResponses,
+            500: errorResponse("The active model's stored file fails its checksum (code model_corrupt); the previous model keeps serving"),
             503: errorResponse('No model is active (code no_model)'),
           },
         },

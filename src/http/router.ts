@@ -13,7 +13,7 @@ import { pino, type Logger } from 'pino';
 import { DEFAULTS } from '../config.js';
 import { titledContributions } from '../serving/explanations.js';
 import type { ExplainedItem, Recommender } from '../serving/recommender.js';
-import { requireApiKey } from './auth.js';
+import { writeGuard, type RateLimitSettings } from './auth.js';
 import { errorHandler, requireDecodablePath } from './errors.js';
 import type { OutputItem, RouteContext } from './routes/context.js';
 import { register as registerCatalogue } from './routes/catalogue.js';
@@ -31,9 +31,16 @@ export interface RouterDeps {
   readonly recommender: Recommender;
   /** When set, the write routes (POST ratings, PUT/PATCH items, DELETE users, reload) need it as a Bearer token. */
   readonly apiKey?: string | null;
+  /**
+   * Refuse every write route with 403 writes_disabled (the server sets it when it listens on a
+   * non-loopback address without an API key and without --allow-open-writes).
+   */
+  readonly readOnly?: boolean;
+  /** Per-client limit on the write routes (429 rate_limited); absent/null or limit 0: none. */
+  readonly rateLimit?: RateLimitSettings | null;
   /** Display titles for response items; default: the recommender's (its catalogue in memory). */
   readonly itemTitles?: (ids: readonly string[]) => ReadonlyMap<string, string>;
-  /** Where unexpected errors are logged (default: the request's pino-http logger, else pino at info). */
+  /** Where unexpected errors are logged (default: pino at info on stdout). */
   readonly logger?: Logger;
 }
 
@@ -70,16 +77,17 @@ export function createRouter(deps: RouterDeps): Router {
   const ctx: RouteContext = {
     app: router,
     recommender: deps.recommender,
-    auth: requireApiKey(deps.apiKey),
+    auth: writeGuard(deps),
     json: express.json({ limit: BODY_LIMIT }),
     decorate: decorator(deps),
     titles: titlesOf(deps),
   };
+  // The most requested route first: Express tries the routes in order.
+  registerRecommendations(ctx);
   registerUsers(ctx);
   registerExplanations(ctx);
   registerItems(ctx);
   registerCatalogue(ctx);
-  registerRecommendations(ctx);
   registerRatings(ctx);
   registerModel(ctx);
   router.use(errorHandler(deps.logger ?? pino({ level: DEFAULTS.logLevel })));

@@ -4,8 +4,10 @@
  * (src/model/model-file.ts), the same bytes Model.save writes. Exactly one model is active (a
  * partial unique index plus transactions); an activation history lets `rollback` return to the
  * previously active model. Listing reads only the small rows; loadModel reads the file and
- * Model.load takes views over it without copying.
+ * Model.load takes views over it without copying. Every file carries the SHA-256 of its bytes
+ * (migration 0006), checked whenever it is read back: a flipped byte is a refusal, never garbage.
  */
+import { createHash } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/connection.js';
 import { Conflict, ModelFitError, RidgerecError, invalidInput, notFound } from '../errors.js';
@@ -109,8 +111,8 @@ export function saveModel(db: Db, model: Model, options: SaveOptions = {}): numb
   const run = db.transaction((): number => {
     const info = stmt(
       db,
-      `INSERT INTO models (created_at, feedback, status, params, metrics, reason, n_users, n_items, factors, global_mean)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO models (created_at, feedback, status, params, metrics, reason, n_users, n_items, factors, global_mean, file_sha256)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       saved.createdAt,
       saved.params.feedback,
@@ -122,6 +124,7 @@ export function saveModel(db: Db, model: Model, options: SaveOptions = {}): numb
       saved.nItems,
       saved.factors,
       saved.globalMean,
+      sha256(file),
     );
     const id = Number(info.lastInsertRowid);
     stmt(db, 'INSERT INTO model_files (model_id, bytes) VALUES (?, ?)').run(id, file);
@@ -140,12 +143,79 @@ export function importModelFile(db: Db, bytes: Uint8Array, options: Omit<SaveOpt
   return saveModel(db, model, options);
 }
 
-/** The model file of a saved model, exactly as stored. */
-export function exportModelFile(db: Db, id: number): Buffer {
+/** SHA-256 of a model file's bytes, as 64 lowercase hex digits (the model_files.sha256 column). */
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The refusal for a model file whose bytes no longer hash to the stored checksum. */
+export function modelCorrupt(id: number): RidgerecError {
+  return new RidgerecError(`stored model ${id} is corrupt (checksum mismatch)`, { code: 'model_corrupt', details: { id } });
+}
+
+/** A model's file and its recorded checksum (one read transaction when the caller holds one). */
+function readModelFile(db: Db, id: number): { bytes: Buffer; sha256: string | null } | undefined {
+  const sum = stmt(db, 'SELECT file_sha256 FROM models WHERE id = ?').get(id) as { file_sha256: string | null } | undefined;
   const row = stmt(db, 'SELECT bytes FROM model_files WHERE model_id = ?').get(id) as { bytes: Buffer } | undefined;
-  if (row) return row.bytes;
+  return row === undefined ? undefined : { bytes: row.bytes, sha256: sum?.file_sha256 ?? null };
+}
+
+/**
+ * The model file of a saved model, exactly as stored, after checking it against its SHA-256
+ * (model_corrupt on a mismatch). A file stored before migration 0006 whose checksum has not been
+ * computed yet (NULL until backfillModelChecksums runs) is returned unchecked.
+ */
+export function exportModelFile(db: Db, id: number): Buffer {
+  const file = db.transaction(() => readModelFile(db, id))();
+  if (file) {
+    if (file.sha256 !== null && sha256(file.bytes) !== file.sha256) throw modelCorrupt(id);
+    return file.bytes;
+  }
   getModel(db, id); // notFound for an unknown id
   throw new RidgerecError(`stored model ${id} has no model file (model_files row missing)`, { code: 'model_corrupt' });
+}
+
+/**
+ * Computes the checksum of every model file stored before migration 0006 (file_sha256 NULL), one
+ * transaction per model; returns how many it filled in. The store runs it at every open: with
+ * nothing to do it reads only the small `models` rows.
+ */
+export function backfillModelChecksums(db: Db): number {
+  const ids = (db.prepare('SELECT id FROM models WHERE file_sha256 IS NULL ORDER BY id').all() as { id: number }[]).map((r) => r.id);
+  let filled = 0;
+  for (const id of ids) {
+    db.transaction(() => {
+      const row = db.prepare('SELECT bytes FROM model_files WHERE model_id = ?').get(id) as { bytes: Buffer } | undefined;
+      if (!row) return; // no file (yet): a legacy model converts first, or doctor reports it
+      db.prepare('UPDATE models SET file_sha256 = ? WHERE id = ? AND file_sha256 IS NULL').run(sha256(row.bytes), id);
+      filled++;
+    }).immediate();
+  }
+  return filled;
+}
+
+/** One model file's verdict from verifyModelFiles. */
+export interface ModelFileCheck {
+  readonly id: number;
+  readonly ok: boolean;
+  /** "ok (…)", or what is wrong, e.g. "stored model 3 is corrupt (checksum mismatch)". */
+  readonly message: string;
+}
+
+/**
+ * Checks every saved model's file against its checksum (one file in memory at a time), oldest
+ * first: a model without a file, a file without a checksum and a mismatch are problems.
+ */
+export function verifyModelFiles(db: Db): ModelFileCheck[] {
+  const ids = (stmt(db, 'SELECT id FROM models ORDER BY id').all() as { id: number }[]).map((r) => r.id);
+  return ids.map((id): ModelFileCheck => {
+    const file = db.transaction(() => readModelFile(db, id))();
+    if (!file) return { id, ok: false, message: `stored model ${id} has no model file (model_files row missing)` };
+    if (file.sha256 === null)
+      return { id, ok: false, message: `stored model ${id} has no checksum yet (any ridgerec command computes it)` };
+    if (sha256(file.bytes) !== file.sha256) return { id, ok: false, message: modelCorrupt(id).message };
+    return { id, ok: true, message: `checksum ok (sha256 ${file.sha256.slice(0, 12)}…, ${file.bytes.byteLength} bytes)` };
+  });
 }
 
 function activateInTx(db: Db, id: number, kind: 'activate' | 'rollback'): void {
@@ -354,7 +424,9 @@ export function upgradeLegacyModels(db: Db): number {
               : legacyArray(Int32Array, b.user_items_indices),
         },
       });
-      db.prepare('INSERT OR REPLACE INTO model_files (model_id, bytes) VALUES (?, ?)').run(id, model.toBuffer());
+      const file = model.toBuffer();
+      db.prepare('INSERT OR REPLACE INTO model_files (model_id, bytes) VALUES (?, ?)').run(id, file);
+      db.prepare('UPDATE models SET file_sha256 = ? WHERE id = ?').run(sha256(file), id);
       db.prepare('DELETE FROM model_blobs WHERE model_id = ?').run(id);
     }).immediate();
   }

@@ -98,6 +98,13 @@ export interface Recommender {
   deleteUser(user: string): Promise<boolean>;
   /** Reloads the active model now (swap is atomic); returns its id or null. */
   reload(): number | null;
+  /**
+   * A counter that changes whenever any answer may have changed (a swap, a finished top-N
+   * precomputation, a catalogue change, a rating write or user delete through this recommender):
+   * an answer computed at version v may be reused while answersVersion() is still v. Optional:
+   * without it nothing is reused.
+   */
+  answersVersion?(): number;
   /** Display titles of the given items, from the catalogue in memory (ids without a title are absent). */
   itemTitles(ids: readonly string[]): ReadonlyMap<string, string>;
   /** The stored item; an id the store has never seen → notFound(msg, 'unknown_item') (404). */
@@ -300,6 +307,8 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
   let failedId: number | null = null;
   let closed = false;
   const counters: Counters = { precomputed: 0, live: 0, popular: 0 };
+  /** answersVersion(): bumped by everything that can change an answer. */
+  let version = 0;
   /**
    * The one catalogue every served model reads (attached at each swap). Item writes through this
    * recommender update it in place; `catalogueAt` is the store's catalogue version it reflects, so
@@ -419,6 +428,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
           return 'off';
         }
         state.topN = table;
+        version++;
         state.precompute = 'ready';
         options.onPrecomputed?.(state.record.id, seconds());
         return 'ready';
@@ -449,6 +459,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     const previousJob = job;
     job = null;
     current = next; // the swap: one assignment
+    version++;
     if (previousJob !== null) void previousJob.cancel();
     if (next !== null && !closed && wantsPrecompute(next.model)) startTopN(next);
     const to = next?.record.id ?? null;
@@ -468,6 +479,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     if (store.catalogueVersion() === catalogueAt) return;
     const loaded = store.loadCatalogue();
     catalog.replace(loaded.items);
+    version++;
     catalogueAt = loaded.version;
   }
 
@@ -476,6 +488,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
     const item = canonicalId(given, 'item');
     const w = await nonBlockingWrite((o) => store.writeItems([{ id: item, patch }], replace, o));
     catalog.set(...w.items);
+    version++;
     // Our write is all that happened since the version we reflect: we are at `to`. Otherwise
     // another process wrote too, and the next poll reloads everything.
     if (w.from === catalogueAt) catalogueAt = w.to;
@@ -625,6 +638,7 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
           }
         }
       }
+      version++;
       return { accepted: ratings.length };
     },
 
@@ -640,11 +654,13 @@ export function createRecommender(options: RecommenderOptions & ServingTuning): 
         touch(user, null, state?.gen ?? -1);
         if (u !== undefined) state!.stale[u] = CHANGED_HERE;
       } else live.delete(user);
+      version++;
       return had;
     },
 
     reload,
     poll,
+    answersVersion: () => version,
 
     startPolling(intervalMs = DEFAULTS.pollMs) {
       if (closed) return;

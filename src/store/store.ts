@@ -10,6 +10,7 @@ import type { Model } from '../model/model.js';
 import {
   activateModel,
   activeModelId,
+  backfillModelChecksums,
   exportModelFile,
   getModel,
   importModelFile,
@@ -163,9 +164,13 @@ function snapshot(m: RatingMatrix): RatingSnapshot {
   };
 }
 
-/** A Store over an open connection (migrated); legacy model blobs are converted on the way in. */
+/**
+ * A Store over an open connection (migrated); legacy model blobs are converted on the way in, and
+ * model files stored before checksums existed get theirs.
+ */
 export function storeFromDb(db: Db, path = ''): SqliteStore {
   upgradeLegacyModels(db);
+  backfillModelChecksums(db);
   return {
     path,
     db,

@@ -135,6 +135,48 @@ describe('ridgerec serve', () => {
     }
   });
 
+  it('on 0.0.0.0 from $HOST without RIDGEREC_API_KEY: warns and refuses writes with 403 writes_disabled (it used to accept them)', async () => {
+    const cli = await startCli(['serve', '--port', '0', '--db', fx.path], { HOST: '0.0.0.0' });
+    try {
+      expect(cli.url).toMatch(/^http:\/\/0\.0\.0\.0:\d+$/);
+      expect(cli.stderr()).toMatch(/warning: listening on 0\.0\.0\.0 \(not loopback\) without RIDGEREC_API_KEY: the server is read-only/);
+      const url = cli.url.replace('0.0.0.0', '127.0.0.1');
+      const res = await fetch(`${url}/v1/ratings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user: 'open-write', item: 'x1', value: 4 }),
+      });
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('writes_disabled');
+      expect((await fetch(`${url}/v1/users/open-write`, { method: 'DELETE' })).status).toBe(403);
+      expect((await fetch(`${url}/v1/admin/reload`, { method: 'POST' })).status).toBe(403);
+      expect((await fetch(`${url}/v1/users/a1/recommendations`)).status).toBe(200);
+    } finally {
+      expect(await cli.stop('SIGTERM')).toBe(0);
+    }
+    expect(userRatings(fx.db, 'open-write')).toEqual([]);
+  });
+
+  it('--allow-open-writes (or RIDGEREC_ALLOW_OPEN_WRITES=1) opts out of read-only mode explicitly', async () => {
+    for (const [args, env] of [
+      [['--allow-open-writes'], {}],
+      [[], { RIDGEREC_ALLOW_OPEN_WRITES: '1' }],
+    ] as const) {
+      const cli = await startCli(['serve', '--port', '0', '--host', '0.0.0.0', '--db', fx.path, ...args], env);
+      try {
+        expect(cli.stderr()).toMatch(/anyone who can reach it can write/);
+        const res = await fetch(`${cli.url.replace('0.0.0.0', '127.0.0.1')}/v1/ratings`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ user: 'opted-in', item: 'x2', value: 3 }),
+        });
+        expect(res.status).toBe(201);
+      } finally {
+        expect(await cli.stop('SIGTERM')).toBe(0);
+      }
+    }
+  });
+
   it('exits 2 naming the variable for a bad environment setting', async () => {
     const r = await runCli(['serve', '--port', '0', '--db', fx.path], { LOG_LEVEL: 'loud' });
     expect(r.code).toBe(2);

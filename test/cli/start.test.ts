@@ -149,6 +149,22 @@ describe('start on an empty database', () => {
     db = openDatabase(path);
     expect(listModels(db)).toHaveLength(1);
   });
+
+  it('reads $HOST like serve, and on a public address without a key is read-only (403 writes_disabled) with a warning', async () => {
+    db.close();
+    const cli = await startCli(['start', '--port', '0'], { RIDGEREC_DB: path, HOST: '0.0.0.0' });
+    try {
+      expect(cli.url).toMatch(/^http:\/\/0\.0\.0\.0:\d+$/);
+      expect(cli.stderr()).toMatch(/without RIDGEREC_API_KEY: the server is read-only/);
+      const res = await fetch(`${cli.url.replace('0.0.0.0', '127.0.0.1')}/v1/users/demo-1`, { method: 'DELETE' });
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('writes_disabled');
+    } finally {
+      expect(await cli.stop('SIGTERM')).toBe(0);
+    }
+    db = openDatabase(path);
+    expect(ratingStats(db).ratings).toBeGreaterThan(0);
+  });
 });
 
 describe('start on a database that already has (non-demo) ratings', () => {

@@ -340,8 +340,12 @@ describe('model registry', () => {
     db.prepare('UPDATE model_files SET bytes = ? WHERE model_id = ?').run(file.subarray(0, file.length - 10), id);
     let err = caught(() => loadModel(db, id));
     expect(err.code).toBe('model_corrupt');
-    expect(err.message).toMatch(new RegExp(`^stored model ${id} is corrupt: .*truncated`));
+    expect(err.message).toBe(`stored model ${id} is corrupt (checksum mismatch)`);
     expect(() => loadActiveModel(db)).toThrow(/is corrupt/);
+    // Without a checksum (a file stored before migration 0006, not yet backfilled) the parser still refuses it.
+    db.prepare('UPDATE models SET file_sha256 = NULL WHERE id = ?').run(id);
+    err = caught(() => loadModel(db, id));
+    expect(err.message).toMatch(new RegExp(`^stored model ${id} is corrupt: .*truncated`));
     db.prepare('UPDATE model_files SET bytes = ? WHERE model_id = ?').run(Buffer.from('not a model at all'), id);
     expect(caught(() => loadModel(db, id)).message).toMatch(/is corrupt: not a valid ridgerec model file/);
     db.prepare('DELETE FROM model_files WHERE model_id = ?').run(id);
