@@ -14,6 +14,7 @@ import { DEFAULTS, loadConfig, type Config } from '../config.js';
 import { invalidInput } from '../errors.js';
 import { createApp } from '../http/app.js';
 import { createRecommender, type Recommender } from '../serving/recommender.js';
+import { dashboardStore, type TuneProgress } from '../store/dashboard.js';
 import { openStore, type SqliteStore, type Store } from '../store/store.js';
 import { runCommand, withDbOption } from './common.js';
 
@@ -36,6 +37,8 @@ export interface StartServerOptions {
   readonly apiKey?: string | null;
   readonly logger?: Logger;
   readonly pollMs?: number;
+  /** A background tuning run's progress, shown by the dashboard (start's demo tune). */
+  readonly tuneProgress?: () => TuneProgress | null;
 }
 
 /** The flags `serve` and `start` share; port and host as typed (src/config.ts checks them). */
@@ -67,18 +70,28 @@ export async function serveConfigured(
   config: Config,
   banner: (handle: ServerHandle, store: SqliteStore) => string,
   prepare?: (store: SqliteStore) => Promise<void>,
+  extras: { tuneProgress?: () => TuneProgress | null; afterListen?: (handle: ServerHandle, store: SqliteStore) => void } = {},
 ): Promise<void> {
   const store = openStore(config.db);
   const logger = createLogger(config);
   let handle: ServerHandle;
   try {
     await prepare?.(store);
-    handle = await startServer({ store, port: config.port, host: config.host, apiKey: config.apiKey, logger, pollMs: config.pollMs });
+    handle = await startServer({
+      store,
+      port: config.port,
+      host: config.host,
+      apiKey: config.apiKey,
+      logger,
+      pollMs: config.pollMs,
+      ...(extras.tuneProgress ? { tuneProgress: extras.tuneProgress } : {}),
+    });
   } catch (e) {
     store.close();
     throw e;
   }
   process.stdout.write(banner(handle, store));
+  extras.afterListen?.(handle, store);
   await serveUntilSignal(handle, store, logger);
 }
 
@@ -89,10 +102,12 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     onSwap: (from, to) => logger.info({ from, to }, `model swapped: ${from ?? 'none'} → ${to ?? 'none'}`),
   });
   recommender.startPolling(options.pollMs ?? DEFAULTS.pollMs);
+  const db = (options.store as Partial<SqliteStore>).db;
   const app = createApp({
     recommender,
     apiKey: options.apiKey ?? null,
     logger,
+    ...(db ? { dashboard: dashboardStore(db, options.tuneProgress ? { tuneProgress: options.tuneProgress } : {}) } : {}),
   });
   const server = app.listen(options.port, options.host);
   try {

@@ -10,10 +10,12 @@ import { pino, type Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Registry } from 'prom-client';
 import { DEFAULTS, type LogLevel } from '../config.js';
+import type { DashboardStore } from '../store/dashboard.js';
 import { requireApiKey } from './auth.js';
 import { errorHandler, notFoundHandler, requireDecodablePath } from './errors.js';
 import { createMetrics } from './metrics.js';
 import type { RouteContext } from './routes/context.js';
+import { dashboardStatic, register as registerDashboard } from './routes/dashboard.js';
 import { register as registerHealth } from './routes/health.js';
 import { register as registerMeta } from './routes/meta.js';
 import { BODY_LIMIT, createRouter, decorator, titlesOf, type RouterDeps } from './router.js';
@@ -25,13 +27,15 @@ export interface AppDeps extends RouterDeps {
   readonly logLevel?: LogLevel;
   /** Metrics registry; default: a fresh one per app. */
   readonly registry?: Registry;
+  /** What the dashboard at / reads from SQLite (src/store/dashboard.ts); without it its data routes answer 503. */
+  readonly dashboard?: DashboardStore;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /**
  * The standalone server's app: the API router at the root, plus /health, /metrics,
- * /openapi.json, request logs, the 404 fallback and the error handler.
+ * /openapi.json, the dashboard at /, request logs, the 404 fallback and the error handler.
  */
 export function createApp(deps: AppDeps): Express {
   const logger = deps.logger ?? pino({ level: deps.logLevel ?? DEFAULTS.logLevel });
@@ -68,6 +72,7 @@ export function createApp(deps: AppDeps): Express {
   );
 
   app.use(requireDecodablePath);
+  app.use(dashboardStatic());
 
   const ctx: RouteContext = {
     app,
@@ -78,6 +83,7 @@ export function createApp(deps: AppDeps): Express {
     titles: titlesOf(deps),
   };
   registerHealth(ctx);
+  registerDashboard(ctx, { registry: metrics.registry, store: deps.dashboard, keyRequired: !!deps.apiKey });
   app.use(createRouter(deps));
   registerMeta(ctx, metrics.registry);
 

@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics on a per-app Registry (tests build many apps; the global registry would
- * collide): requests by method, route pattern and status; latency histograms by route; the
- * active model id and its age, read from the recommender at scrape time.
+ * collide): requests by method, route pattern and status; latency histograms by route;
+ * recommendation answers by source; the active model id and its age, read from the recommender
+ * at scrape time.
  */
 import type { Request, RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -57,6 +58,13 @@ export function createMetrics(recommender: Recommender, registry: Registry = new
     },
   });
 
+  const sources = new Counter({
+    name: 'ridgerec_recommendations_total',
+    help: 'recommendation answers by source (model, fold-in, popular)',
+    labelNames: ['source'] as const,
+    registers: [registry],
+  });
+
   const middleware: RequestHandler = (req, res, next) => {
     const start = process.hrtime.bigint();
     res.once('finish', () => {
@@ -64,6 +72,9 @@ export function createMetrics(recommender: Recommender, registry: Registry = new
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       requests.inc({ method: req.method, route, status: String(res.statusCode) });
       latency.observe({ method: req.method, route }, seconds);
+      // The recommendation routes put their answer's source in res.locals.source.
+      const source: unknown = res.locals.source;
+      if (typeof source === 'string') sources.inc({ source });
     });
     next();
   };

@@ -4,6 +4,7 @@
  */
 import { DEFAULT_EXPLAIN_TOP, MAX_EXPLAIN } from '../serving/explanations.js';
 import { VERSION } from '../version.js';
+import { dashboardPaths, dashboardSchemas } from './openapi-dashboard.js';
 import {
   DEFAULT_ITEM_PAGE,
   DEFAULT_LIMIT,
@@ -159,6 +160,7 @@ export function openApiDocument(): Record<string, unknown> {
             timestamp: { type: 'integer', minimum: 0, description: 'Unix seconds of the event (default: now).' },
           },
         },
+        ...dashboardSchemas,
       },
     },
     paths: {
@@ -504,6 +506,7 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { 200: { description: 'OpenAPI 3.1 document', content: json({ type: 'object' }) } },
         },
       },
+      ...dashboardPaths(),
     },
   };
 }

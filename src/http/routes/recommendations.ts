@@ -11,6 +11,7 @@ export function register({ app, recommender, json, decorate }: RouteContext): vo
     const { ratings, explain, ...options } = parseAnonymousBody(req.body);
     const r = recommender.recommendAnonymous(ratings, explain === undefined ? options : { ...options, explain });
     const { limit: _limit, ...filters } = options;
+    res.locals.source = r.source;
     res.json({ source: r.source, model: r.model, items: decorate(r.items), filters: describeFilters(filters) });
   });
 }

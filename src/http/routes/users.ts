@@ -13,6 +13,7 @@ export function register({ app, recommender, auth, decorate }: RouteContext): vo
     const includeRated = parseBool('includeRated', req.query.includeRated as never);
     const explain = parseExplainCount('explain', req.query.explain as never);
     const r = recommender.recommend(user, { ...filters, limit, includeRated, ...(explain === undefined ? {} : { explain }) });
+    res.locals.source = r.source;
     res.json({ user: r.user, model: r.model, source: r.source, items: decorate(r.items), filters: describeFilters(filters) });
   });
 
