@@ -29,6 +29,8 @@ export interface BackgroundTuneOptions {
   readonly extraArgs?: readonly string[];
   /** One line per event for a human (started, finished, failed). */
   readonly say?: (line: string) => void;
+  /** Node arguments that run the ridgerec CLI (default: this process's own flags and entry script). */
+  readonly cli?: readonly string[];
 }
 
 /**
@@ -51,7 +53,7 @@ export function startBackgroundTune(options: BackgroundTuneOptions): BackgroundT
     .split(/\s+/)
     .reduce((n, dim) => n * (dim.split('=')[1]?.split(',').length ?? 1), 1);
   const args = [
-    ...selfCommand(),
+    ...(options.cli ?? selfCommand()),
     'tune',
     '--db',
     options.db,
