@@ -182,21 +182,28 @@ export async function render(section) {
     }
   }
 
+  // Answers may arrive out of order while items are clicked quickly: only the newest is shown.
+  let basketCall = 0;
   async function recommendBasket() {
+    const call = ++basketCall;
     if (basket.size === 0) {
       fill(basketOut, h('p', {}, 'The basket is empty: add a few products.'));
+      basketOut.dataset.size = '0';
       return;
     }
     const body = { ratings: [...basket.keys()].map((item) => ({ item, value: 1 })), limit: 10, explain: EXPLAIN };
     try {
       const r = await post('/v1/recommendations', body);
+      if (call !== basketCall) return;
       fill(
         basketOut,
         h('h3', {}, 'Recommended for this basket'),
         resultList('Recommendations for the basket', r, actions),
         curlBlock(curl('POST', '/v1/recommendations', body)),
       );
+      basketOut.dataset.size = String(body.ratings.length);
     } catch (e) {
+      if (call !== basketCall) return;
       fill(basketOut, h('p', { class: 'status error' }, e.message), curlBlock(curl('POST', '/v1/recommendations', body)));
     }
   }
@@ -330,7 +337,7 @@ export async function render(section) {
   });
   pickSelect.addEventListener('change', () => void browse(pickSelect.value));
   drawBasket();
-  fill(basketOut, h('p', {}, 'The basket is empty: add a few products.'));
+  void recommendBasket();
   await recommendUser();
   return () => {
     clearTimeout(userTimer);
