@@ -281,6 +281,32 @@ suite('dashboard against a demo-shop server', () => {
     await p.close();
   });
 
+  it("works under helmet's default Content-Security-Policy too (no inline script or style, nothing from elsewhere)", async () => {
+    // helmet() 8's default policy, put on every response in place of the dashboard's own.
+    const helmetDefault =
+      "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';" +
+      "img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';" +
+      'upgrade-insecure-requests';
+    const p = await context.newPage();
+    const probs = watch(p);
+    let rewritten = 0;
+    await p.route('**/*', async (route) => {
+      const response = await route.fetch();
+      rewritten++;
+      await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': helmetDefault } });
+    });
+    for (const view of VIEWS) await openView(p, base, view);
+    await openView(p, base, 'training');
+    expect(await p.evaluate(() => Object.keys((globalThis as unknown as Win).dashboard.charts).sort())).toEqual([
+      'lambda',
+      'loss',
+      'train',
+    ]);
+    expect(rewritten).toBeGreaterThan(10);
+    expect(probs.list).toEqual([]);
+    await p.close();
+  });
+
   it('is keyboard-navigable: skip link, then the views in order; Enter opens one', async () => {
     const p = await context.newPage();
     await openView(p, base, 'overview');
