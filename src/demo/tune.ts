@@ -67,10 +67,7 @@ export function startBackgroundTune(options: BackgroundTuneOptions): BackgroundT
     ...(options.extraArgs ?? []),
   ];
   let state: TuneProgress = { state: 'running', done: 0, total, grid, startedAt: new Date().toISOString(), error: null };
-  const child: ChildProcess = spawn(process.execPath, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'warn' },
-  });
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const kill = (): void => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   };

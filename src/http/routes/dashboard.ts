@@ -393,7 +393,7 @@ function tuningJson(rec: TuningRecord): Record<string, unknown> {
 // ---------------------------------------------------------------------------------------------
 // Routes
 
-export function register({ app, recommender, auth, json: _json }: RouteContext, deps: DashboardDeps): void {
+export function register({ app, recommender, auth }: RouteContext, deps: DashboardDeps): void {
   const { store } = deps;
   const serving = new ServingWindow(deps.registry);
   const servingStats = (): ServingRecommender['stats'] | null => {
