@@ -104,8 +104,17 @@ function securityHeaders(res: Response): void {
 
 /** `/` (index.html) and `/assets/<hash>/…` (the dashboard's files, uPlot under vendor/). */
 export function dashboardStatic(): express.Router {
-  const { hash, index } = loadAssets();
   const router = express.Router();
+  let assets: Assets;
+  try {
+    assets = loadAssets();
+  } catch (e) {
+    // A copy without the dashboard's files (or uPlot) still serves the API; / says what is missing.
+    const why = `the dashboard's files cannot be read (${(e as Error).message}); reinstall ridgerec`;
+    router.get('/', (_req, _res, next) => next(new Unavailable(why, { code: 'dashboard_unavailable' })));
+    return router;
+  }
+  const { hash, index } = assets;
   const page: RequestHandler = (req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
     if (req.path !== '/' && req.path !== '/index.html') return next();
