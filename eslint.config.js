@@ -18,4 +18,6 @@ export default tseslint.config(
       ],
     },
   },
+  // The dashboard's ES modules run in the browser (served as they are, no bundler).
+  { files: ['dashboard/**/*.js'], languageOptions: { globals: globals.browser, sourceType: 'module' } },
 );

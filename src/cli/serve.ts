@@ -15,6 +15,7 @@ import { invalidInput } from '../errors.js';
 import { createApp } from '../http/app.js';
 import { isLoopbackHost, type RateLimitSettings } from '../http/auth.js';
 import { createRecommender, type Recommender } from '../serving/recommender.js';
+import { dashboardStore, type TuneProgress } from '../store/dashboard.js';
 import { openStore, type SqliteStore, type Store } from '../store/store.js';
 import { runCommand, withDbOption } from './common.js';
 
@@ -45,6 +46,8 @@ export interface StartServerOptions {
   /** The serving core's write deadline and live-user cap (src/config.ts); defaults when absent. */
   readonly writeDeadlineMs?: number;
   readonly maxLiveUsers?: number;
+  /** A background tuning run's progress, shown by the dashboard (start's demo tune). */
+  readonly tuneProgress?: () => TuneProgress | null;
 }
 
 /** How a server treats writes, decided from its bind address, API key and --allow-open-writes. */
@@ -116,6 +119,7 @@ export async function serveConfigured(
   config: Config,
   banner: (handle: ServerHandle, store: SqliteStore) => string,
   prepare?: (store: SqliteStore) => Promise<void>,
+  extras: { tuneProgress?: () => TuneProgress | null; afterListen?: (handle: ServerHandle, store: SqliteStore) => void } = {},
 ): Promise<void> {
   const store = openStore(config.db);
   const logger = createLogger(config);
@@ -134,6 +138,7 @@ export async function serveConfigured(
       pollMs: config.pollMs,
       writeDeadlineMs: config.writeDeadlineMs,
       maxLiveUsers: config.maxLiveUsers,
+      ...(extras.tuneProgress ? { tuneProgress: extras.tuneProgress } : {}),
     });
   } catch (e) {
     store.close();
@@ -142,6 +147,7 @@ export async function serveConfigured(
   const { warning } = writePolicy(config);
   if (warning !== null) process.stderr.write(`ridgerec: ${warning}\n`);
   process.stdout.write(banner(handle, store));
+  extras.afterListen?.(handle, store);
   await serveUntilSignal(handle, store, logger);
 }
 
@@ -155,12 +161,14 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
   });
   recommender.startPolling(options.pollMs ?? DEFAULTS.pollMs);
   const policy = writePolicy(options);
+  const db = (options.store as Partial<SqliteStore>).db;
   const app = createApp({
     recommender,
     apiKey: options.apiKey ?? null,
     readOnly: policy.readOnly,
     rateLimit: policy.rateLimit,
     logger,
+    ...(db ? { dashboard: dashboardStore(db, options.tuneProgress ? { tuneProgress: options.tuneProgress } : {}) } : {}),
   });
   const server = app.listen(options.port, options.host);
   try {

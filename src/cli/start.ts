@@ -4,13 +4,17 @@
  *   2. if it holds no ratings, generate and load the demo shop (src/demo); a demo loaded before items
  *      had categories gets them,
  *   3. if no model is active, train one with the default parameters and activate it,
- *   4. serve exactly like `serve` (--port / $PORT / 3000, --host / $HOST / 127.0.0.1; src/config.ts).
+ *   4. serve exactly like `serve` (--port / $PORT / 3000, --host / $HOST / 127.0.0.1; src/config.ts),
+ *   5. on the demo shop with no tuning result yet, tune λ in the background (src/demo/tune.ts), so
+ *      the dashboard's validation curve is there out of the box.
  * Idempotent: a second run finds the ratings and the active model and goes straight to serving.
  */
 import type { Command } from 'commander';
 import type { Db } from '../db/connection.js';
 import { addDemoCategories, loadDemoShop, type DemoLoadResult } from '../demo/load.js';
 import { generateDemoShop } from '../demo/shop.js';
+import { startBackgroundTune, type BackgroundTune } from '../demo/tune.js';
+import { latestTuningResult } from '../model/tuning-store.js';
 import { activeModelId, saveModel } from '../model/registry.js';
 import { loadMatrix, ratingStats, userRatings } from '../ratings/store.js';
 import { fit } from '../model/fit.js';
@@ -102,18 +106,30 @@ export function register(program: Command): void {
     runCommand(async () => {
       const config = serverConfig(opts);
       const say = (line: string) => process.stdout.write(`ridgerec: ${line}\n`);
+      let tune: BackgroundTune | null = null;
       await serveConfigured(
         config,
         (handle, store) => {
           const user = isDemo(store.db) ? 'demo-1' : 'USER';
           return (
             `ridgerec listening on ${handle.url} (model ${handle.recommender.modelId() ?? 'none'})\n` +
+            `  dashboard: open ${handle.url}/ in a browser\n` +
             `  try: curl '${handle.url}/v1/users/${user}/recommendations?limit=5'\n`
           );
         },
         async (store) => {
           const report = await prepareDatabase(store.db, { say });
           if (report.demo === null && report.trained === null) say(`database ready (model ${report.model} active)`);
+        },
+        {
+          tuneProgress: () => tune?.progress() ?? null,
+          // The demo shop with no tuning result yet: tune λ in the background so the dashboard's
+          // validation curve is there out of the box (src/demo/tune.ts).
+          afterListen: (_handle, store) => {
+            if (config.db !== ':memory:' && isDemo(store.db) && latestTuningResult(store.db) === null) {
+              tune = startBackgroundTune({ db: config.db, say });
+            }
+          },
         },
       );
     }),

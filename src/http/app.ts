@@ -10,9 +10,11 @@ import { pino, type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { DEFAULTS, type LogLevel } from '../config.js';
 import { writeGuard } from './auth.js';
+import type { DashboardStore } from '../store/dashboard.js';
 import { errorHandler, notFoundHandler, requireDecodablePath } from './errors.js';
 import { createMetrics, type HttpMetrics } from './metrics.js';
 import type { RouteContext } from './routes/context.js';
+import { dashboardStatic, register as registerDashboard } from './routes/dashboard.js';
 import { register as registerHealth } from './routes/health.js';
 import { register as registerMeta } from './routes/meta.js';
 import { BODY_LIMIT, createRouter, decorator, titlesOf, type RouterDeps } from './router.js';
@@ -24,6 +26,8 @@ export interface AppDeps extends RouterDeps {
   readonly logLevel?: LogLevel;
   /** Metrics registry; default: a fresh one per app. */
   readonly registry?: Registry;
+  /** What the dashboard at / reads from SQLite (src/store/dashboard.ts); without it its data routes answer 503. */
+  readonly dashboard?: DashboardStore;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -92,7 +96,7 @@ export function requestObserver(logger: Logger, metrics: Pick<HttpMetrics, 'reco
     res.once('close', () => {
       const ms = performance.now() - start;
       const status = res.statusCode;
-      metrics.record(req, status, ms / 1000);
+      metrics.record(req, status, ms / 1000, res.locals.source);
       const finished = res.writableFinished;
       const level = status >= 500 ? 'error' : status >= 400 || !finished ? 'warn' : 'info';
       if (!logger.isLevelEnabled(level)) return;
@@ -111,7 +115,7 @@ export function requestObserver(logger: Logger, metrics: Pick<HttpMetrics, 'reco
 
 /**
  * The standalone server's app: the API router at the root, plus /health, /metrics,
- * /openapi.json, request logs, the 404 fallback and the error handler.
+ * /openapi.json, the dashboard at /, request logs, the 404 fallback and the error handler.
  */
 export function createApp(deps: AppDeps): Express {
   const logger = deps.logger ?? pino({ level: deps.logLevel ?? DEFAULTS.logLevel });
@@ -124,6 +128,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestObserver(logger, metrics));
 
   app.use(requireDecodablePath);
+  app.use(dashboardStatic());
 
   const ctx: RouteContext = {
     app,
@@ -134,6 +139,7 @@ export function createApp(deps: AppDeps): Express {
     titles: titlesOf(deps),
   };
   registerHealth(ctx);
+  registerDashboard(ctx, { registry: metrics.registry, store: deps.dashboard, keyRequired: !!deps.apiKey });
   app.use(createRouter(deps));
   registerMeta(ctx, metrics.registry);
 

@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics on a per-app Registry (tests build many apps; the global registry would
- * collide): requests by method, route pattern and status; latency histograms by route; the
- * active model id and its age, read from the recommender at scrape time.
+ * collide): requests by method, route pattern and status; latency histograms by route;
+ * recommendation answers by source; the active model id and its age, read from the recommender
+ * at scrape time.
  */
 import type { Request, RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -15,7 +16,7 @@ export interface HttpMetrics {
    * Counts one finished request and observes its latency, in seconds (what the middleware does;
    * the app's request observer calls it from its own finish handler).
    */
-  record(req: Request, status: number, seconds: number): void;
+  record(req: Request, status: number, seconds: number, source?: unknown): void;
 }
 
 /**
@@ -62,11 +63,18 @@ export function createMetrics(recommender: Recommender, registry: Registry = new
     },
   });
 
+  const sources = new Counter({
+    name: 'ridgerec_recommendations_total',
+    help: 'recommendation answers by source (model, fold-in, popular)',
+    labelNames: ['source'] as const,
+    registers: [registry],
+  });
+
   // The labelled children, resolved once per (method, route[, status]): prom-client hashes the
   // label object on every inc/observe otherwise. Route labels are patterns, so this stays small.
   const counters = new Map<string, Counter.Internal>();
   const timers = new Map<string, Histogram.Internal<'method' | 'route'>>();
-  const record = (req: Request, status: number, seconds: number): void => {
+  const record = (req: Request, status: number, seconds: number, source?: unknown): void => {
     const route = routeLabel(req);
     const key = `${req.method} ${route}`;
     let timer = timers.get(key);
@@ -76,11 +84,13 @@ export function createMetrics(recommender: Recommender, registry: Registry = new
     if (counter === undefined) counters.set(statusKey, (counter = requests.labels(req.method, route, String(status))));
     counter.inc();
     timer.observe(seconds);
+    // The recommendation routes put their answer's source in res.locals.source.
+    if (typeof source === 'string') sources.inc({ source });
   };
 
   const middleware: RequestHandler = (req, res, next) => {
     const start = performance.now();
-    res.once('finish', () => record(req, res.statusCode, (performance.now() - start) / 1000));
+    res.once('finish', () => record(req, res.statusCode, (performance.now() - start) / 1000, res.locals.source));
     next();
   };
   return { registry, middleware, record };

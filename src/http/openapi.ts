@@ -5,6 +5,7 @@
 import { LIMITS } from '../config.js';
 import { DEFAULT_EXPLAIN_TOP, MAX_EXPLAIN } from '../serving/explanations.js';
 import { VERSION } from '../version.js';
+import { dashboardPaths, dashboardSchemas } from './openapi-dashboard.js';
 import {
   DEFAULT_ITEM_PAGE,
   DEFAULT_LIMIT,
@@ -186,6 +187,7 @@ export function openApiDocument(): Record<string, unknown> {
             timestamp: { type: 'integer', minimum: 0, description: 'Unix seconds of the event (default: now).' },
           },
         },
+        ...dashboardSchemas,
       },
     },
     paths: {
@@ -543,6 +545,7 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { 200: { description: 'OpenAPI 3.1 document', content: json({ type: 'object' }) } },
         },
       },
+      ...dashboardPaths(),
     },
   };
 }

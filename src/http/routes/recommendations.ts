@@ -43,15 +43,18 @@ class AnswerCache {
 interface Answer {
   readonly json: string;
   readonly bytes: number;
+  /** The answer's source (model, fold-in, popular), counted by the metrics on every send. */
+  readonly source: string;
 }
 
-function answer(value: unknown): Answer {
+function answer(value: { readonly source: string } & Record<string, unknown>): Answer {
   const json = JSON.stringify(value);
-  return { json, bytes: Buffer.byteLength(json) };
+  return { json, bytes: Buffer.byteLength(json), source: value.source };
 }
 
 /** A JSON answer already serialised: what res.json would send, without serialising it again. */
 function sendJson(res: Response, body: Answer): void {
+  res.locals.source = body.source;
   res.statusCode = 200;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', body.bytes);
@@ -100,6 +103,7 @@ export function register({ app, recommender, json, decorate }: RouteContext): vo
     const { ratings, explain, ...options } = parseAnonymousBody(req.body);
     const r = recommender.recommendAnonymous(ratings, explain === undefined ? options : { ...options, explain });
     const { limit: _limit, ...filters } = options;
+    res.locals.source = r.source;
     res.json({ source: r.source, model: r.model, items: decorate(r.items), filters: describeFilters(filters) });
   });
 }
