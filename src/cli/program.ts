@@ -14,6 +14,7 @@ import { register as registerSimilar } from './similar.js';
 import { register as registerExplain } from './explain.js';
 import { register as registerTune } from './tune.js';
 import { register as registerRetrain } from './retrain.js';
+import { register as registerExport } from './export.js';
 
 /** Builds the `ridgerec` program; each command lives in its own file and only wires src/ pieces. */
 export function buildProgram(): Command {
@@ -40,5 +41,6 @@ export function buildProgram(): Command {
   registerExplain(program);
   registerTune(program);
   registerRetrain(program);
+  registerExport(program);
   return program;
 }
