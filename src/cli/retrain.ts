@@ -12,7 +12,9 @@
 import type { Command } from 'commander';
 import { openStore } from '../store/store.js';
 import { isRidgerecError } from '../errors.js';
-import { RETRAIN_DEFAULTS, RETRAIN_EXIT, retrain, type RetrainResult } from '../retrain/retrain.js';
+import { RETRAIN_DEFAULTS, RETRAIN_EXIT, retrain, type CandidateSource, type RetrainResult } from '../retrain/retrain.js';
+import { sparkCandidate } from '../spark/import.js';
+import { invalidInput } from '../errors.js';
 import { cliMessage, cutoffFlag, dbConfig, floatArg, withCutoffOption, withDbOption, withJsonOption } from './common.js';
 import { addTrainFlags, explicitTrainParams } from './train-flags.js';
 
@@ -25,6 +27,7 @@ interface Flags {
   at?: number;
   k?: number;
   seed?: number;
+  candidate?: string;
 }
 
 export function register(program: Command): void {
@@ -41,10 +44,24 @@ export function register(program: Command): void {
       `largest tolerated regression of the gate metric, absolute (default ${RETRAIN_DEFAULTS.maxRegression})`,
       floatArg('--max-regression', 0),
     )
-    .option('--tune', "start from the newest `ridgerec tune` result instead of the active model's hyperparameters");
+    .option('--tune', "start from the newest `ridgerec tune` result instead of the active model's hyperparameters")
+    .option('--candidate <source>', 'gate a model trained elsewhere instead of fitting one: spark:DIR (a Spark ALSModel.save directory)');
   withJsonOption(withDbOption(addTrainFlags(withCutoffOption(cmd, RETRAIN_DEFAULTS.at)))).action(async (opts: Flags) => {
     process.exitCode = await run(cmd, opts);
   });
+}
+
+/** `--candidate spark:DIR` → the candidate source; training flags other than --threads make no sense with it. */
+function candidateSource(raw: string, overrides: Record<string, unknown>, tune: boolean): CandidateSource {
+  const m = /^spark:(.+)$/.exec(raw);
+  if (!m) throw invalidInput(`--candidate must be spark:DIR (a Spark ALSModel.save directory), got "${raw}"`);
+  const fitFlags = Object.keys(overrides).filter((k) => k !== 'threads');
+  if (tune || fitFlags.length > 0) {
+    throw invalidInput(
+      `--candidate ${raw} is a model already trained: ${tune ? '--tune' : fitFlags.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} cannot apply to it`,
+    );
+  }
+  return sparkCandidate(m[1]!);
 }
 
 function summary(r: RetrainResult): string {
@@ -62,11 +79,21 @@ function summary(r: RetrainResult): string {
 }
 
 async function run(cmd: Command, opts: Flags): Promise<number> {
+  const overrides = explicitTrainParams(cmd);
+  let candidate: CandidateSource | undefined;
+  try {
+    // A --candidate that is not a Spark model directory is a usage error (exit 2), found before any work.
+    candidate = opts.candidate === undefined ? undefined : candidateSource(opts.candidate, overrides, opts.tune === true);
+  } catch (e) {
+    process.stderr.write(`ridgerec: ${isRidgerecError(e) ? cliMessage(e) : String(e)}\n`);
+    return 2;
+  }
   try {
     const store = openStore(dbConfig(opts).db);
     try {
       const r = await retrain(store.db, {
-        overrides: explicitTrainParams(cmd),
+        overrides,
+        ...(candidate ? { candidate } : {}),
         holdout: opts.holdout,
         seed: opts.seed,
         maxRegression: opts.maxRegression,

@@ -400,3 +400,33 @@ export async function importSparkModel(
   const id = store.saveModel(model, { activate: options.activate === true });
   return { id, model };
 }
+
+/**
+ * `retrain --candidate spark:DIR`: the Spark model in DIR as a candidate of the quality gate. The
+ * holdout its training left out is read from DIR/export.json (the export's manifest, which
+ * train_als.py copies beside the model) when the export was made with --holdout.
+ */
+export function sparkCandidate(dir: string): {
+  readonly label: string;
+  readonly holdout: { readonly fraction: number; readonly seed: number; readonly totalRatings?: number } | null;
+  load(ratings: RatingMatrix): Promise<Model>;
+} {
+  const root = resolve(dir);
+  if (!existsSync(root) || !statSync(root).isDirectory()) throw invalidInput(`--candidate spark:${dir}: no such directory`);
+  readSparkMetadata(root); // refuse a directory that is not a Spark model before any work
+  let holdout: { fraction: number; seed: number; totalRatings?: number } | null = null;
+  const manifest = join(root, 'export.json');
+  if (existsSync(manifest)) {
+    let m: { holdout?: { fraction?: unknown; seed?: unknown; totalRatings?: unknown } | null };
+    try {
+      m = JSON.parse(readFileSync(manifest, 'utf8')) as typeof m;
+    } catch (e) {
+      throw invalidInput(`${manifest}: not JSON (${(e as Error).message})`);
+    }
+    const h = m.holdout;
+    if (h && typeof h.fraction === 'number' && typeof h.seed === 'number') {
+      holdout = { fraction: h.fraction, seed: h.seed, ...(typeof h.totalRatings === 'number' ? { totalRatings: h.totalRatings } : {}) };
+    }
+  }
+  return { label: `Spark model ${dir}`, holdout, load: (ratings) => readSparkModel(root, { ratings }) };
+}
