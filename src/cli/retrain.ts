@@ -52,7 +52,8 @@ export function register(program: Command): void {
 }
 
 /** `--candidate spark:DIR` → the candidate source; training flags other than --threads make no sense with it. */
-function candidateSource(raw: string, overrides: Record<string, unknown>, tune: boolean): CandidateSource {
+function candidateSource(raw: string, overrides: Record<string, unknown>, opts: Flags): CandidateSource {
+  const tune = opts.tune === true;
   const m = /^spark:(.+)$/.exec(raw);
   if (!m) throw invalidInput(`--candidate must be spark:DIR (a Spark ALSModel.save directory), got "${raw}"`);
   const fitFlags = Object.keys(overrides).filter((k) => k !== 'threads');
@@ -61,7 +62,15 @@ function candidateSource(raw: string, overrides: Record<string, unknown>, tune: 
       `--candidate ${raw} is a model already trained: ${tune ? '--tune' : fitFlags.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} cannot apply to it`,
     );
   }
-  return sparkCandidate(m[1]!);
+  const source = sparkCandidate(m[1]!);
+  const h = source.holdout;
+  if (h && ((opts.holdout !== undefined && opts.holdout !== h.fraction) || (opts.seed !== undefined && opts.seed !== h.seed))) {
+    throw invalidInput(
+      `${source.label} was trained without the holdout ${h.fraction} seed ${h.seed} (its export.json): ` +
+        'gating it on another split would test it on ratings it trained on: drop --holdout/--seed',
+    );
+  }
+  return source;
 }
 
 function summary(r: RetrainResult): string {
@@ -83,7 +92,7 @@ async function run(cmd: Command, opts: Flags): Promise<number> {
   let candidate: CandidateSource | undefined;
   try {
     // A --candidate that is not a Spark model directory is a usage error (exit 2), found before any work.
-    candidate = opts.candidate === undefined ? undefined : candidateSource(opts.candidate, overrides, opts.tune === true);
+    candidate = opts.candidate === undefined ? undefined : candidateSource(opts.candidate, overrides, opts);
   } catch (e) {
     process.stderr.write(`ridgerec: ${isRidgerecError(e) ? cliMessage(e) : String(e)}\n`);
     return 2;
