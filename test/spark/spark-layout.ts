@@ -80,7 +80,7 @@ export function writeSparkModel(dir: string, spec: SparkModelSpec): void {
   mkdirSync(meta, { recursive: true });
   const line = {
     class: 'org.apache.spark.ml.recommendation.ALSModel',
-    timestamp: 1764700000000,
+    timestamp: Date.now(),
     sparkVersion: spec.sparkVersion ?? '3.5.1',
     uid: 'ALS_4b1e0f6c2a7d',
     paramMap: { userCol: 'user_id', itemCol: 'item_id', predictionCol: 'prediction', coldStartStrategy: 'drop', ...spec.paramMap },
