@@ -177,8 +177,8 @@ async function readFactors(dir: string, sub: 'userFactors' | 'itemFactors', rank
   }
   // Rows in ascending Spark id: the dense order of the export.
   const ids = new Int32Array(total);
-  const src = new Int32Array(total); // (chunk << 0) packed below via two arrays
-  const srcChunk = new Int32Array(total);
+  const src = new Int32Array(total); // row within its part file
+  const srcChunk = new Int32Array(total); // which part file
   let n = 0;
   chunks.forEach((c, ci) => {
     for (let r = 0; r < c.ids.length; r++, n++) {
