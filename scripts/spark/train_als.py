@@ -126,10 +126,21 @@ def local_path(path):
     return path[len("file://"):] if path.startswith("file://") else path
 
 
+def exists(spark, path):
+    """Whether a file exists, locally or on a Hadoop file system (assumed to when that cannot be asked)."""
+    if is_local(path):
+        return os.path.exists(local_path(path))
+    jvm = getattr(spark, "_jvm", None)
+    if jvm is None:
+        return True
+    p = jvm.org.apache.hadoop.fs.Path(path)
+    return p.getFileSystem(spark._jsc.hadoopConfiguration()).exists(p)
+
+
 def read_ratings(spark, export_dir):
     sep = "" if export_dir.endswith("/") else "/"
     parquet = export_dir + sep + "ratings.parquet"
-    if is_local(export_dir) and not os.path.exists(local_path(parquet)):
+    if not exists(spark, parquet):
         from pyspark.sql.types import FloatType, IntegerType, LongType, StructField, StructType
 
         schema = StructType([
