@@ -149,6 +149,23 @@ export { createApp } from './http/app.js';
 export type { AppDeps } from './http/app.js';
 
 /**
+ * Models trained by Apache Spark MLlib's ALS: `readSparkModel(dir, { ratings })` reads the
+ * directory `ALSModel.save` wrote (metadata/, userFactors/, itemFactors/ as snappy Parquet, and the
+ * id maps of `ridgerec export ratings` beside them) into a {@link Model} that scores exactly as
+ * Spark predicts (u·v, no biases); `importSparkModel(store, dir, { activate })` does that with the
+ * store's ratings as each user's rated items and saves it in the store's registry.
+ *
+ * @example
+ * ```ts
+ * const store = openStore('./data/shop.db');
+ * const { id, model } = await importSparkModel(store, '/data/als-model', { activate: true });
+ * console.log(id, model.info.factors, model.recommend('ann', { limit: 5 }).items);
+ * ```
+ */
+export { importSparkModel, readSparkModel } from './spark/import.js';
+export type { ReadSparkOptions, SparkImportStore } from './spark/import.js';
+
+/**
  * Training parameters: their defaults and validation, and the feedback guess `fit` uses.
  *
  * @example

@@ -1,5 +1,5 @@
 /**
- * `ridgerec models list|activate ID|rollback|export ID FILE|import FILE [--json]`: what the model
+ * `ridgerec models list|activate ID|rollback|export ID FILE|import FILE|import-spark DIR [--json]`: what the model
  * store holds, and which model the server answers with. A running `ridgerec serve` picks an
  * activation up at its next poll (RIDGEREC_POLL_MS, 2 s by default).
  */
@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { invalidInput } from '../errors.js';
 import { openStore } from '../store/store.js';
 import { activateModel, activeModelId, listModels, rollbackModel, type ModelRecord } from '../model/registry.js';
+import { importSparkModel } from '../spark/import.js';
 import { intArg, dbConfig, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
 
 interface Flags {
@@ -153,6 +154,49 @@ export function register(program: Command): void {
         else
           process.stdout.write(
             `imported ${file} as model ${id} (${r.feedback}, ${r.nUsers} users × ${r.nItems} items)` +
+              `${opts.activate ? '; it is now the active model' : `; not activated (ridgerec models activate ${id})`}\n`,
+          );
+      } finally {
+        store.close();
+      }
+    }),
+  );
+  registerImportSpark(models);
+}
+
+function registerImportSpark(models: Command): void {
+  withJsonOption(
+    withDbOption(
+      models
+        .command('import-spark')
+        .description("save a model written by Spark MLlib's ALSModel.save (scripts/spark/train_als.py) as a new model")
+        .argument('<dir>', 'the directory ALSModel.save wrote (metadata/, userFactors/, itemFactors/, and the id maps)')
+        .option('--activate', 'make it the active model'),
+    ),
+  ).action((dir: string, opts: Flags & { activate?: boolean }) =>
+    runCommand(async () => {
+      const started = performance.now();
+      const store = openStore(dbConfig(opts).db);
+      try {
+        const { id, model } = await importSparkModel(store, dir, { activate: opts.activate === true });
+        const seconds = Math.round(performance.now() - started) / 1000;
+        const p = model.params;
+        if (opts.json)
+          printJson({
+            model: id,
+            activated: opts.activate === true,
+            feedback: p.feedback,
+            factors: model.factors,
+            nUsers: model.nUsers,
+            nItems: model.nItems,
+            ratings: model.userItems.indices.length,
+            params: p,
+            seconds,
+          });
+        else
+          process.stdout.write(
+            `imported Spark model ${dir} as model ${id} (${p.feedback}, rank ${model.factors}, regParam ${p.lambda}` +
+              `${p.feedback === 'implicit' ? `, alpha ${p.alpha}` : ''}; ${model.nUsers} users × ${model.nItems} items) in ${seconds} s` +
               `${opts.activate ? '; it is now the active model' : `; not activated (ridgerec models activate ${id})`}\n`,
           );
       } finally {

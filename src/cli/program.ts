@@ -15,6 +15,7 @@ import { register as registerExplain } from './explain.js';
 import { register as registerTune } from './tune.js';
 import { register as registerRetrain } from './retrain.js';
 import { register as registerDoctor } from './doctor.js';
+import { register as registerExport } from './export.js';
 
 /** Builds the `ridgerec` program; each command lives in its own file and only wires src/ pieces. */
 export function buildProgram(): Command {
@@ -42,5 +43,6 @@ export function buildProgram(): Command {
   registerTune(program);
   registerRetrain(program);
   registerDoctor(program);
+  registerExport(program);
   return program;
 }

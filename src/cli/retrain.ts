@@ -11,8 +11,10 @@
  */
 import type { Command } from 'commander';
 import { openStore } from '../store/store.js';
-import { RETRAIN_DEFAULTS, RETRAIN_EXIT, retrain, type RetrainResult } from '../retrain/retrain.js';
-import { cutoffFlag, dbConfig, errorLine, floatArg, intArg, withCutoffOption, withDbOption, withJsonOption } from './common.js';
+import { invalidInput, isRidgerecError } from '../errors.js';
+import { RETRAIN_DEFAULTS, RETRAIN_EXIT, retrain, type CandidateSource, type RetrainResult } from '../retrain/retrain.js';
+import { sparkCandidate } from '../spark/import.js';
+import { cliMessage, cutoffFlag, dbConfig, errorLine, floatArg, intArg, withCutoffOption, withDbOption, withJsonOption } from './common.js';
 import { addTrainFlags, explicitTrainParams } from './train-flags.js';
 
 interface Flags {
@@ -25,6 +27,7 @@ interface Flags {
   k?: number;
   seed?: number;
   rankingUsers?: number;
+  candidate?: string;
 }
 
 export function register(program: Command): void {
@@ -46,10 +49,33 @@ export function register(program: Command): void {
       '--ranking-users <n>',
       `rank a seeded sample of at most n holdout users for the ranking metrics, 0 = every user (default ${RETRAIN_DEFAULTS.rankingUsers})`,
       intArg('--ranking-users', 0),
-    );
+    )
+    .option('--candidate <source>', 'gate a model trained elsewhere instead of fitting one: spark:DIR (a Spark ALSModel.save directory)');
   withJsonOption(withDbOption(addTrainFlags(withCutoffOption(cmd, RETRAIN_DEFAULTS.at)))).action(async (opts: Flags) => {
     process.exitCode = await run(cmd, opts);
   });
+}
+
+/** `--candidate spark:DIR` → the candidate source; training flags other than --threads make no sense with it. */
+function candidateSource(raw: string, overrides: Record<string, unknown>, opts: Flags): CandidateSource {
+  const tune = opts.tune === true;
+  const m = /^spark:(.+)$/.exec(raw);
+  if (!m) throw invalidInput(`--candidate must be spark:DIR (a Spark ALSModel.save directory), got "${raw}"`);
+  const fitFlags = Object.keys(overrides).filter((k) => k !== 'threads');
+  if (tune || fitFlags.length > 0) {
+    throw invalidInput(
+      `--candidate ${raw} is a model already trained: ${tune ? '--tune' : fitFlags.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} cannot apply to it`,
+    );
+  }
+  const source = sparkCandidate(m[1]!);
+  const h = source.holdout;
+  if (h && ((opts.holdout !== undefined && opts.holdout !== h.fraction) || (opts.seed !== undefined && opts.seed !== h.seed))) {
+    throw invalidInput(
+      `${source.label} was trained without the holdout ${h.fraction} seed ${h.seed} (its export.json): ` +
+        'gating it on another split would test it on ratings it trained on: drop --holdout/--seed',
+    );
+  }
+  return source;
 }
 
 function summary(r: RetrainResult): string {
@@ -67,11 +93,21 @@ function summary(r: RetrainResult): string {
 }
 
 async function run(cmd: Command, opts: Flags): Promise<number> {
+  const overrides = explicitTrainParams(cmd);
+  let candidate: CandidateSource | undefined;
+  try {
+    // A --candidate that is not a Spark model directory is a usage error (exit 2), found before any work.
+    candidate = opts.candidate === undefined ? undefined : candidateSource(opts.candidate, overrides, opts);
+  } catch (e) {
+    process.stderr.write(`ridgerec: ${isRidgerecError(e) ? cliMessage(e) : String(e)}\n`);
+    return 2;
+  }
   try {
     const store = openStore(dbConfig(opts).db);
     try {
       const r = await retrain(store.db, {
-        overrides: explicitTrainParams(cmd),
+        overrides,
+        ...(candidate ? { candidate } : {}),
         holdout: opts.holdout,
         seed: opts.seed,
         maxRegression: opts.maxRegression,

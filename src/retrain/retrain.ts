@@ -15,19 +15,26 @@
  * explicit activates when rmse_candidate − rmse_active ≤ m, implicit when
  * ndcg_active − ndcg_candidate ≤ m.
  *
+ * A candidate trained elsewhere (options.candidate, `--candidate spark:DIR`) replaces the local
+ * fit of step 2: it is evaluated as it is on the same holdout (on the split its export left out,
+ * when the export says so), and on a pass saved and activated as it is, without a refit.
+ *
  * Crash safety: every write is one SQLite transaction (the save and the activation commit
  * together), so a kill -9 at any moment leaves the previous model active and no half-written row.
  * The server (src/serving) polls activeModelId and hot-swaps on its own.
  */
 import type { Db } from '../db/connection.js';
 import { invalidInput, RidgerecError } from '../errors.js';
-import { DEFAULT_AT, metricsToJson } from '../eval/metrics.js';
+import { DEFAULT_AT, evaluateModelThreaded, metricsToJson } from '../eval/metrics.js';
 import { fitAndEvaluate } from '../eval/run.js';
 import { holdoutSplit } from '../eval/split.js';
 import { activeModelId, getModel, saveModel } from '../model/registry.js';
 import { requireTuningResult } from '../model/tuning-store.js';
 import { loadMatrix } from '../ratings/store.js';
 import { fit } from '../model/fit.js';
+import type { Model } from '../model/model.js';
+import type { RatingMatrix } from '../ratings/matrix.js';
+import { modelOnMatrix } from '../spark/import.js';
 import { DEFAULT_PARAMS, detectFeedback, resolveParams, type Feedback, type IterationStats, type TrainParams } from '../training/params.js';
 
 export interface RetrainOptions {
@@ -52,6 +59,26 @@ export interface RetrainOptions {
   readonly rankingUsers?: number;
   /** Progress lines (`ridgerec retrain` prints them on stderr). */
   readonly onProgress?: (line: string) => void;
+  /**
+   * A model trained elsewhere (e.g. by Spark: `--candidate spark:DIR`) instead of a local fit: it
+   * is evaluated as it is on the same holdout, against the active model's hyperparameters fitted
+   * on the split, and activated as it is when it passes (there is nothing to refit).
+   */
+  readonly candidate?: CandidateSource;
+}
+
+/** A ready-made candidate model for the gate. */
+export interface CandidateSource {
+  /** How the candidate is named in the reason and the progress lines, e.g. "Spark model /data/als". */
+  readonly label: string;
+  /**
+   * The split its training data left out (export --holdout), when known: the gate then uses it, so
+   * the candidate is judged on ratings it never saw. Unknown: the candidate's holdout metrics are
+   * optimistic (it may have trained on the held-out ratings).
+   */
+  readonly holdout: { readonly fraction: number; readonly seed: number; readonly totalRatings?: number } | null;
+  /** Builds the model; `ratings` is the snapshot the gate reads (each user's rated items come from it). */
+  load(ratings: RatingMatrix): Promise<Model>;
 }
 
 export interface RetrainResult {
@@ -137,8 +164,15 @@ function sameHyperparameters(a: TrainParams, b: TrainParams): boolean {
 export async function retrain(db: Db, options: RetrainOptions = {}): Promise<RetrainResult> {
   const started = performance.now();
   const say = options.onProgress ?? (() => {});
-  const holdout = options.holdout ?? RETRAIN_DEFAULTS.holdout;
-  const seed = options.seed ?? RETRAIN_DEFAULTS.seed;
+  const source = options.candidate;
+  const holdout = options.holdout ?? source?.holdout?.fraction ?? RETRAIN_DEFAULTS.holdout;
+  const seed = options.seed ?? source?.holdout?.seed ?? RETRAIN_DEFAULTS.seed;
+  if (source?.holdout && (holdout !== source.holdout.fraction || seed !== source.holdout.seed)) {
+    throw invalidInput(
+      `${source.label} was trained without the holdout ${source.holdout.fraction} seed ${source.holdout.seed}; ` +
+        `gating it on holdout ${holdout} seed ${seed} would test it on ratings it trained on: drop --holdout/--seed`,
+    );
+  }
   const maxRegression = options.maxRegression ?? RETRAIN_DEFAULTS.maxRegression;
   const at = options.at ?? RETRAIN_DEFAULTS.at;
   const rankingUsers = options.rankingUsers ?? RETRAIN_DEFAULTS.rankingUsers;
@@ -158,7 +192,27 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   say(
     `loaded ${matrix.nnz} ratings (${matrix.nUsers} users × ${matrix.nItems} items) in ${((performance.now() - t0) / 1000).toFixed(2)} s`,
   );
-  const { params, base } = candidateParams(db, () => detectFeedback(matrix.byUser.values), activeSummary?.params ?? null, options);
+  const external = source ? await source.load(matrix) : null;
+  const { params, base } = external
+    ? {
+        params: resolveParams({
+          ...external.params,
+          threads: options.overrides?.threads ?? DEFAULT_PARAMS[external.params.feedback].threads,
+        }),
+        base: source!.label,
+      }
+    : candidateParams(db, () => detectFeedback(matrix.byUser.values), activeSummary?.params ?? null, options);
+  if (source && !source.holdout) {
+    say(
+      `warning: ${source.label} does not say which ratings its training left out (export with --holdout for that): ` +
+        'it may have trained on the held-out ratings, which makes its holdout metrics optimistic',
+    );
+  } else if (source?.holdout?.totalRatings !== undefined && source.holdout.totalRatings !== matrix.nnz) {
+    say(
+      `warning: the store holds ${matrix.nnz} ratings, the export held ${source.holdout.totalRatings}: ` +
+        'the holdout drawn now is not exactly the one the export left out',
+    );
+  }
   const activeParams = activeSummary ? resolveParams({ ...activeSummary.params, threads: params.threads }) : null;
 
   // 2. The same split for both.
@@ -170,16 +224,22 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
     say(
       `${who} iteration ${s.iteration}/${p.iterations}: loss ${s.loss.toPrecision(6)} (data ${s.dataLoss.toPrecision(6)} + penalty ${s.penalty.toPrecision(6)}) ${s.seconds.toFixed(2)} s`,
     );
-  say(`training the candidate on the split (${base}): factors ${params.factors}, lambda ${params.lambda}, ${params.feedback}`);
-  const cand = await fitAndEvaluate(train, test, params, { ...evalOptions, onIteration: progress('candidate', params) });
+  let cand: Awaited<ReturnType<typeof fitAndEvaluate>>;
+  if (external) cand = await evaluateExternal(external, train, test, params, evalOptions, say, source!.label);
+  else {
+    say(`training the candidate on the split (${base}): factors ${params.factors}, lambda ${params.lambda}, ${params.feedback}`);
+    cand = await fitAndEvaluate(train, test, params, { ...evalOptions, onIteration: progress('candidate', params) });
+  }
   const candMetrics = metricsToJson(cand.metrics);
-  say(
-    `candidate fitted in ${cand.fitSeconds.toFixed(2)} s, evaluated in ${(cand.seconds - cand.fitSeconds).toFixed(2)} s ` +
-      `(ranking metrics over ${cand.metrics.testUsers} users${rankingUsers > 0 ? `, a seeded sample of at most ${rankingUsers}` : ''})`,
-  );
+  if (!external) {
+    say(
+      `candidate fitted in ${cand.fitSeconds.toFixed(2)} s, evaluated in ${(cand.seconds - cand.fitSeconds).toFixed(2)} s ` +
+        `(ranking metrics over ${cand.metrics.testUsers} users${rankingUsers > 0 ? `, a seeded sample of at most ${rankingUsers}` : ''})`,
+    );
+  }
   let actMetrics: Record<string, number> | null = null;
   if (activeParams) {
-    if (sameHyperparameters(activeParams, params)) {
+    if (!external && sameHyperparameters(activeParams, params)) {
       // Same hyperparameters, same split, same seed: the fit would be identical.
       actMetrics = candMetrics;
       say("the active model has the same hyperparameters: its holdout metrics are the candidate's");
@@ -224,9 +284,21 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   }
   say(reason);
 
-  const savedMetrics = { ...candMetrics, holdout, seed, split, gate: metric, ...(actMetrics ? { comparedWith: activeId } : {}) };
+  const savedMetrics = {
+    ...candMetrics,
+    holdout,
+    seed,
+    split,
+    gate: metric,
+    ...(actMetrics ? { comparedWith: activeId } : {}),
+    ...(source ? { candidateSource: source.label, holdoutUnseen: source.holdout !== null } : {}),
+  };
   let candidateId: number;
-  if (activate) {
+  if (activate && external) {
+    // Trained elsewhere on the export: saved and activated as it is.
+    candidateId = saveInOneTransaction(db, activeId, () => saveModel(db, external, { metrics: savedMetrics, activate: true, reason }));
+    say(`saved and activated ${source!.label} as model ${candidateId}`);
+  } else if (activate) {
     say('refitting the candidate on all ratings');
     const t1 = performance.now();
     const full = await fit(matrix, params, { onIteration: progress('final', params) });
@@ -247,6 +319,32 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
     seconds: (performance.now() - started) / 1000,
     detail: { metric, params, activeParams, split, base },
   };
+}
+
+/**
+ * Scores a ready-made model on the holdout: laid out in the split's train index space (its
+ * factors looked up by id), each user's training items excluded, the metrics of a local candidate.
+ */
+async function evaluateExternal(
+  model: Model,
+  train: RatingMatrix,
+  test: Parameters<typeof evaluateModelThreaded>[2],
+  params: TrainParams,
+  evalOptions: Omit<NonNullable<Parameters<typeof evaluateModelThreaded>[3]>, 'threads'>,
+  say: (line: string) => void,
+  label: string,
+): Promise<{ fit: Model; metrics: Awaited<ReturnType<typeof evaluateModelThreaded>>; seconds: number; fitSeconds: number }> {
+  const started = performance.now();
+  say(`evaluating ${label} (${params.feedback}, rank ${params.factors}, lambda ${params.lambda}) on the holdout`);
+  const aligned = modelOnMatrix(model, train);
+  const unknown = aligned.metrics as { unknownUsers?: number; unknownItems?: number };
+  if (unknown.unknownUsers || unknown.unknownItems) {
+    say(`${unknown.unknownUsers ?? 0} users and ${unknown.unknownItems ?? 0} items of the ratings are not in the candidate: they score 0`);
+  }
+  const metrics = await evaluateModelThreaded(aligned, train, test, { ...evalOptions, threads: params.threads });
+  const seconds = (performance.now() - started) / 1000;
+  say(`evaluated in ${seconds.toFixed(2)} s`);
+  return { fit: model, metrics, seconds, fitSeconds: 0 };
 }
 
 /**

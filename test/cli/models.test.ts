@@ -8,6 +8,7 @@ import { openStore } from '../../src/store/store.js';
 import { DEFAULT_PARAMS } from '../../src/training/params.js';
 import { runInProcess } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
+import { sparkFactorsOf, writeSparkModel } from '../spark/spark-layout.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -159,5 +160,81 @@ describe('ridgerec models', () => {
     const unknown = await runInProcess(['models', 'export', '99', join(dir, 'x.ridgerec'), '--db', dbPath]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/model 99 does not exist/);
+  });
+});
+
+describe('ridgerec models import-spark', () => {
+  /** A Spark ALSModel directory of an implicit model over alice, bob and three items, with the id maps. */
+  function sparkDir(name: string): { path: string; model: Model } {
+    const model = new Model({
+      params: { ...DEFAULT_PARAMS.implicit, factors: 2, lambdaScaling: 'count', lambda: 0.5 },
+      factors: 2,
+      nUsers: 2,
+      nItems: 3,
+      globalMean: 0,
+      metrics: {},
+      history: [],
+      createdAt: new Date().toISOString(),
+      userIds: ['0', '1'],
+      itemIds: ['0', '1', '2'],
+      userFactors: Float32Array.from([1, 0, 0, 1]),
+      itemFactors: Float32Array.from([0.9, 0.1, 0.2, 0.8, 0.5, 0.5]),
+      userBias: null,
+      itemBias: null,
+      userItems: { indptr: Int32Array.from([0, 0, 0]), indices: new Int32Array(0) },
+    });
+    const path = join(dir, name);
+    writeSparkModel(path, { ...sparkFactorsOf(model), parts: 2, paramMap: { implicitPrefs: true, alpha: 2, regParam: 0.5, maxIter: 7 } });
+    return { path, model };
+  }
+
+  it('saves the Spark model, not active unless --activate, and prints one JSON object', async () => {
+    const { path } = sparkDir('als');
+    const r = await runInProcess(['models', 'import-spark', path, '--db', dbPath, '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      model: number;
+      activated: boolean;
+      feedback: string;
+      factors: number;
+      nUsers: number;
+      nItems: number;
+      params: Record<string, unknown>;
+    };
+    expect(out).toMatchObject({ model: 4, activated: false, feedback: 'implicit', factors: 2, nUsers: 2, nItems: 3 });
+    expect(out.params).toMatchObject({ lambda: 0.5, lambdaScaling: 'count', alpha: 2, iterations: 7, solver: 'cholesky' });
+    expect(active()).toBe(1);
+    const again = await runInProcess(['models', 'import-spark', path, '--activate', '--db', dbPath]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(
+      /imported Spark model .* as model 5 \(implicit, rank 2, regParam 0.5, alpha 2; 2 users × 3 items\).*it is now the active model/,
+    );
+    expect(active()).toBe(5);
+    const store = openStore(dbPath);
+    try {
+      // user 0 = (1, 0): item 0 scores 0.9, item 2 0.5, item 1 0.2 (no rated items in this store for "0").
+      expect(
+        store
+          .activeModel()!
+          .model.recommend('0', { limit: 3 })
+          .items.map((x) => x.item),
+      ).toEqual(['0', '2', '1']);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('refuses a directory that is not a Spark model (exit 2) and saves nothing', async () => {
+    const r = await runInProcess(['models', 'import-spark', join(dir, 'nothing-here'), '--db', dbPath]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('no such directory');
+    const { path } = sparkDir('broken');
+    writeFileSync(join(path, 'metadata', 'part-00000'), JSON.stringify({ class: 'org.apache.spark.ml.recommendation.ALSModel', rank: 3 }));
+    const bad = await runInProcess(['models', 'import-spark', path, '--db', dbPath]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/userFactors\/part-00000-\S+: row 0 \(id \d\): features has 2 values but metadata\/part-00000 says rank 3/);
+    const list = JSON.parse((await runInProcess(['models', 'list', '--db', dbPath, '--json'])).stdout) as { models: unknown[] };
+    expect(list.models).toHaveLength(3);
   });
 });
