@@ -50,7 +50,8 @@ export function checkCatalogItem(raw: unknown, at = 'item'): CatalogItem {
   };
 }
 
-interface ItemRow {
+/** A row of the items table, as ITEM_COLUMNS selects it. */
+export interface ItemRow {
   external_id: string;
   title: string | null;
   categories: string;
@@ -58,7 +59,8 @@ interface ItemRow {
   active: number;
 }
 
-function itemOf(r: ItemRow): CatalogItem {
+/** The catalogue item a row of the items table holds. */
+export function itemOf(r: ItemRow): CatalogItem {
   return {
     id: r.external_id,
     title: r.title,
@@ -68,7 +70,8 @@ function itemOf(r: ItemRow): CatalogItem {
   };
 }
 
-const COLUMNS = 'external_id, title, categories, metadata, active';
+/** The items table's columns that make a CatalogItem (itemOf). */
+export const ITEM_COLUMNS = 'external_id, title, categories, metadata, active';
 
 /** A change to an item: absent fields keep their stored value (or the default for a new item). */
 export interface ItemPatch {
@@ -97,7 +100,7 @@ export function checkItemPatch(raw: unknown, at = 'body'): ItemPatch {
 
 /** The stored item, or undefined for an id the database has never seen. */
 export function getItem(db: Db, id: string): CatalogItem | undefined {
-  const row = db.prepare(`SELECT ${COLUMNS} FROM items WHERE external_id = ?`).get(canonicalId(id, 'item')) as ItemRow | undefined;
+  const row = db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE external_id = ?`).get(canonicalId(id, 'item')) as ItemRow | undefined;
   return row === undefined ? undefined : itemOf(row);
 }
 
@@ -119,7 +122,7 @@ export function writeItems(
        OR active IS NOT excluded.active`,
   );
   // Prepared once per call: preparing per item would cost more than the reads and writes (an import writes 10^5 items).
-  const select = db.prepare(`SELECT ${COLUMNS} FROM items WHERE external_id = ?`);
+  const select = db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE external_id = ?`);
   return writeTransaction(
     db,
     (): CatalogItem[] => {
@@ -189,7 +192,7 @@ export function listItems(db: Db, q: ItemQuery): ItemPage {
     args.push(q.category);
   }
   const rows = db
-    .prepare(`SELECT ${COLUMNS} FROM items ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY external_id LIMIT ?`)
+    .prepare(`SELECT ${ITEM_COLUMNS} FROM items ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY external_id LIMIT ?`)
     .all(...args, q.limit + 1) as ItemRow[];
   const items = rows.slice(0, q.limit).map(itemOf);
   return { items, next: rows.length > q.limit ? items.at(-1)!.id : null };
@@ -199,7 +202,7 @@ export function listItems(db: Db, q: ItemQuery): ItemPage {
 export function loadCatalogueItems(db: Db): CatalogItem[] {
   return (
     db
-      .prepare(`SELECT ${COLUMNS} FROM items WHERE title IS NOT NULL OR metadata IS NOT NULL OR categories <> '[]' OR active = 0`)
+      .prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE title IS NOT NULL OR metadata IS NOT NULL OR categories <> '[]' OR active = 0`)
       .all() as ItemRow[]
   ).map(itemOf);
 }

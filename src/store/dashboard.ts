@@ -13,7 +13,7 @@ import { invalidInput, notFound, RidgerecError } from '../errors.js';
 import { MAGIC, type ModelFileHeader } from '../model/model-file.js';
 import { activateModel, activeModelId, listModels, rollbackModel, type ModelRecord } from '../model/registry.js';
 import { latestTuningResult, type TuningRecord } from '../model/tuning-store.js';
-import type { CatalogItem, MetadataValue } from '../ratings/catalogue.js';
+import { ITEM_COLUMNS, itemOf, type CatalogItem, type ItemRow } from '../ratings/catalogue.js';
 import type { Feedback, IterationStats } from '../training/params.js';
 
 /** How long the whole-table aggregates are reused. */
@@ -73,14 +73,6 @@ export interface DashboardStore {
   latestTuning(feedback?: Feedback): TuningRecord | null;
   /** The background tuning run started with the server (npm start on the demo shop), or null. */
   tuneProgress(): TuneProgress | null;
-}
-
-interface ItemRow {
-  external_id: string;
-  title: string | null;
-  categories: string;
-  metadata: string | null;
-  active: number;
 }
 
 /** SQL LIKE pattern for a substring, with %, _ and the escape character escaped. */
@@ -169,21 +161,12 @@ export function dashboardStore(db: Db, options: { tuneProgress?: () => TuneProgr
       const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
       const total = (db.prepare(`SELECT count(*) AS n FROM items ${clause}`).get(args) as { n: number }).n;
       const rows = db
-        .prepare(
-          `SELECT external_id, title, categories, metadata, active FROM items ${clause} ORDER BY external_id LIMIT @limit OFFSET @offset`,
-        )
+        .prepare(`SELECT ${ITEM_COLUMNS} FROM items ${clause} ORDER BY external_id LIMIT @limit OFFSET @offset`)
         .all({ ...args, limit: q.limit, offset: q.offset }) as ItemRow[];
       const counts = itemCounts();
       return {
         total,
-        items: rows.map((r) => ({
-          id: r.external_id,
-          title: r.title,
-          categories: JSON.parse(r.categories) as string[],
-          metadata: (r.metadata === null ? {} : JSON.parse(r.metadata)) as Record<string, MetadataValue>,
-          active: r.active === 1,
-          ratings: counts.get(r.external_id) ?? 0,
-        })),
+        items: rows.map((r) => ({ ...itemOf(r), ratings: counts.get(r.external_id) ?? 0 })),
       };
     },
 
