@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { openDatabase, type Db } from '../../src/db/connection.js';
+import { openDatabase, writeLockHeld } from '../../src/db/connection.js';
 import { createApp } from '../../src/http/app.js';
 import { createRecommender } from '../../src/serving/recommender.js';
 import { storeFromDb } from '../../src/store/store.js';
@@ -35,18 +35,6 @@ function option(args: string[], name: string, fallback: number): number {
   const v = Number(args[i + 1]);
   if (!Number.isSafeInteger(v) || v < 0) throw new Error(`${name} must be a non-negative integer, got ${args[i + 1]}`);
   return v;
-}
-
-/** True while another connection holds the write lock (probed without waiting: busy_timeout 0). */
-function lockHeld(probe: Db): boolean {
-  try {
-    probe.exec('BEGIN IMMEDIATE');
-    probe.exec('ROLLBACK');
-    return false;
-  } catch (e) {
-    if ((e as { code?: string }).code?.startsWith('SQLITE_BUSY')) return true;
-    throw e;
-  }
 }
 
 function quantiles(xs: number[]): { n: number; p50: number; p99: number; max: number } {
@@ -132,7 +120,6 @@ export async function run(args: string[]): Promise<void> {
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const probe = openDatabase(path);
-  probe.pragma('busy_timeout = 0');
 
   // Phase 1, the baseline: the same traffic for a few seconds with nobody holding the lock, so the
   // figures below compare with this machine's load at the time, not with an ideal.
@@ -149,7 +136,7 @@ export async function run(args: string[]): Promise<void> {
   child.stdout.on('data', (d: Buffer) => (childOut += d.toString()));
   let exited = false;
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => ((exited = true), resolve(code))));
-  while (!exited && !lockHeld(probe)) await new Promise((resolve) => setTimeout(resolve, 10));
+  while (!exited && !writeLockHeld(probe)) await new Promise((resolve) => setTimeout(resolve, 10));
   const lockedAt = performance.now();
   const during = await drive(url, shape.users, deadline, exit);
   const code = await exit;

@@ -81,3 +81,17 @@ export function writeTransaction<T>(db: Db, fn: () => T, options: WriteOptions =
     if (saved !== null) db.pragma(`busy_timeout = ${saved}`);
   }
 }
+
+/**
+ * True while another connection holds the write lock. Probes without waiting (an empty write
+ * transaction with lock timeout 0), so it never blocks, whatever the connection's busy_timeout.
+ */
+export function writeLockHeld(db: Db): boolean {
+  try {
+    writeTransaction(db, () => undefined, { lockTimeoutMs: 0 });
+    return false;
+  } catch (e) {
+    if (e instanceof Busy) return true;
+    throw e;
+  }
+}

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/connection.js';
+import { writeLockHeld } from '../../src/db/connection.js';
 import { createApp } from '../../src/http/app.js';
 import { userRatings } from '../../src/ratings/store.js';
 import { createRecommender, type ServingRecommender } from '../../src/serving/recommender.js';
@@ -60,18 +60,6 @@ async function healthLatencies(url: string, until: Promise<unknown>): Promise<nu
     out.push(performance.now() - t0);
   }
   return out;
-}
-
-/** True while some other connection holds the write lock (probed without waiting). */
-function lockHeld(probe: Db): boolean {
-  try {
-    probe.exec('BEGIN IMMEDIATE');
-    probe.exec('ROLLBACK');
-    return false;
-  } catch (e) {
-    if ((e as { code?: string }).code?.startsWith('SQLITE_BUSY')) return true;
-    throw e;
-  }
 }
 
 function quantile(xs: readonly number[], q: number): number {
@@ -154,7 +142,7 @@ describe('writes never block the event loop', () => {
     const imported = runCli(['import', file, '--db', t.path]).finally(() => (exited = true));
     // Wait until the child holds the lock, then post a rating and sample /health until the import ends.
     let held = false;
-    while (!exited && !(held = lockHeld(probe))) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (!exited && !(held = writeLockHeld(probe))) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(held).toBe(true);
     const post = postRating(url, { user: 'w3', item: 'i3', value: 5 });
     const latencies = await healthLatencies(url, imported);
