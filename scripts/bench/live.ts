@@ -19,7 +19,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { DEFAULTS } from '../../src/config.js';
 import { loadModel, saveModel } from '../../src/model/registry.js';
-import { createRecommender, type ServingStore } from '../../src/serving/recommender.js';
+import { createRecommender, type ServingRecommender, type ServingStore } from '../../src/serving/recommender.js';
 import { storeFromDb } from '../../src/store/store.js';
 import { mulberry32 } from '../../src/training/random.js';
 import { loadAverage, peakRssMB, prepareDb, SHAPES, type Shape } from './common.js';
@@ -35,26 +35,47 @@ function option(args: string[], name: string, fallback: string): string {
 const MB = 2 ** 20;
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
+/** The small k = 64, 27,000-item model the per-user measurements run on. */
+const LIVE_SHAPE: Shape = { users: 1000, items: 27_000, factors: 64, nnz: 20_000 };
+
+/**
+ * Runs `measure` against a serving core over a fresh database of LIVE_SHAPE (no precompute),
+ * removing the database afterwards.
+ */
+async function withLiveRecommender(maxLiveUsers: number | undefined, measure: (rec: ServingRecommender) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ridgerec-bench-live-'));
+  try {
+    const db = prepareDb(join(dir, 'live.db'), LIVE_SHAPE, true);
+    const rec = createRecommender({ store: storeFromDb(db), precompute: false, ...(maxLiveUsers === undefined ? {} : { maxLiveUsers }) });
+    await measure(rec);
+    await rec.close();
+    db.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `users` new users `${prefix}0`… rate 10 seeded random items each, through addRatings in batches of 200. */
+async function rateAsNewUsers(rec: ServingRecommender, prefix: string, users: number, seed: number): Promise<void> {
+  const rand = mulberry32(seed);
+  for (let b = 0; b < users; b += 200) {
+    const batch = [];
+    for (let u = b; u < Math.min(users, b + 200); u++) {
+      for (let j = 0; j < 10; j++) batch.push({ user: `${prefix}${u}`, item: `i${Math.floor(rand() * LIVE_SHAPE.items)}`, value: 1 });
+    }
+    await rec.addRatings(batch);
+  }
+}
+
 /**
  * `users` distinct users rate 10 items each through addRatings with the default cap: the heap
  * (after a full GC) and RSS they leave, against the cap's estimate.
  */
 async function capped(users: number): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'ridgerec-bench-live-'));
-  try {
-    const shape: Shape = { users: 1000, items: 27_000, factors: 64, nnz: 20_000 };
-    const db = prepareDb(join(dir, 'live.db'), shape, true);
-    const rec = createRecommender({ store: storeFromDb(db), precompute: false });
-    const rand = mulberry32(4);
+  await withLiveRecommender(undefined, async (rec) => {
     gc();
     const before = process.memoryUsage();
-    for (let b = 0; b < users; b += 200) {
-      const batch = [];
-      for (let u = b; u < Math.min(users, b + 200); u++) {
-        for (let j = 0; j < 10; j++) batch.push({ user: `api-user-${u}`, item: `i${Math.floor(rand() * shape.items)}`, value: 1 });
-      }
-      await rec.addRatings(batch);
-    }
+    await rateAsNewUsers(rec, 'api-user-', users, 4);
     gc();
     const after = process.memoryUsage();
     process.stdout.write(
@@ -71,32 +92,17 @@ async function capped(users: number): Promise<void> {
         loadAverage: loadAverage(),
       })}\n`,
     );
-    await rec.close();
-    db.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 async function bytesPerEntry(users: number): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'ridgerec-bench-live-'));
-  try {
-    const shape: Shape = { users: 1000, items: 27_000, factors: 64, nnz: 20_000 };
-    const db = prepareDb(join(dir, 'live.db'), shape, true);
-    const rec = createRecommender({ store: storeFromDb(db), precompute: false, maxLiveUsers: users + 1 });
-    const rand = mulberry32(3);
+  await withLiveRecommender(users + 1, async (rec) => {
     gc();
     // Heap plus ArrayBuffer backing stores: a fold-in's Float32Array of k = 64 floats lives outside the V8 heap.
     const used = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
     const rss0 = process.memoryUsage().rss;
     const before = used();
-    for (let b = 0; b < users; b += 200) {
-      const batch = [];
-      for (let u = b; u < Math.min(users, b + 200); u++) {
-        for (let j = 0; j < 10; j++) batch.push({ user: `live-user-${u}`, item: `i${Math.floor(rand() * shape.items)}`, value: 1 });
-      }
-      await rec.addRatings(batch);
-    }
+    await rateAsNewUsers(rec, 'live-user-', users, 3);
     gc();
     const per = (used() - before) / users;
     const rssPer = (process.memoryUsage().rss - rss0) / users;
@@ -115,11 +121,7 @@ async function bytesPerEntry(users: number): Promise<void> {
         loadAverage: loadAverage(),
       })}\n`,
     );
-    await rec.close();
-    db.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 async function swapPause(size: string, touched: number): Promise<void> {
