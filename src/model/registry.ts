@@ -143,7 +143,7 @@ export function importModelFile(db: Db, bytes: Uint8Array, options: Omit<SaveOpt
   return saveModel(db, model, options);
 }
 
-/** SHA-256 of a model file's bytes, as 64 lowercase hex digits (the model_files.sha256 column). */
+/** SHA-256 of a model file's bytes, as 64 lowercase hex digits (the models.file_sha256 column). */
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
