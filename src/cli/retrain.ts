@@ -13,7 +13,6 @@ import type { Command } from 'commander';
 import { openStore } from '../store/store.js';
 import { invalidInput, isRidgerecError } from '../errors.js';
 import { RETRAIN_DEFAULTS, RETRAIN_EXIT, retrain, type CandidateSource, type RetrainResult } from '../retrain/retrain.js';
-import { sparkCandidate } from '../spark/import.js';
 import { cliMessage, cutoffFlag, dbConfig, errorLine, floatArg, intArg, withCutoffOption, withDbOption, withJsonOption } from './common.js';
 import { addTrainFlags, explicitTrainParams } from './train-flags.js';
 
@@ -57,7 +56,7 @@ export function register(program: Command): void {
 }
 
 /** `--candidate spark:DIR` → the candidate source; training flags other than --threads make no sense with it. */
-function candidateSource(raw: string, overrides: Record<string, unknown>, opts: Flags): CandidateSource {
+async function candidateSource(raw: string, overrides: Record<string, unknown>, opts: Flags): Promise<CandidateSource> {
   const tune = opts.tune === true;
   const m = /^spark:(.+)$/.exec(raw);
   if (!m) throw invalidInput(`--candidate must be spark:DIR (a Spark ALSModel.save directory), got "${raw}"`);
@@ -67,6 +66,7 @@ function candidateSource(raw: string, overrides: Record<string, unknown>, opts: 
       `--candidate ${raw} is a model already trained: ${tune ? '--tune' : fitFlags.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} cannot apply to it`,
     );
   }
+  const { sparkCandidate } = await import('../spark/import.js'); // the Parquet reader, only for --candidate
   const source = sparkCandidate(m[1]!);
   const h = source.holdout;
   if (h && ((opts.holdout !== undefined && opts.holdout !== h.fraction) || (opts.seed !== undefined && opts.seed !== h.seed))) {
@@ -97,7 +97,7 @@ async function run(cmd: Command, opts: Flags): Promise<number> {
   let candidate: CandidateSource | undefined;
   try {
     // A --candidate that is not a Spark model directory is a usage error (exit 2), found before any work.
-    candidate = opts.candidate === undefined ? undefined : candidateSource(opts.candidate, overrides, opts);
+    candidate = opts.candidate === undefined ? undefined : await candidateSource(opts.candidate, overrides, opts);
   } catch (e) {
     process.stderr.write(`ridgerec: ${isRidgerecError(e) ? cliMessage(e) : String(e)}\n`);
     return 2;

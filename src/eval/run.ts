@@ -17,6 +17,10 @@ export interface FitAndEvaluateOptions {
   /** Seed of that sample (default 0). */
   rankingSeed?: number;
   onIteration?: (s: IterationStats) => void;
+  /** Threads of the ranking pass (default params.threads). */
+  threads?: number;
+  /** Fit and rank in worker threads even with threads 1, leaving this thread free (FitOptions.offThread). */
+  offThread?: boolean;
 }
 
 /** Fits `params` on `train`, evaluates on `test`; seconds covers both, fitSeconds the fit alone. */
@@ -27,11 +31,15 @@ export async function fitAndEvaluate(
   options: FitAndEvaluateOptions = {},
 ): Promise<{ fit: Model; metrics: EvalMetrics; seconds: number; fitSeconds: number }> {
   const started = performance.now();
-  const fit = await fitModel(train, params, options.onIteration ? { onIteration: options.onIteration } : {});
+  const fit = await fitModel(train, params, {
+    ...(options.onIteration ? { onIteration: options.onIteration } : {}),
+    ...(options.offThread ? { offThread: true } : {}),
+  });
   const fitSeconds = (performance.now() - started) / 1000;
   // The ranking pass uses the fit's threads (workers only when the problem is large enough).
   const metrics = await evaluateModelThreaded(fit, train, test, {
-    threads: params.threads,
+    threads: options.threads ?? params.threads,
+    ...(options.offThread ? { offThread: true } : {}),
     ...(options.at === undefined ? {} : { at: options.at }),
     ...(options.rankingUsers === undefined ? {} : { rankingUsers: options.rankingUsers }),
     ...(options.rankingSeed === undefined ? {} : { rankingSeed: options.rankingSeed }),

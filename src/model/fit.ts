@@ -19,6 +19,11 @@ export interface Rating {
 export interface FitOptions {
   /** Called after every ALS iteration (users then items) with the loss and its two terms. */
   readonly onIteration?: (s: IterationStats) => void;
+  /**
+   * Solve in worker threads even with threads 1, so the calling thread (a server's event loop)
+   * stays free while the model fits. Default false: threads 1 fits on the calling thread.
+   */
+  readonly offThread?: boolean;
 }
 
 /** Training parameters as `fit` takes them: any subset; feedback is detected from the values when absent. */
@@ -77,6 +82,9 @@ export async function fit(ratings: Iterable<Rating> | RatingMatrix, params: FitP
   const matrix = isMatrix(ratings) ? ratings : matrixFromRatings(ratings);
   const feedback = params.feedback ?? detectFeedback(matrix.byUser.values);
   const p = resolveParams({ ...params, feedback });
-  const result = await fitFactors(matrix, p, options.onIteration ? { onIteration: options.onIteration } : {});
+  const result = await fitFactors(matrix, p, {
+    ...(options.onIteration ? { onIteration: options.onIteration } : {}),
+    ...(options.offThread ? { offThread: true } : {}),
+  });
   return modelFromFit(result, matrix);
 }

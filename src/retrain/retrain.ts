@@ -34,7 +34,6 @@ import { loadMatrix } from '../ratings/store.js';
 import { fit } from '../model/fit.js';
 import type { Model } from '../model/model.js';
 import type { RatingMatrix } from '../ratings/matrix.js';
-import { modelOnMatrix } from '../spark/import.js';
 import { DEFAULT_PARAMS, detectFeedback, resolveParams, type Feedback, type IterationStats, type TrainParams } from '../training/params.js';
 
 export interface RetrainOptions {
@@ -215,20 +214,61 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   }
   const activeParams = activeSummary ? resolveParams({ ...activeSummary.params, threads: params.threads }) : null;
 
+  const progress = (who: string, p: TrainParams) => (s: IterationStats) =>
+    say(
+      `${who} iteration ${s.iteration}/${p.iterations}: loss ${s.loss.toPrecision(6)} (data ${s.dataLoss.toPrecision(6)} + penalty ${s.penalty.toPrecision(6)}) ${s.seconds.toFixed(2)} s`,
+    );
+
+  // Fits that do not depend on each other run side by side when there are two threads or more,
+  // each on its own half of them, in workers: the candidate beside the active model's
+  // hyperparameters or, when there is no second fit (nothing active, or the same hyperparameters),
+  // beside the refit on all ratings. Two half-width fits at once finish sooner than one full-width
+  // fit after the other (a sweep's tail and the serial steps between sweeps leave a core idle that
+  // the other fit fills), and whichever finishes first leaves its core to the evaluation, which
+  // runs on every thread. Without a second fit the gate cannot refuse (the active model's metrics
+  // are the candidate's, or there are none), so that refit is never wasted; it starts before the
+  // split, which it does not need.
+  const needActiveFit = !external && activeParams !== null && !sameHyperparameters(activeParams, params);
+  const sideBySide = !external && params.threads >= 2;
+  const half = (p: TrainParams): TrainParams => (sideBySide ? resolveParams({ ...p, threads: Math.floor(params.threads / 2) }) : p);
+  let earlyRefit: Promise<Model> | null = null;
+  if (sideBySide && !needActiveFit) {
+    say('refitting the candidate on all ratings, beside the candidate (nothing can refuse it: there is no second fit)');
+    const t = performance.now();
+    earlyRefit = fit(matrix, half(params), { onIteration: progress('final', params), offThread: true }).then((m) => {
+      say(`refitted in ${((performance.now() - t) / 1000).toFixed(2)} s`);
+      return m;
+    });
+    earlyRefit.catch(() => {}); // awaited below; this keeps a failure from being reported as unhandled first
+  }
+
   // 2. The same split for both.
   const t1 = performance.now();
   const { train, test } = holdoutSplit(matrix, holdout, seed);
   const split = `per-user holdout ${holdout} seed ${seed}: ${train.nnz} train / ${test.values.length} test ratings`;
   say(`split: ${split} in ${((performance.now() - t1) / 1000).toFixed(2)} s`);
-  const progress = (who: string, p: TrainParams) => (s: IterationStats) =>
-    say(
-      `${who} iteration ${s.iteration}/${p.iterations}: loss ${s.loss.toPrecision(6)} (data ${s.dataLoss.toPrecision(6)} + penalty ${s.penalty.toPrecision(6)}) ${s.seconds.toFixed(2)} s`,
-    );
+  const fitOnSplit = (who: string, p: TrainParams) =>
+    fitAndEvaluate(train, test, half(p), {
+      ...evalOptions,
+      onIteration: progress(who, p),
+      ...(sideBySide ? { offThread: true, threads: params.threads } : {}),
+    });
   let cand: Awaited<ReturnType<typeof fitAndEvaluate>>;
+  let act: Awaited<ReturnType<typeof fitAndEvaluate>> | null = null;
   if (external) cand = await evaluateExternal(external, train, test, params, evalOptions, say, source!.label);
   else {
     say(`training the candidate on the split (${base}): factors ${params.factors}, lambda ${params.lambda}, ${params.feedback}`);
-    cand = await fitAndEvaluate(train, test, params, { ...evalOptions, onIteration: progress('candidate', params) });
+    const candidate = fitOnSplit('candidate', params);
+    let second: Promise<unknown> = earlyRefit ?? Promise.resolve();
+    if (needActiveFit && sideBySide) {
+      say(`training the active model's hyperparameters (model ${activeId}) on the same split, beside the candidate`);
+      second = fitOnSplit('active', activeParams!).then((r) => (act = r));
+    }
+    // Both settle before anything is thrown, so no fit outlives this call in its workers.
+    const [c, o] = await Promise.allSettled([candidate, second]);
+    if (c.status === 'rejected') throw c.reason;
+    if (o.status === 'rejected') throw o.reason;
+    cand = c.value;
   }
   const candMetrics = metricsToJson(cand.metrics);
   if (!external) {
@@ -239,14 +279,16 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   }
   let actMetrics: Record<string, number> | null = null;
   if (activeParams) {
-    if (!external && sameHyperparameters(activeParams, params)) {
+    if (act !== null) actMetrics = metricsToJson((act as Awaited<ReturnType<typeof fitAndEvaluate>>).metrics);
+    else if (!external && !needActiveFit) {
       // Same hyperparameters, same split, same seed: the fit would be identical.
       actMetrics = candMetrics;
       say("the active model has the same hyperparameters: its holdout metrics are the candidate's");
     } else {
       say(`training the active model's hyperparameters (model ${activeId}) on the same split`);
-      const act = await fitAndEvaluate(train, test, activeParams, { ...evalOptions, onIteration: progress('active', activeParams) });
-      actMetrics = metricsToJson(act.metrics);
+      actMetrics = metricsToJson(
+        (await fitAndEvaluate(train, test, activeParams, { ...evalOptions, onIteration: progress('active', activeParams) })).metrics,
+      );
     }
   }
 
@@ -299,11 +341,15 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
     candidateId = saveInOneTransaction(db, activeId, () => saveModel(db, external, { metrics: savedMetrics, activate: true, reason }));
     say(`saved and activated ${source!.label} as model ${candidateId}`);
   } else if (activate) {
-    say('refitting the candidate on all ratings');
     const t1 = performance.now();
-    const full = await fit(matrix, params, { onIteration: progress('final', params) });
+    let full: Model;
+    if (earlyRefit) full = await earlyRefit;
+    else {
+      say('refitting the candidate on all ratings');
+      full = await fit(matrix, params, { onIteration: progress('final', params) });
+      say(`refitted in ${((performance.now() - t1) / 1000).toFixed(2)} s`);
+    }
     const t2 = performance.now();
-    say(`refitted in ${((t2 - t1) / 1000).toFixed(2)} s`);
     candidateId = saveInOneTransaction(db, activeId, () => saveModel(db, full, { metrics: savedMetrics, activate: true, reason }));
     say(`saved and activated model ${candidateId} in ${((performance.now() - t2) / 1000).toFixed(2)} s`);
   } else {
@@ -336,6 +382,7 @@ async function evaluateExternal(
 ): Promise<{ fit: Model; metrics: Awaited<ReturnType<typeof evaluateModelThreaded>>; seconds: number; fitSeconds: number }> {
   const started = performance.now();
   say(`evaluating ${label} (${params.feedback}, rank ${params.factors}, lambda ${params.lambda}) on the holdout`);
+  const { modelOnMatrix } = await import('../spark/import.js'); // the Parquet reader, only for a ready-made candidate
   const aligned = modelOnMatrix(model, train);
   const unknown = aligned.metrics as { unknownUsers?: number; unknownItems?: number };
   if (unknown.unknownUsers || unknown.unknownItems) {

@@ -28,6 +28,12 @@ export interface FitOptions {
    * (see src/kernels/select.ts).
    */
   readonly kernels?: KernelChoice;
+  /**
+   * Solve in worker threads even when params.threads is 1 (one worker), so the calling thread
+   * stays free: a server fitting beside its requests, or two fits side by side. Default false
+   * (threads 1 solves on the calling thread, without a worker's start-up).
+   */
+  readonly offThread?: boolean;
 }
 
 /** Scale of the seeded uniform initialisation of the factors. */
@@ -87,10 +93,10 @@ export async function fitFactors(matrix: RatingMatrix, params: TrainParams, opti
   const cfg = solveConfig(p, { d, cholesky: p.solver === 'cholesky', globalMean });
 
   let pool: SolvePool | null = null;
-  // Inline solves (threads = 1) and inline Grams; with the kernels, slot 0 of the shared memory
-  // (a thread count > 1 solves in the workers only, which own slots 0..threads−1).
+  // Inline solves (threads = 1 on the calling thread) and inline Grams; with the kernels, slot 0 of
+  // the shared memory (with a pool, the workers alone solve, and own slots 0..threads−1).
   const inline: SideSolver = (layout && wasmSolver(module, layout, state, cfg, 0)) ?? jsSolver(state, cfg);
-  if (p.threads > 1) {
+  if (p.threads > 1 || options.offThread) {
     // Per-row work in units of one rating's work: d×d products (implicit Gram matvecs, Cholesky).
     const rowCost = explicit && !cfg.cholesky ? 1 : cfg.cholesky ? d * 2 : d / 4;
     const nChunks = p.threads * 32;

@@ -3,7 +3,7 @@
  * capturing stdout/stderr and the exit code.
  */
 import { vi } from 'vitest';
-import { buildProgram } from '../../src/cli/program.js';
+import { programFor } from '../../src/cli/base.js';
 
 export interface InProcessResult {
   readonly code: number;
@@ -36,7 +36,8 @@ export async function runInProcess(args: readonly string[]): Promise<InProcessRe
   process.exitCode = undefined;
   let code: number;
   try {
-    await buildProgram().parseAsync(['node', 'ridgerec', ...args]);
+    const argv = ['node', 'ridgerec', ...args];
+    await (await programFor(argv)).parseAsync(argv);
     code = Number(process.exitCode ?? 0);
   } catch (e) {
     if (!(e instanceof ExitCalled)) throw e;

@@ -3,7 +3,9 @@ import { storeFromDb } from '../../src/store/store.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src/db/connection.js';
 import { RidgerecError } from '../../src/errors.js';
-import { activeModelId, getModel, listModels, loadActiveModel } from '../../src/model/registry.js';
+import { activeModelId, getModel, listModels, loadActiveModel, loadModel } from '../../src/model/registry.js';
+import { fit } from '../../src/model/fit.js';
+import { loadMatrix } from '../../src/ratings/store.js';
 import { saveTuningResult } from '../../src/model/tuning-store.js';
 import { retrain } from '../../src/retrain/retrain.js';
 import { createRecommender } from '../../src/serving/recommender.js';
@@ -183,6 +185,58 @@ describe('retrain quality gate (implicit: ndcg@10, higher is better)', () => {
     expect(Object.keys(r.metrics.candidate)).toEqual(['precision@3', 'recall@3', 'ndcg@3', 'map@3', 'coverage@3']);
     expect(r.reason).toMatch(/^candidate ndcg@3 /);
     expect(getModel(db, r.candidate).metrics).toMatchObject({ gate: 'ndcg@3' });
+  });
+});
+
+describe('fits side by side (two threads or more)', () => {
+  it("with nothing active: the refit runs beside the candidate and equals a plain fit on all ratings; the metrics equal one thread's", async () => {
+    const { db } = fileDb();
+    seed(db, lowRankRatings(5));
+    const lines: string[] = [];
+    const two = await retrain(db, { overrides: { ...GOOD, threads: 2 }, onProgress: (l) => lines.push(l) });
+    expect(lines.some((l) => /refitting the candidate on all ratings, beside the candidate/.test(l))).toBe(true);
+    expect(lines.some((l) => /final iteration 8\/8/.test(l))).toBe(true);
+    const served = loadModel(db, two.candidate).model;
+    const plain = await fit(loadMatrix(db), { feedback: 'explicit', ...GOOD, threads: 2 });
+    expect(served.nUsers).toBe(plain.nUsers);
+    let worst = 0;
+    for (let j = 0; j < plain.userFactors.length; j++) worst = Math.max(worst, Math.abs(served.userFactors[j]! - plain.userFactors[j]!));
+    for (let j = 0; j < plain.itemFactors.length; j++) worst = Math.max(worst, Math.abs(served.itemFactors[j]! - plain.itemFactors[j]!));
+    expect(worst).toBeLessThan(1e-5);
+    const { db: db1 } = fileDb();
+    seed(db1, lowRankRatings(5));
+    const one = await retrain(db1, { overrides: { ...GOOD, threads: 1 } });
+    expect(two.metrics.candidate.rmse).toBeCloseTo(one.metrics.candidate.rmse!, 5);
+    expect(two.metrics.candidate['ndcg@10']).toBeCloseTo(one.metrics.candidate['ndcg@10']!, 5);
+  });
+
+  it("with other hyperparameters active: the active model's fit runs beside the candidate, the gate decides as with one thread", async () => {
+    const { db } = fileDb();
+    seed(db, lowRankRatings(6));
+    await activeModel(db, { feedback: 'explicit', ...BAD });
+    const lines: string[] = [];
+    const two = await retrain(db, { overrides: { ...GOOD, threads: 2 }, onProgress: (l) => lines.push(l) });
+    expect(lines.some((l) => /on the same split, beside the candidate/.test(l))).toBe(true);
+    expect(lines.some((l) => /refitting the candidate on all ratings$/.test(l))).toBe(true);
+    const { db: db1 } = fileDb();
+    seed(db1, lowRankRatings(6));
+    await activeModel(db1, { feedback: 'explicit', ...BAD });
+    const one = await retrain(db1, { overrides: { ...GOOD, threads: 1 } });
+    expect(two.activated).toBe(true);
+    expect(one.activated).toBe(true);
+    expect(two.metrics.active!.rmse).toBeCloseTo(one.metrics.active!.rmse!, 5);
+    expect(two.metrics.candidate.rmse).toBeCloseTo(one.metrics.candidate.rmse!, 5);
+  });
+
+  it('a failing fit beside another rejects the retrain and leaves no model saved', async () => {
+    const { db } = fileDb();
+    seed(db, lowRankRatings(7));
+    const before = listModels(db).length;
+    await expect(
+      retrain(db, { overrides: { ...GOOD, solver: 'cholesky', lambda: 0, lambdaScaling: 'none', factors: 60, threads: 2 } }),
+    ).rejects.toThrow(/positive definite|NaN|diverged/);
+    expect(listModels(db).length).toBe(before);
+    expect(activeModelId(db)).toBeNull();
   });
 });
 

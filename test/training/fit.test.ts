@@ -173,6 +173,23 @@ describe('fit: threads and seeds', () => {
   });
 });
 
+describe('fit: offThread', () => {
+  it('solves on one worker with threads 1: the same factors as on the calling thread, which stays free meanwhile', async () => {
+    const m = randomMatrix(12, 400, 150, 0.1);
+    for (const feedback of ['explicit', 'implicit'] as const) {
+      const p = params({ feedback, factors: 8, lambda: 0.1, alpha: 1, iterations: 6, seed: 5 });
+      const inline = await fitFactors(m, p);
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 1);
+      const off = await fitFactors(m, p, { offThread: true }).finally(() => clearInterval(timer));
+      expect(off.userFactors).toEqual(inline.userFactors);
+      expect(off.itemFactors).toEqual(inline.itemFactors);
+      // Between the sweeps this thread ran timers: it was not held for the whole fit.
+      expect(ticks).toBeGreaterThan(0);
+    }
+  });
+});
+
 describe('fit: rows without ratings and bad input', () => {
   it('gives users/items with no ratings zero factors and zero bias, even with count scaling', async () => {
     // u3 and i4 exist (e.g. after a holdout split) but have no training ratings.
