@@ -12,7 +12,7 @@
  * (d rounded up to a multiple of 4) whose lanes d..dp−1 are zero and stay zero. The Gram used by CG
  * is f32, dp×dp, zero-padded; the Grams and normal matrices of the Cholesky path are f64 d×d.
  * The hot inner loops are written bottom-tested (do … while): V8 compiles them to tighter machine
- * code than AssemblyScript's top-tested `for` (measured: score8 ~1.5× faster).
+ * code than AssemblyScript's top-tested `for` (measured on the catalog scoring kernel: ~1.5× faster).
  */
 
 // ---------------------------------------------------------------------------------------------
@@ -684,9 +684,9 @@ export function gramRows(f: usize, r0: i32, r1: i32, d: i32, G: usize, idx: usiz
 }
 
 // ---------------------------------------------------------------------------------------------
-// Catalog scoring (serving and evaluation). Item factors are re-laid as blocks of 4 items,
-// Qt[(b·k + f)·4 + lane] = Q[(4b + lane)·k + f], so s_{4b..4b+3} = bias_{4b..} + Σ_f splat(p_f)·Qt_{b,f}:
-// no horizontal sums, one multiply-add per four items.
+// Catalog scoring of one vector (live recommendations, similar items). Item factors are re-laid as
+// blocks of 4 items, Qt[(b·k + f)·4 + lane] = Q[(4b + lane)·k + f], so
+// s_{4b..4b+3} = bias_{4b..} + Σ_f splat(p_f)·Qt_{b,f}: no horizontal sums, one multiply-add per four items.
 
 /** One user, eight items per step: out[i] = bias[i] + Σ_f p[f]·Q[i·k + f], for n8·8 items (k ≥ 1). */
 export function score1(qt: usize, bias: usize, p: usize, out: usize, n8: i32, k: i32): void {
@@ -709,55 +709,6 @@ export function score1(qt: usize, bias: usize, p: usize, out: usize, n8: i32, k:
     out += 32;
     bias += 32;
     qt += 2 * kb;
-  }
-}
-
-/**
- * Eight users against four items per step; each Qt vector is loaded once for the eight users.
- * The users' vectors are interleaved, P8[f·8 + j] = p_j[f], so the eight splats of one f read
- * one 32-byte line at constant offsets:
- *   out[j·nPad + i] = bias[i] + Σ_f P8[f·8 + j]·Q[i·k + f]
- */
-export function score8(qt: usize, bias: usize, p: usize, out: usize, n4: i32, k: i32, nPad: i32): void {
-  // k ≥ 1 (the caller checks): the bottom-tested loop over f runs at least once.
-  const ob = (<usize>nPad) << 2;
-  for (let blk = 0; blk < n4; blk++) {
-    const b0 = v128.load(bias);
-    let a0 = b0;
-    let a1 = b0;
-    let a2 = b0;
-    let a3 = b0;
-    let a4 = b0;
-    let a5 = b0;
-    let a6 = b0;
-    let a7 = b0;
-    let qa = qt;
-    let pf = p;
-    const qEnd = qt + ((<usize>k) << 4);
-    do {
-      const q = v128.load(qa);
-      a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(pf), q));
-      a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(pf, 4), q));
-      a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(pf, 8), q));
-      a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(pf, 12), q));
-      a4 = f32x4.add(a4, f32x4.mul(v128.load32_splat(pf, 16), q));
-      a5 = f32x4.add(a5, f32x4.mul(v128.load32_splat(pf, 20), q));
-      a6 = f32x4.add(a6, f32x4.mul(v128.load32_splat(pf, 24), q));
-      a7 = f32x4.add(a7, f32x4.mul(v128.load32_splat(pf, 28), q));
-      qa += 16;
-      pf += 32;
-    } while (qa < qEnd);
-    v128.store(out, a0);
-    v128.store(out + ob, a1);
-    v128.store(out + 2 * ob, a2);
-    v128.store(out + 3 * ob, a3);
-    v128.store(out + 4 * ob, a4);
-    v128.store(out + 5 * ob, a5);
-    v128.store(out + 6 * ob, a6);
-    v128.store(out + 7 * ob, a7);
-    out += 16;
-    bias += 16;
-    qt += (<usize>k) << 4;
   }
 }
 

@@ -1,12 +1,14 @@
 /**
- * The catalog scorer on the WebAssembly SIMD kernels (score1, score8 and collect in
- * assembly/kernels.ts), over a copy of one model's item factors in the scorer's own memory.
+ * The catalog scorer on the WebAssembly SIMD kernels (score1 and collect in assembly/kernels.ts),
+ * over a copy of one model's item factors in the scorer's own memory. It scores one vector at a
+ * time; blocks of users go through the blocked top-N kernel (block-top-n.ts).
  *
- * Layout in that memory (bytes):
+ * Layout in that memory (bytes), nPad = nItems rounded up to a multiple of 8 (score1 takes eight
+ * items per step), every region starting on a 32-byte boundary:
  *   [0, qBytes)        item factors re-laid as blocks of 4 items: Qt[(b·k + f)·4 + lane] = Q[(4b+lane)·k + f]
  *   [biasAt, …)        item biases (zeros for implicit models), padded to nPad
- *   [pAt, …)           one user vector (score1), or 8 interleaved, P8[f·8 + j] (score8)
- *   [outAt, …)         8 score rows of nPad floats
+ *   [pAt, …)           the user vector, k floats padded to a multiple of 8
+ *   [outAt, …)         the score row, nPad floats
  *   [dstAt, …)         collect's candidate indices
  * With items four to a vector, s_{4b..4b+3} = bias_{4b..} + Σ_f splat(p_f) · Qt_{b,f}: no horizontal
  * sums, one multiply-add per four items. Accumulation is in float32 (the JS kernel accumulates in
@@ -22,16 +24,11 @@ export interface SimdScorer {
   /** out[i] = bias[i] + u·q_i for every item; returns a view of nItems scores valid until the next call. */
   scoreOne(u: ArrayLike<number>): Float32Array;
   /**
-   * Scores up to 8 users (rows `users[j]` of the row-major p) at once; returns 8 views of nItems
-   * scores, valid until the next call.
+   * The best n of the row the last scoreOne returned, exactly topK(row, n): NaN never selected,
+   * descending, ties by lower index. Callers may write NaN into the row first to drop items. See
+   * topOfRow for how it avoids a heap pass over the whole catalog.
    */
-  scoreEight(p: Float32Array, users: ArrayLike<number>): Float32Array[];
-  /**
-   * The best n of score row `row` (0 for scoreOne) of the last call, exactly topK(row, n): NaN
-   * never selected, descending, ties by lower index. Callers may write NaN into the row first to
-   * drop items. See topOfRow for how it avoids a heap pass over the whole catalog.
-   */
-  top(row: number, n: number): { indices: Int32Array; scores: Float64Array };
+  top(n: number): { indices: Int32Array; scores: Float64Array };
 }
 
 /** Prefix of the catalog whose top n sets the threshold of the filtering pass. */
@@ -82,8 +79,8 @@ export function createSimdScorer(itemFactors: Float32Array, itemBias: Float32Arr
   const qBytes = nPad * k * 4;
   const biasAt = qBytes;
   const pAt = biasAt + nPad * 4;
-  const outAt = pAt + 8 * k * 4;
-  const dstAt = outAt + 8 * nPad * 4;
+  const outAt = pAt + Math.ceil(k / 8) * 8 * 4;
+  const dstAt = outAt + nPad * 4;
   const total = dstAt + nPad * 4;
   const memory = sharedMemory(total);
   const kernels = instantiateKernels(memory);
@@ -97,8 +94,8 @@ export function createSimdScorer(itemFactors: Float32Array, itemBias: Float32Arr
     for (let f = 0; f < k; f++) qt[base + f * 4] = itemFactors[src + f]!;
   }
   if (itemBias !== null) new Float32Array(buf, biasAt, nPad).set(itemBias.subarray(0, nItems));
-  const pView = new Float32Array(buf, pAt, 8 * k);
-  const outs = Array.from({ length: 8 }, (_, j) => new Float32Array(buf, outAt + j * nPad * 4, nItems));
+  const pView = new Float32Array(buf, pAt, k);
+  const out = new Float32Array(buf, outAt, nItems);
   const dst = new Int32Array(buf, dstAt, nPad);
   return {
     k,
@@ -106,21 +103,10 @@ export function createSimdScorer(itemFactors: Float32Array, itemBias: Float32Arr
     scoreOne(u) {
       for (let f = 0; f < k; f++) pView[f] = u[f]!;
       kernels.score1(0, biasAt, pAt, outAt, nPad / 8, k);
-      return outs[0]!;
+      return out;
     },
-    scoreEight(p, users) {
-      // Interleaved for score8: pView[f·8 + j] = p[users[j]·k + f] (zeros past the batch).
-      const m = Math.min(8, users.length);
-      for (let j = 0; j < 8; j++) {
-        const src = j < m ? users[j]! * k : -1;
-        for (let f = 0; f < k; f++) pView[f * 8 + j] = src < 0 ? 0 : p[src + f]!;
-      }
-      kernels.score8(0, biasAt, pAt, outAt, nPad / 4, k, nPad);
-      return outs;
-    },
-    top(row, n) {
-      const scores = outs[row]!;
-      return topOfRow(scores, n, (thr) => kernels.collect(outAt + row * nPad * 4, nPad / 4, thr, dstAt), dst);
+    top(n) {
+      return topOfRow(out, n, (thr) => kernels.collect(outAt, nPad / 4, thr, dstAt), dst);
     },
   };
 }

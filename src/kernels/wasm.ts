@@ -134,7 +134,6 @@ export interface KernelExports {
   ): number;
   gramRows(f: number, r0: number, r1: number, d: number, G: number, idx: number, T: number, U: number): void;
   score1(qt: number, bias: number, p: number, out: number, n8: number, k: number): void;
-  score8(qt: number, bias: number, p: number, out: number, n4: number, k: number, nPad: number): void;
   collect(out: number, n4: number, thr: number, dst: number): number;
   topnTile(
     qi: number,

@@ -634,7 +634,7 @@ export class Model implements FactorModel {
 
   /** The best `limit` of the row scoreCatalog last returned (exactly topK: NaN never, ties by lower index). */
   topOfCatalog(limit: number): { readonly indices: Int32Array; readonly scores: Float64Array } {
-    return this.#lastScorer !== null ? this.#lastScorer.top(0, limit) : topK(this.#jsScores ?? new Float32Array(0), limit);
+    return this.#lastScorer !== null ? this.#lastScorer.top(limit) : topK(this.#jsScores ?? new Float32Array(0), limit);
   }
 
   private scoreVector(
