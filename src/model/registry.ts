@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
-import type { Db } from '../db/connection.js';
+import { withMmap, type Db } from '../db/connection.js';
 import { Conflict, ModelFitError, RidgerecError, invalidInput, notFound } from '../errors.js';
 import type { Feedback, TrainParams } from '../training/params.js';
 import { Model, type ModelInfo } from './model.js';
@@ -316,30 +316,17 @@ export function getModel(db: Db, id: number): ModelRecord {
   return recordOf(row);
 }
 
-/**
- * Memory-mapped I/O while loadModel reads the file: SQLite then copies blob pages straight from
- * the mapping instead of a read() per 4 KB overflow page (measured: about a quarter off the load
- * of a 140k-user model). Capped by SQLite's compile-time SQLITE_MAX_MMAP_SIZE; restored after.
- */
-const LOAD_MMAP_BYTES = 2 ** 31 - 1;
-
 /** Loads a saved model with its record; notFound if absent. */
 export function loadModel(db: Db, id: number): LoadedModel {
-  const prevMmap = db.memory || db.inTransaction ? null : Number(db.pragma('mmap_size', { simple: true }));
-  if (prevMmap !== null && prevMmap < LOAD_MMAP_BYTES) db.pragma(`mmap_size = ${LOAD_MMAP_BYTES}`);
+  // One read transaction, so the row and its file are a consistent snapshot.
+  const { record, bytes } = withMmap(db, () => db.transaction(() => ({ record: getModel(db, id), bytes: exportModelFile(db, id) }))());
+  let model: Model;
   try {
-    // One read transaction, so the row and its file are a consistent snapshot.
-    const { record, bytes } = db.transaction(() => ({ record: getModel(db, id), bytes: exportModelFile(db, id) }))();
-    let model: Model;
-    try {
-      model = Model.load(bytes);
-    } catch (e) {
-      throw new RidgerecError(`stored model ${id} is corrupt: ${(e as Error).message}`, { code: 'model_corrupt', cause: e });
-    }
-    return { record, model };
-  } finally {
-    if (prevMmap !== null && prevMmap < LOAD_MMAP_BYTES) db.pragma(`mmap_size = ${prevMmap}`);
+    model = Model.load(bytes);
+  } catch (e) {
+    throw new RidgerecError(`stored model ${id} is corrupt: ${(e as Error).message}`, { code: 'model_corrupt', cause: e });
   }
+  return { record, model };
 }
 
 /** The active model with its record, or null when none is active. */

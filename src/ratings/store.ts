@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { LIMITS } from '../config.js';
-import { writeTransaction, type Db, type WriteOptions } from '../db/connection.js';
+import { withMmap, writeTransaction, type Db, type WriteOptions } from '../db/connection.js';
 import { invalidInput } from '../errors.js';
 import { canonicalId } from './ids.js';
 import { IdIndex, numericKey } from './id-index.js';
@@ -633,7 +633,7 @@ export function loadMatrix(db: Db): RatingMatrix {
     const byUser = { indptr, indices, values: st.values };
     return { nUsers, nItems, nnz, byUser, byItem: transposeCsr(byUser, nItems), userIds, itemIds };
   });
-  return read();
+  return withMmap(db, read);
 }
 
 /**

@@ -390,7 +390,9 @@ describe('per-connection state', () => {
           { item: 'i1', count: 2 },
           { item: 'i2', count: 1 },
         ]);
+        const mmap = db.pragma('mmap_size', { simple: true });
         const m = loadMatrix(db);
+        expect(db.pragma('mmap_size', { simple: true })).toBe(mmap); // withMmap restores the connection's setting
         expect([m.nUsers, m.nItems, m.nnz]).toEqual([2, 2, 3]);
         expect(csr(m.byUser).values).toEqual([3, 2, 5]);
         expect([...itemTitles(db, ['i1', 'i2'])]).toEqual([['i2', 'Two']]);
