@@ -4,7 +4,7 @@
  * little-endian arrays can load it from this layout.
  *
  *   offset 0   8 bytes   magic "RIDGEREC"
- *   offset 8   uint32    format version (FORMAT_VERSION)
+ *   offset 8   uint32    format version (the oldest that reads the file, see below)
  *   offset 12  uint32    H, the byte length of the JSON header
  *   offset 16  H bytes   JSON header (UTF-8), see ModelFileHeader
  *   then       arrays, each starting at a multiple of 64 bytes from the start of the file, at the
@@ -21,15 +21,20 @@
  *   itemIdBytes        uint8
  *   userItemsIndptr    int32   n+1   each training user's rated items (CSR without values):
  *   userItemsIndices   uint16 when m ≤ 65,536, else int32; e entries, ascending within a row
- *   userItemsValues    float32 e     the rating of each of those entries (optional: explanations
- *                                    of a known user need it)
+ *   userItemsValues    uint8 when every rating is a whole number in 0..255 (star ratings: a
+ *                      quarter of the float32 bytes), else float32; e entries: the rating of each
+ *                      of those entries (optional: explanations of a known user need it)
+ *
+ * The version in the prefix and the header is the oldest format that reads the file: 2 when the
+ * values are uint8 (version 1 readers know only float32 values), else 1.
  */
 import { invalidInput } from '../errors.js';
 import type { IterationStats, TrainParams } from '../training/params.js';
 
 export const MAGIC = 'RIDGEREC';
 export const FORMAT_NAME = 'ridgerec-model';
-export const FORMAT_VERSION = 1;
+/** The newest format version this code reads and writes. */
+export const FORMAT_VERSION = 2;
 const PREFIX_BYTES = 16;
 const ALIGN = 64;
 
@@ -123,6 +128,18 @@ const CTOR: Record<ArrayDtype, ArrayCtor> = { float32: Float32Array, int32: Int3
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/**
+ * The ratings as uint8 when every one is a whole number in 0..255 (the values are exact in both
+ * types, so the file reads back the same float32 values), else as they are.
+ */
+function compactValues(values: Float32Array): Float32Array | Uint8Array {
+  for (let e = 0; e < values.length; e++) {
+    const v = values[e]!;
+    if (!(v >= 0 && v <= 255 && v === Math.floor(v))) return values;
+  }
+  return Uint8Array.from(values);
+}
+
 /** Id list → (int32 byte offsets, UTF-8 bytes). */
 function encodeIds(ids: readonly string[]): { offsets: Int32Array; bytes: Uint8Array } {
   const offsets = new Int32Array(ids.length + 1);
@@ -194,11 +211,12 @@ export function encodeModelFile(c: ModelFileContents): Buffer {
     ['itemIdBytes', items.bytes],
     ['userItemsIndptr', c.userItems.indptr],
     ['userItemsIndices', c.nItems <= 0x10000 && !(indices instanceof Uint16Array) ? Uint16Array.from(indices) : indices],
-    ['userItemsValues', c.userItems.values ?? null],
+    ['userItemsValues', values ? compactValues(values) : null],
   ];
+  const version = arrays.at(-1)![1] instanceof Uint8Array ? 2 : 1;
   const base = {
     format: FORMAT_NAME,
-    version: FORMAT_VERSION,
+    version,
     feedback: c.params.feedback,
     params: c.params,
     factors: c.factors,
@@ -232,7 +250,7 @@ export function encodeModelFile(c: ModelFileContents): Buffer {
   if (jsonBytes > headerRoom) throw new Error(`model file header grew past its room (${jsonBytes} > ${headerRoom})`);
   const out = Buffer.alloc(byteLength);
   out.write(MAGIC, 0, 'latin1');
-  out.writeUInt32LE(FORMAT_VERSION, 8);
+  out.writeUInt32LE(version, 8);
   out.writeUInt32LE(jsonBytes, 12);
   out.write(json, PREFIX_BYTES, 'utf8');
   for (const [name, a] of arrays) {
@@ -240,6 +258,11 @@ export function encodeModelFile(c: ModelFileContents): Buffer {
     out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), table[name]!.offset);
   }
   return out;
+}
+
+/** Ratings stored as uint8 (compactValues) back to the float32 the model computes with. */
+function floatValues(values: Float32Array | Uint8Array | null): Float32Array | null {
+  return values instanceof Uint8Array ? Float32Array.from(values) : values;
 }
 
 export interface DecodedModelFile {
@@ -309,7 +332,7 @@ export function decodeModelFile(input: Uint8Array): DecodedModelFile {
     itemIdBytes: [['uint8'], -1],
     userItemsIndptr: [['int32'], n + 1],
     userItemsIndices: [['uint16', 'int32'], nnz],
-    userItemsValues: header.arrays?.userItemsValues ? [['float32'], nnz] : null,
+    userItemsValues: header.arrays?.userItemsValues ? [['float32', 'uint8'], nnz] : null,
   };
   const get = (name: ArrayName): TypedArray | null => {
     const e = header.arrays?.[name];
@@ -338,6 +361,6 @@ export function decodeModelFile(input: Uint8Array): DecodedModelFile {
     itemFactors: get('itemFactors') as Float32Array,
     userBias: get('userBias') as Float32Array | null,
     itemBias: get('itemBias') as Float32Array | null,
-    userItems: { indptr, indices, values: get('userItemsValues') as Float32Array | null },
+    userItems: { indptr, indices, values: floatValues(get('userItemsValues') as Float32Array | Uint8Array | null) },
   };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src/db/connection.js';
 import { ModelFitError, RidgerecError } from '../../src/errors.js';
-import { readModelFileHeader } from '../../src/model/model-file.js';
+import { FORMAT_VERSION, readModelFileHeader } from '../../src/model/model-file.js';
 import { Model, type ModelData } from '../../src/model/model.js';
 import {
   activateModel,
@@ -141,6 +141,30 @@ describe('model registry', () => {
     // the loaded model scores like the saved one
     const original = new Model(data);
     for (const user of data.userIds) expect(back.recommend(user, { limit: 4 })).toEqual(original.recommend(user, { limit: 4 }));
+  });
+
+  it('stores whole ratings in 0..255 as uint8 (format version 2) and any other ratings as float32 (version 1), reading back the same values', () => {
+    const data = randomData(8, 'explicit');
+    const nnz = data.userItems.indices.length;
+    const stars = Float32Array.from({ length: nnz }, (_, e) => 1 + (e % 5));
+    const odd = Float32Array.from(stars, (v, e) => (e === nnz - 1 ? 2.5 : v));
+    const big = Float32Array.from(stars, (v, e) => (e === 0 ? 256 : v));
+    const sizes: number[] = [];
+    for (const [values, version] of [
+      [stars, 2],
+      [odd, 1],
+      [big, 1],
+    ] as const) {
+      const file = new Model({ ...data, userItems: { ...data.userItems, values } }).toBuffer();
+      const header = readModelFileHeader(file);
+      expect([header.version, file.readUInt32LE(8)]).toEqual([version, version]);
+      expect(header.arrays.userItemsValues!.dtype).toBe(version === 2 ? 'uint8' : 'float32');
+      const back = Model.load(file);
+      expect(back.userItems.values).toBeInstanceOf(Float32Array);
+      expect(Array.from(back.userItems.values!)).toEqual(Array.from(values));
+      sizes.push(file.length);
+    }
+    expect(sizes[0]).toBeLessThan(sizes[1]!);
   });
 
   it("loadModel leaves the connection's mmap_size as it found it, also inside a transaction", () => {
@@ -504,11 +528,11 @@ describe('Model.load refuses files it cannot read', () => {
 
   it('a file of a newer format version', () => {
     const newer = file();
-    expect(newer.readUInt32LE(8)).toBe(1);
-    newer.writeUInt32LE(2, 8);
+    expect(newer.readUInt32LE(8)).toBeLessThanOrEqual(FORMAT_VERSION);
+    newer.writeUInt32LE(FORMAT_VERSION + 1, 8);
     const err = caught(() => Model.load(newer));
     expect(err.message).toMatch(/newer/);
-    expect(err.message).toMatch(/version 2 is newer than this ridgerec reads \(1\)/);
+    expect(err.message).toContain(`version ${FORMAT_VERSION + 1} is newer than this ridgerec reads (${FORMAT_VERSION})`);
     expect(err.code).toBe('model_file_too_new');
   });
 });
