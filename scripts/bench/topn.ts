@@ -8,8 +8,9 @@
  *
  *   ridgerec  a child process (this file with --child) loads the active model from the db and
  *             times `startPrecompute(model, { n, threads })` until its table is done: copying the
- *             arrays to shared memory, starting the workers (from the TypeScript sources under
- *             tsx, as every bench runs) and every user's best n unrated items.
+ *             arrays to shared memory, starting the workers and every user's best n unrated
+ *             items. It runs the compiled modules of dist/ (`npm run build`), as `npm start` and
+ *             the CLI do: under tsx every worker would compile the TypeScript sources first.
  *   implicit  scripts/bench/implicit_topn.py times implicit 0.7.3's
  *             `AlternatingLeastSquares(num_threads=threads).recommend(np.arange(users), user_items,
  *             N=n, filter_already_liked_items=True)` with the same factors (float32) and the same
@@ -35,11 +36,8 @@ import { existsSync, mkdtempSync, openSync, rmSync, writeSync, closeSync } from 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openDatabase } from '../../src/db/connection.js';
-import { useWasmKernels } from '../../src/kernels/wasm.js';
 import type { Model } from '../../src/model/model.js';
 import { loadActiveModel } from '../../src/model/registry.js';
-import { startPrecompute } from '../../src/serving/precompute.js';
 import { mulberry32 } from '../../src/training/random.js';
 import { SHAPES, loadAverage, peakRssMB, prepareDb, servingModelDbPath } from './common.js';
 
@@ -74,6 +72,15 @@ interface SideResult {
 
 /** The ridgerec side, in its own process: load the active model, then time the precompute. */
 async function child(args: string[]): Promise<void> {
+  const dist = new URL('../../dist/', import.meta.url);
+  if (!existsSync(fileURLToPath(new URL('serving/precompute.js', dist))))
+    throw new Error('bench topn: dist/ is missing; run npm run build');
+  const { openDatabase } = (await import(new URL('db/connection.js', dist).href)) as typeof import('../../src/db/connection.js');
+  const { loadActiveModel } = (await import(new URL('model/registry.js', dist).href)) as typeof import('../../src/model/registry.js');
+  const { startPrecompute } = (await import(
+    new URL('serving/precompute.js', dist).href
+  )) as typeof import('../../src/serving/precompute.js');
+  const { useWasmKernels } = (await import(new URL('kernels/wasm.js', dist).href)) as typeof import('../../src/kernels/wasm.js');
   const threads = Number(flag(args, '--threads'));
   const n = Number(flag(args, '--n'));
   const sample = flag(args, '--sample')!.split(',').map(Number);
