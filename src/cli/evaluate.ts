@@ -11,7 +11,7 @@ import { fitAndEvaluate } from '../eval/run.js';
 import { alignTestSet, holdoutSplit, type TestSet } from '../eval/split.js';
 import { RATING_FORMATS, readTriples, type RatingFormat } from '../ratings/import.js';
 import { matrixFromTriples, type RatingMatrix } from '../ratings/matrix.js';
-import { loadMatrix } from '../ratings/store.js';
+import { loadMatrixParallel } from '../ratings/store.js';
 import { detectFeedback } from '../training/params.js';
 import {
   choiceArg,
@@ -57,7 +57,7 @@ async function loadSplit(opts: Flags): Promise<{ train: RatingMatrix; test: Test
   const db = store.db;
   let all: RatingMatrix;
   try {
-    all = loadMatrix(db);
+    all = await loadMatrixParallel(db);
   } finally {
     db.close();
   }

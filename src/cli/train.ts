@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { openStore } from '../store/store.js';
 import { saveModel } from '../model/registry.js';
-import { loadMatrix } from '../ratings/store.js';
+import { loadMatrixParallel } from '../ratings/store.js';
 import { fit } from '../model/fit.js';
 import { detectFeedback, type IterationStats } from '../training/params.js';
 import { dbConfig, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
@@ -36,7 +36,7 @@ export function register(program: Command): void {
       const db = store.db;
       try {
         const tuned = opts.tuned ? requireTuningResult(db, opts.feedback) : null;
-        const matrix = loadMatrix(db);
+        const matrix = await loadMatrixParallel(db);
         const feedback = opts.feedback ?? tuned?.feedback ?? detectFeedback(matrix.byUser.values);
         const params = tuned ? paramsFromTuning(tuned, opts) : paramsFromFlags(opts, feedback);
         process.stderr.write(

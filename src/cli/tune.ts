@@ -40,7 +40,7 @@ import {
 import { saveTuningResult, type TuningRecord } from '../model/tuning-store.js';
 import { RATING_FORMATS, readTriples, type RatingFormat } from '../ratings/import.js';
 import { matrixFromTriples, type RatingMatrix } from '../ratings/matrix.js';
-import { loadMatrix } from '../ratings/store.js';
+import { loadMatrixParallel } from '../ratings/store.js';
 import { openStore } from '../store/store.js';
 import { DEFAULT_PARAMS, detectFeedback, resolveParams, type TrainParams } from '../training/params.js';
 import { choiceArg, dbConfig, floatArg, intArg, printJson, runCommand, withDbOption, withJsonOption } from './common.js';
@@ -169,7 +169,7 @@ async function loadFolds(opts: Flags, config: Config, seed: number, say: (s: str
   const store = openStore(config.db);
   const db = store.db;
   try {
-    const all = binaryMatrix(loadMatrix(db), binary);
+    const all = binaryMatrix(await loadMatrixParallel(db), binary);
     return splitMatrix(all, opts, seed, `database ${opts.db ?? '(default)'}`, bin);
   } finally {
     db.close();

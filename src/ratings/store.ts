@@ -1,6 +1,8 @@
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { LIMITS } from '../config.js';
-import { withMmap, writeTransaction, type Db, type WriteOptions } from '../db/connection.js';
+import { DEFAULT_BUSY_TIMEOUT_MS, withMmap, writeTransaction, type Db, type WriteOptions } from '../db/connection.js';
+import { WorkerPool } from '../workers.js';
+import type { LoadReply, LoadTask } from './load-worker.js';
 import { invalidInput } from '../errors.js';
 import { canonicalId } from './ids.js';
 import { IdIndex, numericKey } from './id-index.js';
@@ -580,60 +582,176 @@ function withLoader(db: Db): ConnectionState {
 export function loadMatrix(db: Db): RatingMatrix {
   const state = withLoader(db);
   const read = db.transaction((): RatingMatrix => {
-    // count(*) walks the b-tree pages without decoding rows: cheap, and it sizes the arrays.
-    const nnz = db.prepare<[], number>('SELECT count(*) FROM ratings').pluck().get()!;
-    const maxUser = maxId(db, 'users');
-    const maxItem = maxId(db, 'items');
-    const userRows = db.prepare<[], number>('SELECT count(*) FROM users').pluck().get()!;
-    const st: ScanState = {
-      userDense: new Int32Array(maxUser + 1).fill(-1),
-      itemSeen: new Uint8Array(maxItem + 1),
-      indptr: new Int32Array(userRows + 1),
-      indices: sharedInt32(nnz),
-      values: sharedFloat32(nnz),
-      rows: 0,
-      lastUser: -1,
-      lastItem: -1,
-      e: 0,
-    };
-    // One pass in primary-key order: the ORDER BY is satisfied by the WITHOUT ROWID table's own
-    // order (no sort; test/ratings/store.test.ts checks the plan), and step() verifies it.
-    state.scan = st;
-    try {
-      db.prepare(
-        `SELECT ${LOAD_AGGREGATE}(user_id, item_id, value) FROM (SELECT user_id, item_id, value FROM ratings ORDER BY user_id, item_id)`,
-      ).get();
-    } finally {
-      state.scan = null;
-    }
-    if (st.e !== nnz) throw new Error(`ratings changed during loadMatrix (${st.e} rows scanned, ${nnz} counted)`);
-    const nUsers = st.rows;
-    const indptr = sharedInt32(nUsers + 1);
-    indptr.set(st.indptr.subarray(0, nUsers));
-    indptr[nUsers] = nnz;
-
-    // Items with ratings get dense indices in ascending id order: a monotone remap keeps each
-    // row's column indices ascending.
-    const itemDense = new Int32Array(maxItem + 1).fill(-1);
-    let nItems = 0;
-    for (let id = 0; id <= maxItem; id++) if (st.itemSeen[id]) itemDense[id] = nItems++;
-    const indices = st.indices;
-    for (let k = 0; k < nnz; k++) indices[k] = itemDense[indices[k]!]!;
-
-    const userIds = new Array<string>(nUsers);
-    for (const [id, ext] of db.prepare<[], [number, string]>('SELECT id, external_id FROM users').raw(true).iterate()) {
-      const u = st.userDense[id] ?? -1;
-      if (u >= 0) userIds[u] = ext;
-    }
-    const itemIds = new Array<string>(nItems);
-    for (const [id, ext] of db.prepare<[], [number, string]>('SELECT id, external_id FROM items').raw(true).iterate()) {
-      const i = itemDense[id] ?? -1;
-      if (i >= 0) itemIds[i] = ext;
-    }
-    const byUser = { indptr, indices, values: st.values };
-    return { nUsers, nItems, nnz, byUser, byItem: transposeCsr(byUser, nItems), userIds, itemIds };
+    const size = snapshotSize(db);
+    const st = scanState(size, size.nnz, sharedInt32(size.nnz), sharedFloat32(size.nnz), new Uint8Array(size.maxItem + 1));
+    scanAscending(state, st, null);
+    if (st.e !== size.nnz) throw new Error(`ratings changed during loadMatrix (${st.e} rows scanned, ${size.nnz} counted)`);
+    return finishMatrix(db, st, size.nnz);
   });
   return withMmap(db, read);
+}
+
+/** The sizes loadMatrix allocates for, read in its snapshot. */
+interface SnapshotSize {
+  readonly nnz: number;
+  readonly maxUser: number;
+  readonly maxItem: number;
+  readonly userRows: number;
+}
+
+function snapshotSize(db: Db): SnapshotSize {
+  // count(*) walks the b-tree pages without decoding rows: cheap, and it sizes the arrays.
+  return {
+    nnz: db.prepare<[], number>('SELECT count(*) FROM ratings').pluck().get()!,
+    maxUser: maxId(db, 'users'),
+    maxItem: maxId(db, 'items'),
+    userRows: db.prepare<[], number>('SELECT count(*) FROM users').pluck().get()!,
+  };
+}
+
+function scanState(size: SnapshotSize, capacity: number, indices: Int32Array, values: Float32Array, itemSeen: Uint8Array): ScanState {
+  return {
+    userDense: new Int32Array(size.maxUser + 1).fill(-1),
+    itemSeen,
+    indptr: new Int32Array(size.userRows + 1),
+    indices: capacity === indices.length ? indices : indices.subarray(0, capacity),
+    values,
+    rows: 0,
+    lastUser: -1,
+    lastItem: -1,
+    e: 0,
+  };
+}
+
+/**
+ * The rows with user_id ≤ mid (every row when mid is null) in primary-key order into st: the
+ * ORDER BY is satisfied by the WITHOUT ROWID table's own order (no sort; test/ratings/store.test.ts
+ * checks the plan), and step() verifies it.
+ */
+function scanAscending(state: ConnectionState, st: ScanState, mid: number | null): void {
+  state.scan = st;
+  try {
+    state.db
+      .prepare(
+        `SELECT ${LOAD_AGGREGATE}(user_id, item_id, value) FROM (SELECT user_id, item_id, value FROM ratings ` +
+          `${mid === null ? '' : 'WHERE user_id <= ? '}ORDER BY user_id, item_id)`,
+      )
+      .get(...(mid === null ? [] : [mid]));
+  } finally {
+    state.scan = null;
+  }
+}
+
+/**
+ * The matrix from a finished scan (st.rows users with st.indptr, the nnz entries of st's arrays
+ * holding database item ids): items with ratings get dense indices in ascending id order (a
+ * monotone remap keeps each row's column indices ascending), ids come from this snapshot.
+ */
+function finishMatrix(db: Db, st: ScanState, nnz: number): RatingMatrix {
+  const nUsers = st.rows;
+  const indptr = sharedInt32(nUsers + 1);
+  indptr.set(st.indptr.subarray(0, nUsers));
+  indptr[nUsers] = nnz;
+  const maxItem = st.itemSeen.length - 1;
+  const itemDense = new Int32Array(maxItem + 1).fill(-1);
+  let nItems = 0;
+  for (let id = 0; id <= maxItem; id++) if (st.itemSeen[id]) itemDense[id] = nItems++;
+  const indices = st.indices.length === nnz ? st.indices : new Int32Array(st.indices.buffer, st.indices.byteOffset, nnz);
+  for (let k = 0; k < nnz; k++) indices[k] = itemDense[indices[k]!]!;
+
+  const userIds = new Array<string>(nUsers);
+  for (const [id, ext] of db.prepare<[], [number, string]>('SELECT id, external_id FROM users').raw(true).iterate()) {
+    const u = st.userDense[id] ?? -1;
+    if (u >= 0) userIds[u] = ext;
+  }
+  const itemIds = new Array<string>(nItems);
+  for (const [id, ext] of db.prepare<[], [number, string]>('SELECT id, external_id FROM items').raw(true).iterate()) {
+    const i = itemDense[id] ?? -1;
+    if (i >= 0) itemIds[i] = ext;
+  }
+  const byUser = { indptr, indices, values: st.values };
+  return { nUsers, nItems, nnz, byUser, byItem: transposeCsr(byUser, nItems), userIds, itemIds };
+}
+
+/** Below this many ratings loadMatrixParallel reads on one thread: a worker's start costs more. */
+export const PARALLEL_LOAD_MIN_RATINGS = 1_000_000;
+
+/**
+ * loadMatrix on two threads: the same matrix, read about twice as fast (SQLite decodes the
+ * b-tree pages on both). This thread reads the rows with user_id ≤ mid, a worker (load-worker.ts)
+ * on its own read-only connection the rest, backwards from the end of the same shared arrays.
+ * Both read one snapshot: their read transactions start while a third connection holds the write
+ * lock, for the few milliseconds that takes, so no commit can fall between them; a concurrent
+ * writer waits that long at most (its busy timeout covers it). An in-memory database, a call
+ * inside a transaction or fewer than options.minRatings ratings (default
+ * PARALLEL_LOAD_MIN_RATINGS) read as loadMatrix does. Measured on 5M ratings: 1.0–1.2 s against
+ * 1.24–1.56 s; the worker's start (~0.12 s) and the transpose to item rows stay serial.
+ */
+export async function loadMatrixParallel(db: Db, options: { readonly minRatings?: number } = {}): Promise<RatingMatrix> {
+  if (db.memory || db.inTransaction) return loadMatrix(db);
+  const total = db.prepare<[], number>('SELECT count(*) FROM ratings').pluck().get()!;
+  if (total < (options.minRatings ?? PARALLEL_LOAD_MIN_RATINGS)) return loadMatrix(db);
+  const state = withLoader(db);
+  const pool = WorkerPool.start<LoadTask, LoadReply>('loading', new URL('./load-worker.js', import.meta.url), 1, () => ({
+    path: db.name,
+  }));
+  try {
+    return await withMmap(db, async () => {
+      db.prepare('BEGIN').run(); // deferred: the snapshot is fixed by the first read, under the lock below
+      try {
+        const size = await oneSnapshot(db, pool);
+        const indices = sharedInt32(size.nnz);
+        const values = sharedFloat32(size.nnz);
+        const itemSeen = new Uint8Array(new SharedArrayBuffer(size.maxItem + 1));
+        const mid = Math.floor(size.maxUser / 2);
+        const upper = pool.all(() => ({ kind: 'scan', mid, indices, values, itemSeen }));
+        upper.catch(() => {}); // awaited below, after this thread's half
+        const st = scanState(size, size.nnz, indices, values, itemSeen);
+        scanAscending(state, st, mid);
+        const theirs = (await upper)[0]!;
+        if (st.e + theirs.rows !== size.nnz) {
+          throw new Error(`ratings changed during loadMatrix (${st.e + theirs.rows} rows scanned, ${size.nnz} counted)`);
+        }
+        // The upper half's users, ascending, after the lower half's; its entries already follow ours.
+        const users = theirs.users!;
+        for (let t = users.length - 2; t >= 0; t -= 2) {
+          const id = users[t]!;
+          if (st.rows + 1 >= st.indptr.length || id >= st.userDense.length) {
+            throw new Error(`loadMatrix: rating for user id ${id}, which the users table does not have`);
+          }
+          st.indptr[st.rows] = users[t + 1]!;
+          st.userDense[id] = st.rows++;
+        }
+        return finishMatrix(db, st, size.nnz);
+      } finally {
+        db.prepare('COMMIT').run(); // ends the read transaction
+      }
+    });
+  } finally {
+    await pool.close();
+  }
+}
+
+/**
+ * Fixes this connection's snapshot (its first read, inside the read transaction the caller began)
+ * and the worker's, while another connection holds the write lock: no commit can fall between
+ * them, so both see the same ratings. Returns the sizes that snapshot has.
+ */
+async function oneSnapshot(db: Db, pool: WorkerPool<LoadTask, LoadReply>): Promise<SnapshotSize> {
+  const lock = new Database(db.name, { fileMustExist: true, timeout: DEFAULT_BUSY_TIMEOUT_MS });
+  try {
+    lock.prepare('BEGIN IMMEDIATE').run();
+    try {
+      const size = snapshotSize(db);
+      const theirs = (await pool.all(() => ({ kind: 'begin' })))[0]!;
+      if (theirs.rows !== size.nnz) throw new Error(`loadMatrix: the two readers see ${size.nnz} and ${theirs.rows} ratings`);
+      return size;
+    } finally {
+      lock.prepare('ROLLBACK').run();
+    }
+  } finally {
+    lock.close();
+  }
 }
 
 /**

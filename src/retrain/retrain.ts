@@ -30,7 +30,7 @@ import { fitAndEvaluate } from '../eval/run.js';
 import { holdoutSplit } from '../eval/split.js';
 import { activeModelId, getModel, saveModel } from '../model/registry.js';
 import { requireTuningResult } from '../model/tuning-store.js';
-import { loadMatrix } from '../ratings/store.js';
+import { loadMatrixParallel } from '../ratings/store.js';
 import { fit } from '../model/fit.js';
 import type { Model } from '../model/model.js';
 import type { RatingMatrix } from '../ratings/matrix.js';
@@ -187,7 +187,7 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   const t0 = performance.now();
   const activeId = activeModelId(db);
   const activeSummary = activeId === null ? null : getModel(db, activeId);
-  const matrix = loadMatrix(db);
+  const matrix = await loadMatrixParallel(db);
   say(
     `loaded ${matrix.nnz} ratings (${matrix.nUsers} users × ${matrix.nItems} items) in ${((performance.now() - t0) / 1000).toFixed(2)} s`,
   );

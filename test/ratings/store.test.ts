@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { RidgerecError } from '../../src/errors.js';
+import { Busy, RidgerecError } from '../../src/errors.js';
 import { matrixFromTriples, type Csr, type RatingMatrix } from '../../src/ratings/matrix.js';
 import {
   deleteUser,
   itemTitles,
   loadMatrix,
+  loadMatrixParallel,
   popularItems,
   ratingStats,
   RatingWriter,
@@ -362,6 +363,98 @@ describe('loadMatrix', () => {
       .all() as { detail: string }[];
     expect(plan.map((p) => p.detail).join(' ')).toMatch(/SCAN ratings/);
     expect(plan.map((p) => p.detail).join(' ')).not.toMatch(/TEMP B-TREE|USE INDEX/);
+  });
+});
+
+describe('loadMatrixParallel', () => {
+  const same = (a: RatingMatrix, b: RatingMatrix): void => {
+    expect([b.nUsers, b.nItems, b.nnz]).toEqual([a.nUsers, a.nItems, a.nnz]);
+    expect(b.userIds).toEqual(a.userIds);
+    expect(b.itemIds).toEqual(a.itemIds);
+    expect(csr(b.byUser)).toEqual(csr(a.byUser));
+    expect(csr(b.byItem)).toEqual(csr(a.byItem));
+  };
+
+  it('reads the same matrix as loadMatrix on two threads: gaps in the ids, users and items without ratings, one user straddling nothing', async () => {
+    const t = tempDb();
+    try {
+      const rand = mulberry32(17);
+      const rows: { user: string; item: string; value: number }[] = [];
+      upsertItems(t.db, [{ id: 'unrated-item' }]);
+      for (let u = 0; u < 300; u++) {
+        for (let i = 0; i < 60; i++)
+          if (rand() < 0.2) rows.push({ user: `u${u}`, item: `i${(i * 7) % 60}`, value: 1 + Math.floor(rand() * 5) });
+      }
+      upsertRatings(t.db, rows);
+      for (const u of ['u3', 'u150', 'u151', 'u299']) deleteUser(t.db, u);
+      const mmap = t.db.pragma('mmap_size', { simple: true });
+      const two = await loadMatrixParallel(t.db, { minRatings: 0 });
+      same(loadMatrix(t.db), two);
+      expect(two.nnz).toBeGreaterThan(3000);
+      expect(t.db.inTransaction).toBe(false);
+      expect(t.db.pragma('mmap_size', { simple: true })).toBe(mmap);
+      // Only the upper half (user ids above the middle) or only the lower half rated: one reader finds nothing.
+      for (const keep of ['low', 'high'] as const) {
+        const u = tempDb();
+        try {
+          upsertRatings(u.db, [
+            { user: 'a', item: 'x', value: 1 },
+            { user: 'b', item: 'y', value: 2 },
+            { user: 'c', item: 'x', value: 3 },
+            { user: 'd', item: 'z', value: 4 },
+          ]);
+          for (const gone of keep === 'low' ? ['c', 'd'] : ['a', 'b']) deleteUser(u.db, gone);
+          same(loadMatrix(u.db), await loadMatrixParallel(u.db, { minRatings: 0 }));
+        } finally {
+          u.cleanup();
+        }
+      }
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('reads one snapshot: a writer that commits while it runs is either wholly in it or wholly out', async () => {
+    const t = tempDb();
+    try {
+      upsertRatings(
+        t.db,
+        Array.from({ length: 2000 }, (_, e) => ({ user: `u${e % 200}`, item: `i${Math.floor(e / 200)}`, value: 1 })),
+      );
+      const writer = t.open();
+      writer.pragma('busy_timeout = 0'); // retried on timers below, as the serving core does: a busy wait here would stall the loader
+      const loading = loadMatrixParallel(t.db, { minRatings: 0 });
+      // A batch touching both halves, committed while the loader runs (or after its snapshot lock).
+      const write = async (): Promise<void> => {
+        for (;;) {
+          try {
+            upsertRatings(writer, [
+              { user: 'u0', item: 'new', value: 5 },
+              { user: 'u199', item: 'new', value: 5 },
+            ]);
+            return;
+          } catch (e) {
+            if (!(e instanceof Busy)) throw e;
+            await new Promise((r) => setTimeout(r, 1));
+          }
+        }
+      };
+      await write();
+      const m = await loading;
+      expect([2000, 2002]).toContain(m.nnz);
+      expect(m.byUser.indptr[m.nUsers]).toBe(m.nnz);
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('an in-memory database, or fewer ratings than minRatings, reads on this thread as loadMatrix does', async () => {
+    const db = memDb();
+    upsertRatings(db, [
+      { user: 'a', item: 'x', value: 1 },
+      { user: 'b', item: 'y', value: 2 },
+    ]);
+    same(loadMatrix(db), await loadMatrixParallel(db, { minRatings: 0 }));
   });
 });
 
