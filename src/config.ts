@@ -195,10 +195,4 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   });
 }
 
-/**
- * RIDGEREC_KERNELS, as set: `js` forces the plain-TypeScript kernels (src/kernels/select.ts decides
- * and validates). Read where the kernels are chosen, training workers included, which have no Config.
- */
-export function kernelsSetting(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env.RIDGEREC_KERNELS;
-}
+export { kernelsSetting } from './env.js';

@@ -1,8 +1,8 @@
 /**
  * Which kernels run the numeric loops: the WebAssembly SIMD module compiled from assembly/ or the
- * plain-TypeScript reference, as RIDGEREC_KERNELS (src/config.ts) asks.
+ * plain-TypeScript reference, as RIDGEREC_KERNELS (src/env.ts) asks.
  */
-import { kernelsSetting } from '../config.js';
+import { kernelsSetting } from '../env.js';
 import { invalidInput } from '../errors.js';
 
 export type KernelChoice = 'wasm' | 'js';
