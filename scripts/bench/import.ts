@@ -12,8 +12,11 @@
  * `npm run bench -- import --load-matrix [--size 20m] [--rebuild]`
  *   Builds (once; cached under $TMPDIR/ridgerec-bench) a synthetic ratings database of the given
  *   size (default 20m: 20,000,000 ratings, ~140,000 users × 27,000 items) with a recursive CTE
- *   inside SQLite, then times loadMatrix (both CSR layouts) and prints
- *   {"case":"loadMatrix","ratings","users","items","seconds","peakRssMB"}.
+ *   inside SQLite, then times loadMatrix (both CSR layouts), then loadMatrixParallel (the same on
+ *   two threads; its worker starts from the TypeScript sources under tsx, which the built CLI
+ *   does not pay) and prints
+ *   {"case":"loadMatrix","ratings","users","items","seconds","parallelSeconds","peakRssMB"}
+ *   (peakRssMB: after loadMatrix, before the second copy).
  */
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -21,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openDatabase } from '../../src/db/connection.js';
 import { importRatingsFile } from '../../src/ratings/import.js';
-import { loadMatrix } from '../../src/ratings/store.js';
+import { loadMatrix, loadMatrixParallel } from '../../src/ratings/store.js';
 import { mulberry32 } from '../../src/training/random.js';
 import { BENCH_CACHE, loadAverage, peakRssMB } from './common.js';
 
@@ -189,21 +192,26 @@ function buildSyntheticDb(ratings: number, rebuild: boolean): string {
   return path;
 }
 
-function loadMatrixCase(args: string[]): void {
+async function loadMatrixCase(args: string[]): Promise<void> {
   const ratings = count(value(args, '--size') ?? '20m', '--size');
   const path = buildSyntheticDb(ratings, flag(args, '--rebuild'));
   const db = openDatabase(path);
   const t0 = performance.now();
   const m = loadMatrix(db);
   const seconds = (performance.now() - t0) / 1000;
+  const rss = peakRssMB();
+  const t1 = performance.now();
+  const p = await loadMatrixParallel(db);
+  const parallelSeconds = (performance.now() - t1) / 1000;
   db.close();
+  if (p.nnz !== m.nnz || p.nUsers !== m.nUsers) throw new Error('loadMatrixParallel read another matrix than loadMatrix');
   process.stdout.write(
-    `${JSON.stringify({ case: 'loadMatrix', ratings: m.nnz, users: m.nUsers, items: m.nItems, seconds: round(seconds), peakRssMB: peakRssMB() })}\n`,
+    `${JSON.stringify({ case: 'loadMatrix', ratings: m.nnz, users: m.nUsers, items: m.nItems, seconds: round(seconds), parallelSeconds: round(parallelSeconds), peakRssMB: rss })}\n`,
   );
 }
 
 export async function run(argv: string[]): Promise<void> {
   const args = [...argv];
-  if (flag(args, '--load-matrix')) loadMatrixCase(args);
+  if (flag(args, '--load-matrix')) await loadMatrixCase(args);
   else await importCase(args);
 }
