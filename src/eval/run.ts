@@ -17,8 +17,11 @@ export interface FitAndEvaluateOptions {
   /** Seed of that sample (default 0). */
   rankingSeed?: number;
   onIteration?: (s: IterationStats) => void;
-  /** Threads of the ranking pass (default params.threads). */
-  threads?: number;
+  /**
+   * Threads of the ranking pass (default params.threads); a function is asked when the fit ends
+   * (retrain gives the ranking every thread only once the fit beside it is done).
+   */
+  threads?: number | (() => number);
   /** Fit and rank in worker threads even with threads 1, leaving this thread free (FitOptions.offThread). */
   offThread?: boolean;
 }
@@ -38,7 +41,7 @@ export async function fitAndEvaluate(
   const fitSeconds = (performance.now() - started) / 1000;
   // The ranking pass uses the fit's threads (workers only when the problem is large enough).
   const metrics = await evaluateModelThreaded(fit, train, test, {
-    threads: options.threads ?? params.threads,
+    threads: (typeof options.threads === 'function' ? options.threads() : options.threads) ?? params.threads,
     ...(options.offThread ? { offThread: true } : {}),
     ...(options.at === undefined ? {} : { at: options.at }),
     ...(options.rankingUsers === undefined ? {} : { rankingUsers: options.rankingUsers }),

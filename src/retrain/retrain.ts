@@ -222,10 +222,10 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   // Fits that do not depend on each other run side by side when there are two threads or more,
   // each on its own half of them, in workers: the candidate beside the active model's
   // hyperparameters or, when there is no second fit (nothing active, or the same hyperparameters),
-  // beside the refit on all ratings. Two half-width fits at once finish sooner than one full-width
-  // fit after the other (a sweep's tail and the serial steps between sweeps leave a core idle that
-  // the other fit fills), and whichever finishes first leaves its core to the evaluation, which
-  // runs on every thread. Without a second fit the gate cannot refuse (the active model's metrics
+  // beside the refit on all ratings. The two fits take about as long together as one after the
+  // other at full width (they are memory-bound); what runs beside the other fit instead of after
+  // it is the split and each lane's evaluation, which takes every thread once the other lane is
+  // done, else its own half. Without a second fit the gate cannot refuse (the active model's metrics
   // are the candidate's, or there are none), so that refit is never wasted; it starts before the
   // split, which it does not need.
   const needActiveFit = !external && activeParams !== null && !sameHyperparameters(activeParams, params);
@@ -247,11 +247,23 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   const { train, test } = holdoutSplit(matrix, holdout, seed);
   const split = `per-user holdout ${holdout} seed ${seed}: ${train.nnz} train / ${test.values.length} test ratings`;
   say(`split: ${split} in ${((performance.now() - t1) / 1000).toFixed(2)} s`);
-  const fitOnSplit = (who: string, p: TrainParams) =>
+  // A lane's ranking pass takes every thread when the other lane is done by then, else its own
+  // half: two more workers beside a running fit would only slow that fit down.
+  const done = { candidate: false, other: earlyRefit === null && !(needActiveFit && sideBySide) };
+  earlyRefit?.then(
+    () => (done.other = true),
+    () => (done.other = true),
+  );
+  const fitOnSplit = (who: 'candidate' | 'active', p: TrainParams) =>
     fitAndEvaluate(train, test, half(p), {
       ...evalOptions,
       onIteration: progress(who, p),
-      ...(sideBySide ? { offThread: true, threads: params.threads } : {}),
+      ...(sideBySide
+        ? { offThread: true, threads: () => ((who === 'candidate' ? done.other : done.candidate) ? params.threads : half(p).threads) }
+        : {}),
+    }).finally(() => {
+      if (who === 'candidate') done.candidate = true;
+      else done.other = true;
     });
   let cand: Awaited<ReturnType<typeof fitAndEvaluate>>;
   let act: Awaited<ReturnType<typeof fitAndEvaluate>> | null = null;
