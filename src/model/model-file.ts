@@ -140,9 +140,18 @@ function compactValues(values: Float32Array): Float32Array | Uint8Array {
   return Uint8Array.from(values);
 }
 
-/** Id list → (int32 byte offsets, UTF-8 bytes). */
+/**
+ * Id list → (int32 byte offsets, UTF-8 bytes). All-ASCII ids (the usual case) are joined and
+ * written once as Latin-1, their character offsets being their byte offsets; otherwise each id is
+ * encoded alone.
+ */
 function encodeIds(ids: readonly string[]): { offsets: Int32Array; bytes: Uint8Array } {
   const offsets = new Int32Array(ids.length + 1);
+  const joined = ids.join('');
+  if (ASCII.test(joined)) {
+    for (let j = 0, at = 0; j < ids.length; j++) offsets[j + 1] = at += ids[j]!.length;
+    return { offsets, bytes: Buffer.from(joined, 'latin1') };
+  }
   const parts: Buffer[] = new Array(ids.length);
   let total = 0;
   for (let j = 0; j < ids.length; j++) {
@@ -157,6 +166,8 @@ function encodeIds(ids: readonly string[]): { offsets: Int32Array; bytes: Uint8A
   if (total > 0x7fffffff) throw invalidInput(`the ids take ${total} bytes of UTF-8, more than a model file holds (2 GiB)`);
   return { offsets, bytes: Buffer.concat(parts, total) };
 }
+
+const ASCII = /^[\x00-\x7f]*$/;
 
 /**
  * (offsets, bytes) → id list. All-ASCII bytes (the usual case) are decoded once as Latin-1 and
