@@ -148,7 +148,8 @@ function compactValues(values: Float32Array): Float32Array | Uint8Array {
 function encodeIds(ids: readonly string[]): { offsets: Int32Array; bytes: Uint8Array } {
   const offsets = new Int32Array(ids.length + 1);
   const joined = ids.join('');
-  if (ASCII.test(joined)) {
+  // UTF-8 takes one byte per character exactly when every character is ASCII.
+  if (Buffer.byteLength(joined, 'utf8') === joined.length) {
     for (let j = 0, at = 0; j < ids.length; j++) offsets[j + 1] = at += ids[j]!.length;
     return { offsets, bytes: Buffer.from(joined, 'latin1') };
   }
@@ -166,8 +167,6 @@ function encodeIds(ids: readonly string[]): { offsets: Int32Array; bytes: Uint8A
   if (total > 0x7fffffff) throw invalidInput(`the ids take ${total} bytes of UTF-8, more than a model file holds (2 GiB)`);
   return { offsets, bytes: Buffer.concat(parts, total) };
 }
-
-const ASCII = /^[\x00-\x7f]*$/;
 
 /**
  * (offsets, bytes) → id list. All-ASCII bytes (the usual case) are decoded once as Latin-1 and
