@@ -9,6 +9,8 @@
  *      and activate it in one transaction → exit 0. Otherwise save the split-trained candidate as
  *      'retired' with its metrics and the reason, keep the active model → exit 3.
  *      Anything failing → an exception (exit 1) and the active model untouched.
+ *   With two threads or more, fits that do not depend on each other run side by side (step 2's two
+ *   fits, or the candidate and the refit when the gate cannot refuse: see sideBySide below).
  *
  * The gate's metric: RMSE (lower is better) when both models are explicit, else ndcg@10 (higher is
  * better). "Not worse by more than m" is an absolute difference in the metric's own direction:
