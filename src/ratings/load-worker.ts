@@ -39,8 +39,6 @@ export interface LoadReply {
 
 const { path } = workerData as LoadWorkerInit;
 const db = new Database(path, { readonly: true, fileMustExist: true });
-// Copies pages straight from a mapping instead of a read() per page (see withMmap).
-db.pragma('mmap_size = 2147483647');
 
 let scan: {
   indices: Int32Array;

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { LIMITS } from '../config.js';
-import { DEFAULT_BUSY_TIMEOUT_MS, withMmap, writeTransaction, type Db, type WriteOptions } from '../db/connection.js';
+import { DEFAULT_BUSY_TIMEOUT_MS, writeTransaction, type Db, type WriteOptions } from '../db/connection.js';
 import { WorkerPool } from '../workers.js';
 import type { LoadReply, LoadTask } from './load-worker.js';
 import { invalidInput } from '../errors.js';
@@ -588,7 +588,7 @@ export function loadMatrix(db: Db): RatingMatrix {
     if (st.e !== size.nnz) throw new Error(`ratings changed during loadMatrix (${st.e} rows scanned, ${size.nnz} counted)`);
     return finishMatrix(db, st, size.nnz);
   });
-  return withMmap(db, read);
+  return read();
 }
 
 /** The sizes loadMatrix allocates for, read in its snapshot. */
@@ -696,37 +696,35 @@ export async function loadMatrixParallel(db: Db, options: { readonly minRatings?
     path: db.name,
   }));
   try {
-    return await withMmap(db, async () => {
-      db.prepare('BEGIN').run(); // deferred: the snapshot is fixed by the first read, under the lock below
-      try {
-        const size = await oneSnapshot(db, pool);
-        const indices = sharedInt32(size.nnz);
-        const values = sharedFloat32(size.nnz);
-        const itemSeen = new Uint8Array(new SharedArrayBuffer(size.maxItem + 1));
-        const mid = Math.floor(size.maxUser / 2);
-        const upper = pool.all(() => ({ kind: 'scan', mid, indices, values, itemSeen }));
-        upper.catch(() => {}); // awaited below, after this thread's half
-        const st = scanState(size, size.nnz, indices, values, itemSeen);
-        scanAscending(state, st, mid);
-        const theirs = (await upper)[0]!;
-        if (st.e + theirs.rows !== size.nnz) {
-          throw new Error(`ratings changed during loadMatrix (${st.e + theirs.rows} rows scanned, ${size.nnz} counted)`);
-        }
-        // The upper half's users, ascending, after the lower half's; its entries already follow ours.
-        const users = theirs.users!;
-        for (let t = users.length - 2; t >= 0; t -= 2) {
-          const id = users[t]!;
-          if (st.rows + 1 >= st.indptr.length || id >= st.userDense.length) {
-            throw new Error(`loadMatrix: rating for user id ${id}, which the users table does not have`);
-          }
-          st.indptr[st.rows] = users[t + 1]!;
-          st.userDense[id] = st.rows++;
-        }
-        return finishMatrix(db, st, size.nnz);
-      } finally {
-        db.prepare('COMMIT').run(); // ends the read transaction
+    db.prepare('BEGIN').run(); // deferred: the snapshot is fixed by the first read, under the lock below
+    try {
+      const size = await oneSnapshot(db, pool);
+      const indices = sharedInt32(size.nnz);
+      const values = sharedFloat32(size.nnz);
+      const itemSeen = new Uint8Array(new SharedArrayBuffer(size.maxItem + 1));
+      const mid = Math.floor(size.maxUser / 2);
+      const upper = pool.all(() => ({ kind: 'scan', mid, indices, values, itemSeen }));
+      upper.catch(() => {}); // awaited below, after this thread's half
+      const st = scanState(size, size.nnz, indices, values, itemSeen);
+      scanAscending(state, st, mid);
+      const theirs = (await upper)[0]!;
+      if (st.e + theirs.rows !== size.nnz) {
+        throw new Error(`ratings changed during loadMatrix (${st.e + theirs.rows} rows scanned, ${size.nnz} counted)`);
       }
-    });
+      // The upper half's users, ascending, after the lower half's; its entries already follow ours.
+      const users = theirs.users!;
+      for (let t = users.length - 2; t >= 0; t -= 2) {
+        const id = users[t]!;
+        if (st.rows + 1 >= st.indptr.length || id >= st.userDense.length) {
+          throw new Error(`loadMatrix: rating for user id ${id}, which the users table does not have`);
+        }
+        st.indptr[st.rows] = users[t + 1]!;
+        st.userDense[id] = st.rows++;
+      }
+      return finishMatrix(db, st, size.nnz);
+    } finally {
+      db.prepare('COMMIT').run(); // ends the read transaction
+    }
   } finally {
     await pool.close();
   }

@@ -485,7 +485,7 @@ describe('per-connection state', () => {
         ]);
         const mmap = db.pragma('mmap_size', { simple: true });
         const m = loadMatrix(db);
-        expect(db.pragma('mmap_size', { simple: true })).toBe(mmap); // withMmap restores the connection's setting
+        expect(db.pragma('mmap_size', { simple: true })).toBe(mmap); // the connection's settings are left as they were
         expect([m.nUsers, m.nItems, m.nnz]).toEqual([2, 2, 3]);
         expect(csr(m.byUser).values).toEqual([3, 2, 5]);
         expect([...itemTitles(db, ['i1', 'i2'])]).toEqual([['i2', 'Two']]);
