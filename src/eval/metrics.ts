@@ -78,11 +78,6 @@ export interface ThreadedEvaluateOptions extends EvaluateOptions {
    * (default PARALLEL_MIN_WORK); below it the ranking runs in this thread.
    */
   readonly minWork?: number;
-  /**
-   * Rank in worker threads even when threads is 1 and the work is small, so this thread stays free
-   * (retrain evaluates one model while another fits). Default false.
-   */
-  readonly offThread?: boolean;
 }
 
 /**
@@ -149,8 +144,8 @@ export async function evaluateModelThreaded(
   for (let u = 0; u < nUsers; u++) withTest[u + 1]! += withTest[u]!;
   const scored = withTest[nUsers]!;
   const work = scored * model.nItems * model.factors;
-  if (scored < 2 || (!options.offThread && (threads === 1 || work < (options.minWork ?? PARALLEL_MIN_WORK)))) {
-    const { threads: _t, minWork: _m, offThread: _o, ...single } = options;
+  if (threads === 1 || scored < 2 || work < (options.minWork ?? PARALLEL_MIN_WORK)) {
+    const { threads: _t, minWork: _m, ...single } = options;
     return evaluateModel(model, train, test, single);
   }
 

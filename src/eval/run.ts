@@ -17,13 +17,8 @@ export interface FitAndEvaluateOptions {
   /** Seed of that sample (default 0). */
   rankingSeed?: number;
   onIteration?: (s: IterationStats) => void;
-  /**
-   * Threads of the ranking pass (default params.threads); a function is asked when the fit ends
-   * (retrain gives the ranking every thread only once the fit beside it is done).
-   */
-  threads?: number | (() => number);
-  /** Fit and rank in worker threads even with threads 1, leaving this thread free (FitOptions.offThread). */
-  offThread?: boolean;
+  /** Called once the fit is done, before the evaluation starts (retrain starts its refit there). */
+  onFitted?: () => void;
 }
 
 /** Fits `params` on `train`, evaluates on `test`; seconds covers both, fitSeconds the fit alone. */
@@ -34,15 +29,12 @@ export async function fitAndEvaluate(
   options: FitAndEvaluateOptions = {},
 ): Promise<{ fit: Model; metrics: EvalMetrics; seconds: number; fitSeconds: number }> {
   const started = performance.now();
-  const fit = await fitModel(train, params, {
-    ...(options.onIteration ? { onIteration: options.onIteration } : {}),
-    ...(options.offThread ? { offThread: true } : {}),
-  });
+  const fit = await fitModel(train, params, options.onIteration ? { onIteration: options.onIteration } : {});
   const fitSeconds = (performance.now() - started) / 1000;
+  options.onFitted?.();
   // The ranking pass uses the fit's threads (workers only when the problem is large enough).
   const metrics = await evaluateModelThreaded(fit, train, test, {
-    threads: (typeof options.threads === 'function' ? options.threads() : options.threads) ?? params.threads,
-    ...(options.offThread ? { offThread: true } : {}),
+    threads: params.threads,
     ...(options.at === undefined ? {} : { at: options.at }),
     ...(options.rankingUsers === undefined ? {} : { rankingUsers: options.rankingUsers }),
     ...(options.rankingSeed === undefined ? {} : { rankingSeed: options.rankingSeed }),

@@ -9,8 +9,8 @@
  *      and activate it in one transaction → exit 0. Otherwise save the split-trained candidate as
  *      'retired' with its metrics and the reason, keep the active model → exit 3.
  *      Anything failing → an exception (exit 1) and the active model untouched.
- *   With two threads or more, fits that do not depend on each other run side by side (step 2's two
- *   fits, or the candidate and the refit when the gate cannot refuse: see sideBySide below).
+ *   When the gate cannot refuse (no second fit on the split) and there are two threads or more,
+ *   the refit of step 3 runs while the candidate is evaluated (see refitDuringEvaluation).
  *
  * The gate's metric: RMSE (lower is better) when both models are explicit, else ndcg@10 (higher is
  * better). "Not worse by more than m" is an absolute difference in the metric's own direction:
@@ -221,68 +221,46 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
       `${who} iteration ${s.iteration}/${p.iterations}: loss ${s.loss.toPrecision(6)} (data ${s.dataLoss.toPrecision(6)} + penalty ${s.penalty.toPrecision(6)}) ${s.seconds.toFixed(2)} s`,
     );
 
-  // Fits that do not depend on each other run side by side when there are two threads or more,
-  // each on its own half of them, in workers: the candidate beside the active model's
-  // hyperparameters or, when there is no second fit (nothing active, or the same hyperparameters),
-  // beside the refit on all ratings. The two fits take about as long together as one after the
-  // other at full width (they are memory-bound); what runs beside the other fit instead of after
-  // it is the split and each lane's evaluation, which takes every thread once the other lane is
-  // done, else its own half. Without a second fit the gate cannot refuse (the active model's metrics
-  // are the candidate's, or there are none), so that refit is never wasted; it starts before the
-  // split, which it does not need.
+  // With nothing to fit on the split besides the candidate (nothing active, or the same
+  // hyperparameters) the gate cannot refuse: the active model's metrics are the candidate's, or
+  // there are none. The refit on all ratings then starts as soon as the candidate is fitted and
+  // runs while the candidate is evaluated, when there are two threads or more to share.
   const needActiveFit = !external && activeParams !== null && !sameHyperparameters(activeParams, params);
-  const sideBySide = !external && params.threads >= 2;
-  const half = (p: TrainParams): TrainParams => (sideBySide ? resolveParams({ ...p, threads: Math.floor(params.threads / 2) }) : p);
+  const refitDuringEvaluation = !external && !needActiveFit && params.threads >= 2;
   let earlyRefit: Promise<Model> | null = null;
-  if (sideBySide && !needActiveFit) {
-    say('refitting the candidate on all ratings, beside the candidate (nothing can refuse it: there is no second fit)');
+  const startRefit = (): void => {
+    say('refitting the candidate on all ratings while it is evaluated (nothing can refuse it: there is no second fit)');
     const t = performance.now();
-    earlyRefit = fit(matrix, half(params), { onIteration: progress('final', params), offThread: true }).then((m) => {
+    earlyRefit = fit(matrix, params, { onIteration: progress('final', params) }).then((m) => {
       say(`refitted in ${((performance.now() - t) / 1000).toFixed(2)} s`);
       return m;
     });
     earlyRefit.catch(() => {}); // awaited below; this keeps a failure from being reported as unhandled first
-  }
+  };
+  // Before anything is thrown, so no fit outlives this call in its workers.
+  const settleRefit = async (): Promise<void> => {
+    await (earlyRefit as Promise<Model> | null)?.catch(() => {});
+  };
 
   // 2. The same split for both.
   const t1 = performance.now();
   const { train, test } = holdoutSplit(matrix, holdout, seed);
   const split = `per-user holdout ${holdout} seed ${seed}: ${train.nnz} train / ${test.values.length} test ratings`;
   say(`split: ${split} in ${((performance.now() - t1) / 1000).toFixed(2)} s`);
-  // A lane's ranking pass takes every thread when the other lane is done by then, else its own
-  // half: two more workers beside a running fit would only slow that fit down.
-  const done = { candidate: false, other: earlyRefit === null && !(needActiveFit && sideBySide) };
-  earlyRefit?.then(
-    () => (done.other = true),
-    () => (done.other = true),
-  );
-  const fitOnSplit = (who: 'candidate' | 'active', p: TrainParams) =>
-    fitAndEvaluate(train, test, half(p), {
-      ...evalOptions,
-      onIteration: progress(who, p),
-      ...(sideBySide
-        ? { offThread: true, threads: () => ((who === 'candidate' ? done.other : done.candidate) ? params.threads : half(p).threads) }
-        : {}),
-    }).finally(() => {
-      if (who === 'candidate') done.candidate = true;
-      else done.other = true;
-    });
   let cand: Awaited<ReturnType<typeof fitAndEvaluate>>;
-  let act: Awaited<ReturnType<typeof fitAndEvaluate>> | null = null;
   if (external) cand = await evaluateExternal(external, train, test, params, evalOptions, say, source!.label);
   else {
     say(`training the candidate on the split (${base}): factors ${params.factors}, lambda ${params.lambda}, ${params.feedback}`);
-    const candidate = fitOnSplit('candidate', params);
-    let second: Promise<unknown> = earlyRefit ?? Promise.resolve();
-    if (needActiveFit && sideBySide) {
-      say(`training the active model's hyperparameters (model ${activeId}) on the same split, beside the candidate`);
-      second = fitOnSplit('active', activeParams!).then((r) => (act = r));
+    try {
+      cand = await fitAndEvaluate(train, test, params, {
+        ...evalOptions,
+        onIteration: progress('candidate', params),
+        ...(refitDuringEvaluation ? { onFitted: startRefit } : {}),
+      });
+    } catch (e) {
+      await settleRefit();
+      throw e;
     }
-    // Both settle before anything is thrown, so no fit outlives this call in its workers.
-    const [c, o] = await Promise.allSettled([candidate, second]);
-    if (c.status === 'rejected') throw c.reason;
-    if (o.status === 'rejected') throw o.reason;
-    cand = c.value;
   }
   const candMetrics = metricsToJson(cand.metrics);
   if (!external) {
@@ -293,8 +271,7 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   }
   let actMetrics: Record<string, number> | null = null;
   if (activeParams) {
-    if (act !== null) actMetrics = metricsToJson((act as Awaited<ReturnType<typeof fitAndEvaluate>>).metrics);
-    else if (!external && !needActiveFit) {
+    if (!external && !needActiveFit) {
       // Same hyperparameters, same split, same seed: the fit would be identical.
       actMetrics = candMetrics;
       say("the active model has the same hyperparameters: its holdout metrics are the candidate's");
@@ -312,6 +289,7 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   const lowerIsBetter = metric === 'rmse';
   const c = candMetrics[metric];
   if (c === undefined || !Number.isFinite(c)) {
+    await settleRefit();
     throw new RidgerecError(
       `the candidate's holdout ${metric} is ${String(c)}: nothing to compare (too few ratings per user for a holdout?)`,
       { code: 'retrain_failed' },

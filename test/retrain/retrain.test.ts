@@ -188,21 +188,21 @@ describe('retrain quality gate (implicit: ndcg@10, higher is better)', () => {
   });
 });
 
-describe('fits side by side (two threads or more)', () => {
-  it("with nothing active: the refit runs beside the candidate and equals a plain fit on all ratings; the metrics equal one thread's", async () => {
+describe('the refit while the candidate is evaluated (two threads or more)', () => {
+  it("with nothing active: the refit runs during the candidate's evaluation and equals a plain fit on all ratings; the metrics equal one thread's", async () => {
     const { db } = fileDb();
     seed(db, lowRankRatings(5));
     const lines: string[] = [];
     const two = await retrain(db, { overrides: { ...GOOD, threads: 2 }, onProgress: (l) => lines.push(l) });
-    expect(lines.some((l) => /refitting the candidate on all ratings, beside the candidate/.test(l))).toBe(true);
+    const started = lines.findIndex((l) => /refitting the candidate on all ratings while it is evaluated/.test(l));
+    expect(started).toBeGreaterThan(lines.findIndex((l) => /candidate iteration 8\/8/.test(l)));
+    expect(started).toBeLessThan(lines.findIndex((l) => /candidate fitted in/.test(l)));
     expect(lines.some((l) => /final iteration 8\/8/.test(l))).toBe(true);
     const served = loadModel(db, two.candidate).model;
     const plain = await fit(loadMatrix(db), { feedback: 'explicit', ...GOOD, threads: 2 });
     expect(served.nUsers).toBe(plain.nUsers);
-    let worst = 0;
-    for (let j = 0; j < plain.userFactors.length; j++) worst = Math.max(worst, Math.abs(served.userFactors[j]! - plain.userFactors[j]!));
-    for (let j = 0; j < plain.itemFactors.length; j++) worst = Math.max(worst, Math.abs(served.itemFactors[j]! - plain.itemFactors[j]!));
-    expect(worst).toBeLessThan(1e-5);
+    expect(Array.from(served.userFactors)).toEqual(Array.from(plain.userFactors));
+    expect(Array.from(served.itemFactors)).toEqual(Array.from(plain.itemFactors));
     const { db: db1 } = fileDb();
     seed(db1, lowRankRatings(5));
     const one = await retrain(db1, { overrides: { ...GOOD, threads: 1 } });
@@ -210,31 +210,35 @@ describe('fits side by side (two threads or more)', () => {
     expect(two.metrics.candidate['ndcg@10']).toBeCloseTo(one.metrics.candidate['ndcg@10']!, 5);
   });
 
-  it("with other hyperparameters active: the active model's fit runs beside the candidate, the gate decides as with one thread", async () => {
+  it('with other hyperparameters active, or one thread: the refit waits for the gate', async () => {
     const { db } = fileDb();
     seed(db, lowRankRatings(6));
     await activeModel(db, { feedback: 'explicit', ...BAD });
     const lines: string[] = [];
-    const two = await retrain(db, { overrides: { ...GOOD, threads: 2 }, onProgress: (l) => lines.push(l) });
-    expect(lines.some((l) => /on the same split, beside the candidate/.test(l))).toBe(true);
-    expect(lines.some((l) => /refitting the candidate on all ratings$/.test(l))).toBe(true);
+    const r = await retrain(db, { overrides: { ...GOOD, threads: 2 }, onProgress: (l) => lines.push(l) });
+    expect(r.activated).toBe(true);
+    const refit = lines.findIndex((l) => /refitting the candidate on all ratings$/.test(l));
+    expect(refit).toBeGreaterThan(lines.findIndex((l) => /not worse by more than/.test(l)));
     const { db: db1 } = fileDb();
     seed(db1, lowRankRatings(6));
-    await activeModel(db1, { feedback: 'explicit', ...BAD });
-    const one = await retrain(db1, { overrides: { ...GOOD, threads: 1 } });
-    expect(two.activated).toBe(true);
-    expect(one.activated).toBe(true);
-    expect(two.metrics.active!.rmse).toBeCloseTo(one.metrics.active!.rmse!, 5);
-    expect(two.metrics.candidate.rmse).toBeCloseTo(one.metrics.candidate.rmse!, 5);
+    const single: string[] = [];
+    await retrain(db1, { overrides: { ...GOOD, threads: 1 }, onProgress: (l) => single.push(l) });
+    expect(single.some((l) => /while it is evaluated/.test(l))).toBe(false);
+    expect(single.some((l) => /refitting the candidate on all ratings$/.test(l))).toBe(true);
   });
 
-  it('a failing fit beside another rejects the retrain and leaves no model saved', async () => {
+  it('a failing candidate fit starts no refit and leaves no model saved', async () => {
     const { db } = fileDb();
     seed(db, lowRankRatings(7));
     const before = listModels(db).length;
+    const lines: string[] = [];
     await expect(
-      retrain(db, { overrides: { ...GOOD, solver: 'cholesky', lambda: 0, lambdaScaling: 'none', factors: 60, threads: 2 } }),
+      retrain(db, {
+        overrides: { ...GOOD, solver: 'cholesky', lambda: 0, lambdaScaling: 'none', factors: 60, threads: 2 },
+        onProgress: (l) => lines.push(l),
+      }),
     ).rejects.toThrow(/positive definite|NaN|diverged/);
+    expect(lines.some((l) => /refitting/.test(l))).toBe(false);
     expect(listModels(db).length).toBe(before);
     expect(activeModelId(db)).toBeNull();
   });
