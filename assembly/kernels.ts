@@ -856,10 +856,11 @@ function topnCheck(j: i32, i0: i32, acc: v128, b: v128, nItems: i32, qf: usize, 
 }
 
 /**
- * Stage 1 and 2 for one group of eight users over the 4-item blocks [blk0, blk1) of the catalog.
- * qi: the quantized items, 4 to a block, Qi[(b·kp + g)·8 + 2·lane + h] = q̃_{4b+lane}[2g + h] (i16),
- * kp = ⌈k/2⌉ pairs (a zero pads odd k); qf: the f32 item rows, stride k; bias: f32 per item (zeros
- * for implicit models, padded to a multiple of 4).
+ * Stage 1 and 2 for one group of eight users over the 4-item blocks [blk0, blk1) of the catalog,
+ * blk0 and blk1 even. qi: the quantized items, 4 to a block, Qi[(b·kp + g)·8 + 2·lane + h] =
+ * q̃_{4b+lane}[2g + h] (i16), kp = ⌈k/2⌉ pairs (a zero pads odd k), zero blocks padding the
+ * catalog to an even count; qf: the f32 item rows, stride k; bias: f32 per item (zeros for
+ * implicit models, padded like qi). Padding items (index ≥ nItems) are never considered.
  *
  * Two blocks (eight items) at a time, for four users at a time: each splatted user pair feeds two
  * dot_i16x8_s and each item load feeds four, 2 loads and 4 splats per 8 products (against 1 and 8
@@ -882,8 +883,7 @@ export function topnTile(
 ): void {
   const kb = (<usize>kp) << 4; // bytes of one quantized 4-item block
   let qb = qi + (<usize>blk0) * kb;
-  let blk = blk0;
-  for (; blk + 1 < blk1; blk += 2) {
+  for (let blk = blk0; blk < blk1; blk += 2) {
     const i0 = blk << 2;
     const bA = v128.load(bias + ((<usize>i0) << 2));
     const bB = v128.load(bias + ((<usize>i0) << 2), 16);
@@ -929,43 +929,6 @@ export function topnTile(
       topnCheck(j + 3, i0 + 4, c3, bB, nItems, qf, bias, k, uf, st, hk, n);
     }
     qb += kb << 1;
-  }
-  if (blk < blk1) {
-    // The last block of an odd count: one block for eight users.
-    let a0 = i32x4.splat(0);
-    let a1 = a0;
-    let a2 = a0;
-    let a3 = a0;
-    let a4 = a0;
-    let a5 = a0;
-    let a6 = a0;
-    let a7 = a0;
-    let qa = qb;
-    let pf = p8;
-    const qEnd = qb + kb;
-    do {
-      const q = v128.load(qa);
-      a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load32_splat(pf), q));
-      a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load32_splat(pf, 4), q));
-      a2 = i32x4.add(a2, i32x4.dot_i16x8_s(v128.load32_splat(pf, 8), q));
-      a3 = i32x4.add(a3, i32x4.dot_i16x8_s(v128.load32_splat(pf, 12), q));
-      a4 = i32x4.add(a4, i32x4.dot_i16x8_s(v128.load32_splat(pf, 16), q));
-      a5 = i32x4.add(a5, i32x4.dot_i16x8_s(v128.load32_splat(pf, 20), q));
-      a6 = i32x4.add(a6, i32x4.dot_i16x8_s(v128.load32_splat(pf, 24), q));
-      a7 = i32x4.add(a7, i32x4.dot_i16x8_s(v128.load32_splat(pf, 28), q));
-      qa += 16;
-      pf += 32;
-    } while (qa < qEnd);
-    const i0 = blk << 2;
-    const b = v128.load(bias + ((<usize>i0) << 2));
-    topnCheck(0, i0, a0, b, nItems, qf, bias, k, uf, st, hk, n);
-    topnCheck(1, i0, a1, b, nItems, qf, bias, k, uf, st, hk, n);
-    topnCheck(2, i0, a2, b, nItems, qf, bias, k, uf, st, hk, n);
-    topnCheck(3, i0, a3, b, nItems, qf, bias, k, uf, st, hk, n);
-    topnCheck(4, i0, a4, b, nItems, qf, bias, k, uf, st, hk, n);
-    topnCheck(5, i0, a5, b, nItems, qf, bias, k, uf, st, hk, n);
-    topnCheck(6, i0, a6, b, nItems, qf, bias, k, uf, st, hk, n);
-    topnCheck(7, i0, a7, b, nItems, qf, bias, k, uf, st, hk, n);
   }
 }
 

@@ -9,7 +9,8 @@
  * few items that pass it).
  *
  * Memory of one instance (bytes, 16-aligned regions):
- *   qi      quantized items, 4 to a block: Qi[(b·kp + g)·8 + 2·lane + h] = q̃_{4b+lane}[2g + h] (i16)
+ *   qi      quantized items, 4 to a block, an even number of blocks (zero blocks pad the catalog):
+ *           Qi[(b·kp + g)·8 + 2·lane + h] = q̃_{4b+lane}[2g + h] (i16)
  *   qf      the f32 item rows as given (stride k), for the exact scores
  *   bias    b_i (zeros for implicit models), padded to whole blocks
  *   groups  GROUPS × (p8, uf, st, hk): eight users each, laid out as topnTile documents
@@ -63,7 +64,8 @@ export function createBlockTopN(
   if (!(k >= 1) || !(n >= 1) || !useWasmKernels()) return null;
   n = Math.trunc(n);
   const kp = (k + 1) >> 1;
-  const nBlk = Math.max(1, Math.ceil(nItems / 4));
+  // 4-item blocks, an even count (topnTile takes them two at a time; zero blocks pad the catalog).
+  const nBlk = 2 * Math.max(1, Math.ceil(nItems / 8));
   // |q̃|, |p̃| ≤ M with M²·2kp < 2³⁰: a 32-bit lane sums 2kp products without overflow.
   const M = Math.min(32767, Math.floor(Math.sqrt(2 ** 30 / (2 * kp))));
 
@@ -91,7 +93,7 @@ export function createBlockTopN(
   maxQ2 = Math.sqrt(maxQ2);
   const S = maxAbsQ > 0 ? M / maxAbsQ : 1;
 
-  const tileBlocks = Math.max(1, Math.floor(TILE_BYTES / (kp * 16)));
+  const tileBlocks = 2 * Math.max(1, Math.floor(TILE_BYTES / (kp * 32))); // even, as topnTile needs
   const ratedCap = Math.max(1 << 18, 2 * nItems);
   const arena = new Arena();
   const qiAt = arena.alloc(nBlk * kp * 16);
