@@ -583,10 +583,10 @@ export function loadMatrix(db: Db): RatingMatrix {
   const state = withLoader(db);
   const read = db.transaction((): RatingMatrix => {
     const size = snapshotSize(db);
-    const st = scanState(size, size.nnz, sharedInt32(size.nnz), sharedFloat32(size.nnz), new Uint8Array(size.maxItem + 1));
+    const st = scanState(size, sharedInt32(size.nnz), sharedFloat32(size.nnz), new Uint8Array(size.maxItem + 1));
     scanAscending(state, st, null);
     if (st.e !== size.nnz) throw new Error(`ratings changed during loadMatrix (${st.e} rows scanned, ${size.nnz} counted)`);
-    return finishMatrix(db, st, size.nnz);
+    return finishMatrix(db, st);
   });
   return read();
 }
@@ -609,12 +609,13 @@ function snapshotSize(db: Db): SnapshotSize {
   };
 }
 
-function scanState(size: SnapshotSize, capacity: number, indices: Int32Array, values: Float32Array, itemSeen: Uint8Array): ScanState {
+/** A scan's state over arrays of the snapshot's size.nnz entries (indices, values) and size.maxItem + 1 (itemSeen). */
+function scanState(size: SnapshotSize, indices: Int32Array, values: Float32Array, itemSeen: Uint8Array): ScanState {
   return {
     userDense: new Int32Array(size.maxUser + 1).fill(-1),
     itemSeen,
     indptr: new Int32Array(size.userRows + 1),
-    indices: capacity === indices.length ? indices : indices.subarray(0, capacity),
+    indices,
     values,
     rows: 0,
     lastUser: -1,
@@ -643,11 +644,12 @@ function scanAscending(state: ConnectionState, st: ScanState, mid: number | null
 }
 
 /**
- * The matrix from a finished scan (st.rows users with st.indptr, the nnz entries of st's arrays
- * holding database item ids): items with ratings get dense indices in ascending id order (a
+ * The matrix from a finished scan (st.rows users with st.indptr, every entry of st's arrays
+ * holding a database item id): items with ratings get dense indices in ascending id order (a
  * monotone remap keeps each row's column indices ascending), ids come from this snapshot.
  */
-function finishMatrix(db: Db, st: ScanState, nnz: number): RatingMatrix {
+function finishMatrix(db: Db, st: ScanState): RatingMatrix {
+  const nnz = st.indices.length;
   const nUsers = st.rows;
   const indptr = sharedInt32(nUsers + 1);
   indptr.set(st.indptr.subarray(0, nUsers));
@@ -656,7 +658,7 @@ function finishMatrix(db: Db, st: ScanState, nnz: number): RatingMatrix {
   const itemDense = new Int32Array(maxItem + 1).fill(-1);
   let nItems = 0;
   for (let id = 0; id <= maxItem; id++) if (st.itemSeen[id]) itemDense[id] = nItems++;
-  const indices = st.indices.length === nnz ? st.indices : new Int32Array(st.indices.buffer, st.indices.byteOffset, nnz);
+  const indices = st.indices;
   for (let k = 0; k < nnz; k++) indices[k] = itemDense[indices[k]!]!;
 
   const userIds = new Array<string>(nUsers);
@@ -705,7 +707,7 @@ export async function loadMatrixParallel(db: Db, options: { readonly minRatings?
       const mid = Math.floor(size.maxUser / 2);
       const upper = pool.all(() => ({ kind: 'scan', mid, indices, values, itemSeen }));
       upper.catch(() => {}); // awaited below, after this thread's half
-      const st = scanState(size, size.nnz, indices, values, itemSeen);
+      const st = scanState(size, indices, values, itemSeen);
       scanAscending(state, st, mid);
       const theirs = (await upper)[0]!;
       if (st.e + theirs.rows !== size.nnz) {
@@ -721,7 +723,7 @@ export async function loadMatrixParallel(db: Db, options: { readonly minRatings?
         st.indptr[st.rows] = users[t + 1]!;
         st.userDense[id] = st.rows++;
       }
-      return finishMatrix(db, st, size.nnz);
+      return finishMatrix(db, st);
     } finally {
       db.prepare('COMMIT').run(); // ends the read transaction
     }
