@@ -227,14 +227,18 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
   // runs while the candidate is evaluated, when there are two threads or more to share.
   const needActiveFit = !external && activeParams !== null && !sameHyperparameters(activeParams, params);
   const refitDuringEvaluation = !external && !needActiveFit && params.threads >= 2;
-  let earlyRefit: Promise<Model> | null = null;
-  const startRefit = (): void => {
-    say('refitting the candidate on all ratings while it is evaluated (nothing can refuse it: there is no second fit)');
+  /** The refit on all ratings, timed in the progress lines; `note` says when it runs. */
+  const refit = (note: string): Promise<Model> => {
+    say(`refitting the candidate on all ratings${note}`);
     const t = performance.now();
-    earlyRefit = fit(matrix, params, { onIteration: progress('final', params) }).then((m) => {
+    return fit(matrix, params, { onIteration: progress('final', params) }).then((m) => {
       say(`refitted in ${((performance.now() - t) / 1000).toFixed(2)} s`);
       return m;
     });
+  };
+  let earlyRefit: Promise<Model> | null = null;
+  const startRefit = (): void => {
+    earlyRefit = refit(' while it is evaluated (nothing can refuse it: there is no second fit)');
     earlyRefit.catch(() => {}); // awaited below; this keeps a failure from being reported as unhandled first
   };
   // Before anything is thrown, so no fit outlives this call in its workers.
@@ -277,9 +281,8 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
       say("the active model has the same hyperparameters: its holdout metrics are the candidate's");
     } else {
       say(`training the active model's hyperparameters (model ${activeId}) on the same split`);
-      actMetrics = metricsToJson(
-        (await fitAndEvaluate(train, test, activeParams, { ...evalOptions, onIteration: progress('active', activeParams) })).metrics,
-      );
+      const act = await fitAndEvaluate(train, test, activeParams, { ...evalOptions, onIteration: progress('active', activeParams) });
+      actMetrics = metricsToJson(act.metrics);
     }
   }
 
@@ -333,14 +336,7 @@ export async function retrain(db: Db, options: RetrainOptions = {}): Promise<Ret
     candidateId = saveInOneTransaction(db, activeId, () => saveModel(db, external, { metrics: savedMetrics, activate: true, reason }));
     say(`saved and activated ${source!.label} as model ${candidateId}`);
   } else if (activate) {
-    const t1 = performance.now();
-    let full: Model;
-    if (earlyRefit) full = await earlyRefit;
-    else {
-      say('refitting the candidate on all ratings');
-      full = await fit(matrix, params, { onIteration: progress('final', params) });
-      say(`refitted in ${((performance.now() - t1) / 1000).toFixed(2)} s`);
-    }
+    const full = await ((earlyRefit as Promise<Model> | null) ?? refit(''));
     const t2 = performance.now();
     candidateId = saveInOneTransaction(db, activeId, () => saveModel(db, full, { metrics: savedMetrics, activate: true, reason }));
     say(`saved and activated model ${candidateId} in ${((performance.now() - t2) / 1000).toFixed(2)} s`);
